@@ -1,0 +1,487 @@
+"""The SQLite catalog: the source of truth for photos, folders and embeddings.
+
+The HNSW index is only a cache built from the embeddings stored here, so a
+crash at any point leaves at worst an index that must be repaired, never lost
+work. WAL mode lets the GUI read while the indexer writes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glimpse.core.errors import CatalogError
+
+SCHEMA_VERSION = 1
+
+# Each entry upgrades the schema from version i to i + 1. Never edit an entry
+# that has shipped: add a new one, so every old catalog upgrades step by step.
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        fingerprint TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        status TEXT NOT NULL DEFAULT 'pending',
+        error TEXT,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX photos_fingerprint ON photos(fingerprint);
+    CREATE INDEX photos_folder ON photos(folder_id);
+    CREATE INDEX photos_taken_at ON photos(taken_at);
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        model_id TEXT NOT NULL UNIQUE,
+        dim INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE embeddings (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (photo_id, model_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX embeddings_model ON embeddings(model_key);
+    """,
+]
+
+# Photo states. 'missing' rows keep their embeddings for a while so that a
+# file that reappears elsewhere (a move seen as delete + create) is matched by
+# fingerprint and not encoded again.
+PENDING, OK, ERROR, MISSING = "pending", "ok", "error", "missing"
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    id: int
+    path: str
+    folder_id: int | None
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    width: int | None
+    height: int | None
+    taken_at: str | None
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FolderRow:
+    id: int
+    path: str
+    indexed: int
+    pending: int
+    failed: int
+
+
+_PHOTO_COLUMNS = "id, path, folder_id, size, mtime_ns, fingerprint, width, height, taken_at, status, error"
+
+
+def vector_to_blob(vector: np.ndarray) -> bytes:
+    """Embeddings are stored as float16: half the space, no loss that matters for ranking."""
+    return np.asarray(vector, dtype="<f2").tobytes()
+
+
+def blob_to_vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f2").astype(np.float32)
+
+
+class Catalog:
+    """One SQLite file. Safe to share between threads: one connection, one lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(
+                f"The catalog at {self.path} cannot be opened ({exc}). "
+                "Move it aside to start a fresh library; your photos are untouched."
+            ) from exc
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"The catalog at {self.path} was written by a newer Glimpse "
+                f"(schema {version}, this one knows {SCHEMA_VERSION}). Update Glimpse."
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in _split_sql(_MIGRATIONS[step]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={step + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing writes: a crash mid-batch leaves the previous state."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    self._db.execute("ROLLBACK")
+                    raise CatalogError(_disk_message(exc, self.path)) from exc
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- folders ------------------------------------------------------------
+
+    def add_folder(self, path: str) -> int:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)", (path, time.time())
+            )
+            return int(db.execute("SELECT id FROM folders WHERE path=?", (path,)).fetchone()[0])
+
+    def remove_folder(self, path: str) -> list[int]:
+        """Forget a folder and its photos; returns the photo ids removed."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM folders WHERE path=?", (path,)).fetchone()
+            if row is None:
+                return []
+            ids = [r[0] for r in db.execute("SELECT id FROM photos WHERE folder_id=?", (row[0],))]
+            db.execute("DELETE FROM photos WHERE folder_id=?", (row[0],))
+            db.execute("DELETE FROM folders WHERE id=?", (row[0],))
+            return ids
+
+    def folders(self) -> list[FolderRow]:
+        rows = self._query(
+            """
+            SELECT f.id, f.path,
+                   COALESCE(SUM(p.status='ok'), 0),
+                   COALESCE(SUM(p.status='pending'), 0),
+                   COALESCE(SUM(p.status='error'), 0)
+            FROM folders f LEFT JOIN photos p ON p.folder_id = f.id
+            GROUP BY f.id ORDER BY f.path
+            """
+        )
+        return [FolderRow(*r) for r in rows]
+
+    def folder_id(self, path: str) -> int | None:
+        rows = self._query("SELECT id FROM folders WHERE path=?", (path,))
+        return int(rows[0][0]) if rows else None
+
+    # -- photos -------------------------------------------------------------
+
+    def photos_under(self, folder_id: int) -> list[PhotoRow]:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE folder_id=?", (folder_id,))
+        return [PhotoRow(*r) for r in rows]
+
+    def photo(self, photo_id: int) -> PhotoRow | None:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id=?", (photo_id,))
+        return PhotoRow(*rows[0]) if rows else None
+
+    def photo_by_path(self, path: str) -> PhotoRow | None:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path=?", (path,))
+        return PhotoRow(*rows[0]) if rows else None
+
+    def photos_by_ids(self, ids: Iterable[int]) -> dict[int, PhotoRow]:
+        out: dict[int, PhotoRow] = {}
+        id_list = list(ids)
+        for start in range(0, len(id_list), 500):
+            chunk = id_list[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk):
+                out[r[0]] = PhotoRow(*r)
+        return out
+
+    def photos_with_status(self, status: str, limit: int | None = None) -> list[PhotoRow]:
+        sql = f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE status=? ORDER BY path"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [PhotoRow(*r) for r in self._query(sql, (status,))]
+
+    def find_by_fingerprint(self, fingerprint: str) -> list[PhotoRow]:
+        rows = self._query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE fingerprint=?", (fingerprint,)
+        )
+        return [PhotoRow(*r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._query("SELECT status, COUNT(*) FROM photos GROUP BY status")
+        counts = {PENDING: 0, OK: 0, ERROR: 0, MISSING: 0}
+        counts.update({status: n for status, n in rows})
+        return counts
+
+    def photo_ids_matching(
+        self,
+        folder: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> set[int]:
+        """Ids of indexed photos passing the filters (dates are ISO strings)."""
+        clauses, params = ["status='ok'"], []
+        if folder is not None:
+            prefix = folder.rstrip(os.sep) + os.sep
+            clauses.append("(path = ? OR substr(path, 1, ?) = ?)")
+            params += [folder, len(prefix), prefix]
+        # A photo with no EXIF date is dated by its file's mtime, which for
+        # phone exports is usually close to when it was taken.
+        when = (
+            "COALESCE(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1e9, "
+            "'unixepoch', 'localtime'))"
+        )
+        if after is not None:
+            clauses.append(f"{when} >= ?")
+            params.append(after)
+        if before is not None:
+            clauses.append(f"{when} < ?")
+            params.append(before)
+        rows = self._query(f"SELECT id FROM photos WHERE {' AND '.join(clauses)}", params)
+        return {r[0] for r in rows}
+
+    # -- models and embeddings ---------------------------------------------
+
+    def model_key(self, model_id: str, dim: int) -> int:
+        """The small integer that stands for a model in the embeddings table."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id, dim FROM models WHERE model_id=?", (model_id,)).fetchone()
+            if row is not None:
+                if row[1] != dim:
+                    raise CatalogError(
+                        f"Model {model_id} now gives {dim}-d vectors but the catalog holds "
+                        f"{row[1]}-d ones; the checkpoint changed under the same name."
+                    )
+                return int(row[0])
+            cur = db.execute(
+                "INSERT INTO models(model_id, dim, created_at) VALUES (?, ?, ?)",
+                (model_id, dim, time.time()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def known_models(self) -> list[tuple[str, int, int]]:
+        """(model id, dim, number of embeddings) for every model ever used here."""
+        return [
+            (r[0], r[1], r[2])
+            for r in self._query(
+                """SELECT m.model_id, m.dim, COUNT(e.photo_id) FROM models m
+                   LEFT JOIN embeddings e ON e.model_key = m.id GROUP BY m.id ORDER BY m.model_id"""
+            )
+        ]
+
+    def ids_needing_embedding(self, model_key: int) -> list[int]:
+        """Photos that are pending, or indexed by another model but not this one."""
+        rows = self._query(
+            """SELECT p.id FROM photos p
+               WHERE p.status IN ('pending', 'ok')
+                 AND NOT EXISTS (SELECT 1 FROM embeddings e
+                                 WHERE e.photo_id = p.id AND e.model_key = ?)
+               ORDER BY p.path""",
+            (model_key,),
+        )
+        return [r[0] for r in rows]
+
+    def embedding_ids(self, model_key: int) -> np.ndarray:
+        """Ids of photos that are indexed ('ok') and have a vector for this model."""
+        rows = self._query(
+            """SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
+               WHERE e.model_key=? AND p.status='ok' ORDER BY e.photo_id""",
+            (model_key,),
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def embeddings(
+        self, model_key: int, ids: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 matrix) of live photos' vectors for one model."""
+        if ids is None:
+            rows = self._query(
+                """SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
+                   WHERE e.model_key=? AND p.status='ok' ORDER BY e.photo_id""",
+                (model_key,),
+            )
+        else:
+            rows = []
+            id_list = list(ids)
+            for start in range(0, len(id_list), 500):
+                chunk = id_list[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += self._query(
+                    f"SELECT photo_id, vector FROM embeddings WHERE model_key=? "
+                    f"AND photo_id IN ({marks}) ORDER BY photo_id",
+                    [model_key, *chunk],
+                )
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        ids_out = np.array([r[0] for r in rows], dtype=np.int64)
+        matrix = np.stack([blob_to_vector(r[1]) for r in rows])
+        return ids_out, matrix
+
+    # -- writes (inside `with catalog.transaction() as db`) -----------------
+
+    @staticmethod
+    def insert_photo(
+        db: sqlite3.Connection, path: str, folder_id: int, size: int, mtime_ns: int, fingerprint: str
+    ) -> int:
+        cur = db.execute(
+            """INSERT INTO photos(path, folder_id, size, mtime_ns, fingerprint, status, updated_at)
+               VALUES (?, ?, ?, ?, ?, 'pending', ?)""",
+            (path, folder_id, size, mtime_ns, fingerprint, time.time()),
+        )
+        return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def mark_changed(
+        db: sqlite3.Connection, photo_id: int, size: int, mtime_ns: int, fingerprint: str
+    ) -> None:
+        """New content at a known path: its old vectors no longer describe it."""
+        db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,))
+        db.execute(
+            """UPDATE photos SET size=?, mtime_ns=?, fingerprint=?, status='pending', error=NULL,
+               updated_at=? WHERE id=?""",
+            (size, mtime_ns, fingerprint, time.time(), photo_id),
+        )
+
+    @staticmethod
+    def touch(db: sqlite3.Connection, photo_id: int, size: int, mtime_ns: int) -> None:
+        """Same content, new stat (e.g. `touch`, a copy preserving bytes): no re-encode."""
+        db.execute(
+            "UPDATE photos SET size=?, mtime_ns=?, updated_at=? WHERE id=?",
+            (size, mtime_ns, time.time(), photo_id),
+        )
+
+    @staticmethod
+    def move_photo(
+        db: sqlite3.Connection, photo_id: int, path: str, folder_id: int, size: int, mtime_ns: int
+    ) -> None:
+        """A renamed or moved file keeps its row, id and vectors."""
+        db.execute(
+            """UPDATE photos SET path=?, folder_id=?, size=?, mtime_ns=?,
+               status=CASE WHEN status='missing' THEN
+                   (CASE WHEN width IS NULL AND error IS NULL THEN 'pending'
+                         WHEN error IS NOT NULL THEN 'error' ELSE 'ok' END)
+                   ELSE status END,
+               updated_at=? WHERE id=?""",
+            (path, folder_id, size, mtime_ns, time.time(), photo_id),
+        )
+
+    @staticmethod
+    def mark_missing(db: sqlite3.Connection, ids: Iterable[int]) -> None:
+        db.executemany(
+            "UPDATE photos SET status='missing', updated_at=? WHERE id=?",
+            [(time.time(), i) for i in ids],
+        )
+
+    @staticmethod
+    def purge_missing(db: sqlite3.Connection) -> list[int]:
+        """Forget files that stayed gone after a full scan (not moves)."""
+        ids = [r[0] for r in db.execute("SELECT id FROM photos WHERE status='missing'")]
+        db.execute("DELETE FROM photos WHERE status='missing'")
+        return ids
+
+    @staticmethod
+    def store_decoded(
+        db: sqlite3.Connection, photo_id: int, width: int, height: int, taken_at: str | None
+    ) -> None:
+        db.execute(
+            """UPDATE photos SET width=?, height=?, taken_at=?, status='ok', error=NULL,
+               updated_at=? WHERE id=?""",
+            (width, height, taken_at, time.time(), photo_id),
+        )
+
+    @staticmethod
+    def store_error(db: sqlite3.Connection, photo_id: int, reason: str) -> None:
+        db.execute(
+            "UPDATE photos SET status='error', error=?, updated_at=? WHERE id=?",
+            (reason, time.time(), photo_id),
+        )
+
+    @staticmethod
+    def store_embedding(
+        db: sqlite3.Connection, photo_id: int, model_key: int, vector: np.ndarray
+    ) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO embeddings(photo_id, model_key, vector) VALUES (?, ?, ?)",
+            (photo_id, model_key, vector_to_blob(vector)),
+        )
+
+    @staticmethod
+    def twin_ids(db: sqlite3.Connection, fingerprint: str, exclude_id: int) -> list[int]:
+        """Other live photos with the same bytes, those already indexed first."""
+        return [
+            r[0]
+            for r in db.execute(
+                """SELECT id FROM photos WHERE fingerprint=? AND id<>? AND status<>'missing'
+                   ORDER BY status<>'ok', id""",
+                (fingerprint, exclude_id),
+            )
+        ]
+
+    @staticmethod
+    def copy_embeddings(db: sqlite3.Connection, source_id: int, target_id: int) -> int:
+        """An exact copy of a known photo reuses its vectors (and decoded facts)."""
+        cur = db.execute(
+            """INSERT OR IGNORE INTO embeddings(photo_id, model_key, vector)
+               SELECT ?, model_key, vector FROM embeddings WHERE photo_id=?""",
+            (target_id, source_id),
+        )
+        db.execute(
+            """UPDATE photos SET (width, height, taken_at, status, error) =
+               (SELECT width, height, taken_at, status, error FROM photos WHERE id=?)
+               WHERE id=?""",
+            (source_id, target_id),
+        )
+        return cur.rowcount
+
+    def embedding_for(self, photo_id: int, model_key: int) -> np.ndarray | None:
+        rows = self._query(
+            "SELECT vector FROM embeddings WHERE photo_id=? AND model_key=?", (photo_id, model_key)
+        )
+        return blob_to_vector(rows[0][0]) if rows else None
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _disk_message(exc: Exception, path: Path) -> str:
+    text = str(exc).lower()
+    if "full" in text or "disk" in text:
+        return (
+            f"The disk holding the catalog ({path.parent}) is full. Free some space and run "
+            "indexing again; nothing already indexed was lost."
+        )
+    return f"The catalog at {path} could not be written: {exc}"

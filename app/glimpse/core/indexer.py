@@ -1,0 +1,340 @@
+"""The indexing pipeline: scan -> diff with the catalog -> decode pool -> encode -> commit.
+
+Scanning is mark-and-sweep: a file whose size and mtime are unchanged is not
+touched; a new or changed file is fingerprinted, so a rename or move is matched
+to its old row (keeping its vectors) and an exact copy reuses the vectors of
+its twin. Decoding runs in a thread pool a few batches ahead of the model;
+each encoded batch is committed in one transaction, so a crash or Ctrl-C
+loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from glimpse.core import imaging
+from glimpse.core.catalog import Catalog, PhotoRow
+from glimpse.core.errors import ImageDecodeError
+from glimpse.core.index import VectorIndex
+from glimpse.core.models import Encoder
+
+
+class CancelToken:
+    """Cooperative cancel and pause, checked between batches (never mid-write)."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._running.set()  # a paused job must wake up to notice
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def checkpoint(self) -> bool:
+        """Block while paused; True when the job should stop."""
+        self._running.wait()
+        return self.cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # "scan" or "encode"
+    done: int
+    total: int
+    rate: float  # items per second over the run so far
+    eta_s: float | None
+    current: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class ScanReport:
+    added: int = 0
+    changed: int = 0
+    moved: int = 0
+    copied: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    removed_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class EncodeReport:
+    encoded: int = 0
+    failed: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.encoded / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- scanning -----------------------------------------------------------------
+
+
+def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
+    """{absolute path: (size, mtime_ns)} for every supported image under root.
+
+    Hidden files and folders (".thumbnails", ".Trash") are skipped: they hold
+    caches and deleted files, not the user's photos.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or not imaging.is_supported(name):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # vanished between listing and stat
+            if st.st_size >= 0:
+                found[path] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def sync_catalog(
+    catalog: Catalog,
+    folders: Iterable[str],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int = 4,
+) -> ScanReport:
+    """Bring the catalog's file list in line with the disk, all folders at once
+    (so a move between two watched folders is seen as a move)."""
+    report = ScanReport()
+    on_disk: dict[str, tuple[int, tuple[int, int]]] = {}
+    known: dict[str, PhotoRow] = {}
+    for folder in folders:
+        folder_id = catalog.folder_id(folder)
+        if folder_id is None:
+            continue
+        for path, stat in scan_folder(Path(folder)).items():
+            on_disk.setdefault(path, (folder_id, stat))
+        for row in catalog.photos_under(folder_id):
+            known[row.path] = row
+
+    gone = [row for path, row in known.items() if path not in on_disk]
+    to_hash = [
+        path
+        for path, (_, (size, mtime)) in on_disk.items()
+        if path not in known or (known[path].size, known[path].mtime_ns) != (size, mtime)
+    ]
+    report.unchanged = len(on_disk) - len(to_hash)
+    fingerprints = _fingerprint_all(to_hash, progress, cancel, workers)
+    if cancel is not None and cancel.cancelled:
+        return report
+
+    with catalog.transaction() as db:
+        catalog.mark_missing(db, (row.id for row in gone))
+        gone_by_fp: dict[str, list[PhotoRow]] = {}
+        for row in gone:
+            if row.fingerprint:
+                gone_by_fp.setdefault(row.fingerprint, []).append(row)
+        for path in to_hash:
+            fp = fingerprints.get(path)
+            if fp is None:
+                continue  # unreadable or vanished while hashing: next scan will see it
+            folder_id, (size, mtime) = on_disk[path]
+            old = known.get(path)
+            if old is not None:
+                if old.fingerprint == fp:
+                    catalog.touch(db, old.id, size, mtime)
+                    report.unchanged += 1
+                else:
+                    catalog.mark_changed(db, old.id, size, mtime, fp)
+                    report.changed += 1
+            elif gone_by_fp.get(fp):
+                moved = gone_by_fp[fp].pop()
+                catalog.move_photo(db, moved.id, path, folder_id, size, mtime)
+                report.moved += 1
+            else:
+                new_id = catalog.insert_photo(db, path, folder_id, size, mtime, fp)
+                twins = catalog.twin_ids(db, fp, new_id)
+                if twins and catalog.copy_embeddings(db, twins[0], new_id) > 0:
+                    report.copied += 1
+                else:
+                    report.added += 1
+        report.removed_ids = catalog.purge_missing(db)
+        report.removed = len(report.removed_ids)
+    return report
+
+
+def _fingerprint_all(
+    paths: list[str],
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    workers: int,
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not paths:
+        return out
+    start = time.monotonic()
+
+    def one(path: str) -> tuple[str, str | None]:
+        if cancel is not None and cancel.cancelled:
+            return path, None
+        try:
+            return path, imaging.file_fingerprint(path)
+        except OSError:
+            return path, None
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glimpse-hash") as pool:
+        for n, (path, fp) in enumerate(pool.map(one, paths), 1):
+            if fp is not None:
+                out[path] = fp
+            if progress is not None and (n % 64 == 0 or n == len(paths)):
+                progress(_progress("scan", n, len(paths), start, path))
+    return out
+
+
+# -- encoding -----------------------------------------------------------------
+
+
+@dataclass
+class _Decoded:
+    row: PhotoRow
+    tensor: object | None = None
+    width: int = 0
+    height: int = 0
+    taken_at: str | None = None
+    error: str | None = None
+
+
+def encode_pending(
+    catalog: Catalog,
+    encoder: Encoder,
+    model_key: int,
+    index: VectorIndex | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    batch_size: int = 32,
+    workers: int | None = None,
+    on_batch: Callable[[], None] | None = None,
+) -> EncodeReport:
+    """Encode every photo that lacks a vector for this model, committing per batch."""
+    report = EncodeReport()
+    ids = catalog.ids_needing_embedding(model_key)
+    if not ids:
+        return report
+    rows = catalog.photos_by_ids(ids)
+    todo = [rows[i] for i in ids if i in rows]
+    workers = workers or max(2, os.cpu_count() or 2)
+    start = time.monotonic()
+    batch: list[_Decoded] = []
+
+    def flush() -> None:
+        _commit_batch(catalog, encoder, model_key, index, batch, report)
+        batch.clear()
+        if on_batch is not None:
+            on_batch()
+        if progress is not None:
+            done = report.encoded + report.failed
+            progress(_progress("encode", done, len(todo), start, None))
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glimpse-decode") as pool:
+        decoded = _read_ahead(pool, todo, lambda row: _decode(row, encoder), batch_size * 3)
+        for item in decoded:
+            batch.append(item)
+            if len(batch) >= batch_size:
+                flush()
+                if cancel is not None and cancel.checkpoint():
+                    report.cancelled = True
+                    break
+        else:
+            if batch:
+                flush()
+        decoded.close()
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _read_ahead(
+    pool: ThreadPoolExecutor, items: list[PhotoRow], fn: Callable[[PhotoRow], _Decoded], depth: int
+) -> Iterator[_Decoded]:
+    """Results in order, with at most `depth` decodes queued ahead of the consumer,
+    so memory stays bounded however large the folder is."""
+    pending: deque[Future[_Decoded]] = deque()
+    it = iter(items)
+    try:
+        for item in it:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for fut in pending:
+            fut.cancel()
+
+
+def _decode(row: PhotoRow, encoder: Encoder) -> _Decoded:
+    try:
+        photo = imaging.decode_for_model(row.path, min_side=encoder.image_size)
+        tensor = encoder.preprocess(photo.image)
+    except ImageDecodeError as exc:
+        return _Decoded(row, error=str(exc))
+    except Exception as exc:  # a decoder bug must cost one file, not the whole run
+        return _Decoded(row, error=f"could not decode: {type(exc).__name__}: {exc}")
+    taken = photo.taken_at.isoformat(timespec="seconds") if photo.taken_at else None
+    return _Decoded(row, tensor, photo.width, photo.height, taken)
+
+
+def _commit_batch(
+    catalog: Catalog,
+    encoder: Encoder,
+    model_key: int,
+    index: VectorIndex | None,
+    batch: list[_Decoded],
+    report: EncodeReport,
+) -> None:
+    good = [d for d in batch if d.error is None]
+    vectors = encoder.encode_images([d.tensor for d in good]) if good else np.zeros((0, 0))
+    with catalog.transaction() as db:
+        for d, vec in zip(good, vectors, strict=True):
+            catalog.store_decoded(db, d.row.id, d.width, d.height, d.taken_at)
+            catalog.store_embedding(db, d.row.id, model_key, vec)
+        for d in batch:
+            if d.error is not None:
+                catalog.store_error(db, d.row.id, d.error)
+                report.errors.append((d.row.path, d.error))
+    if index is not None and good:
+        index.add(np.array([d.row.id for d in good], dtype=np.int64), vectors)
+    report.encoded += len(good)
+    report.failed += len(batch) - len(good)
+
+
+def _progress(phase: str, done: int, total: int, start: float, current: str | None) -> Progress:
+    elapsed = max(time.monotonic() - start, 1e-9)
+    rate = done / elapsed
+    eta = (total - done) / rate if rate > 0 else None
+    return Progress(phase, done, total, rate, eta, current)

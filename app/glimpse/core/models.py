@@ -1,0 +1,333 @@
+"""OpenCLIP models: parse the user's choice, pick a device, load, encode.
+
+A model is named `ARCH[:TAG]` (an open_clip pretrained tag), `ARCH:/path/to/
+checkpoint` (a local file), or `ARCH:random` (random weights, for offline
+benchmarks and tests only). Its *model id* names the vectors it makes: the
+catalog keeps vectors of different models apart by that id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from glimpse.core.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+# ViT-B-32 on LAION-2B: the best-known small CLIP; ~88M image-tower params, so
+# it encodes a few photos a second on a laptop CPU and hundreds on a GPU.
+DEFAULT_MODEL = "ViT-B-32:laion2b_s34b_b79k"
+RANDOM_TAG = "random"
+MODEL_ENV = "GLIMPSE_MODEL"
+TINY_TEST_ARCH = "GlimpseTiny"
+
+_CONFIG_DIR = Path(__file__).parent / "model_configs"
+_register_lock = threading.Lock()
+_registered = False
+
+
+def register_bundled_configs() -> None:
+    """Make the bundled architectures (the tiny self-test model) known to open_clip."""
+    global _registered
+    with _register_lock:
+        if _registered:
+            return
+        import open_clip
+
+        open_clip.add_model_config(_CONFIG_DIR)
+        _registered = True
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    arch: str
+    tag: str | None = None  # open_clip pretrained tag, or RANDOM_TAG
+    checkpoint: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> ModelSpec:
+        """`ViT-B-32`, `ViT-B-32:openai`, `ViT-B-32:/x/model.bin`, `ViT-B-32:random`."""
+        text = (text or os.environ.get(MODEL_ENV) or DEFAULT_MODEL).strip()
+        arch, sep, rest = text.partition(":")
+        if not arch:
+            raise ModelLoadError(f"'{text}' names no architecture; try e.g. {DEFAULT_MODEL}.")
+        if not sep or not rest:
+            return cls(arch, tag=_default_tag(arch))
+        if _looks_like_path(rest):
+            return cls(arch, checkpoint=Path(rest).expanduser().resolve())
+        return cls(arch, tag=rest)
+
+    @property
+    def is_random(self) -> bool:
+        return self.tag == RANDOM_TAG
+
+    @property
+    def model_id(self) -> str:
+        """Stable name for the vectors: a checkpoint is named by its content hash,
+        so moving the file keeps the index and replacing it rebuilds it."""
+        if self.checkpoint is not None:
+            return f"{self.arch}:sha256-{checkpoint_digest(self.checkpoint)[:16]}"
+        return f"{self.arch}:{self.tag or 'none'}"
+
+    def __str__(self) -> str:
+        if self.checkpoint is not None:
+            return f"{self.arch}:{self.checkpoint}"
+        return f"{self.arch}:{self.tag}" if self.tag else self.arch
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith(("/", "~", ".", "\\")) or os.sep in text or (
+        len(text) > 2 and text[1] == ":" and text[2] in "/\\"  # C:\models\x.bin
+    ) or text.endswith((".bin", ".pt", ".pth", ".safetensors"))
+
+
+def _default_tag(arch: str) -> str | None:
+    import open_clip
+
+    register_bundled_configs()
+    if arch == TINY_TEST_ARCH:
+        return RANDOM_TAG
+    tags = [tag for a, tag in open_clip.list_pretrained() if a == arch]
+    if not tags:
+        return None
+    default_arch, _, default_tag = DEFAULT_MODEL.partition(":")
+    return default_tag if arch == default_arch else tags[0]
+
+
+@lru_cache(maxsize=16)
+def _digest_cached(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def checkpoint_digest(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise ModelLoadError(f"Checkpoint {path} cannot be read: {exc.strerror}.") from exc
+    return _digest_cached(str(path), st.st_size, st.st_mtime_ns)
+
+
+def choose_device(preference: str = "auto") -> str:
+    """CUDA, then Apple MPS, then CPU, unless the user says otherwise."""
+    import torch
+
+    preference = (preference or "auto").lower()
+    if preference in ("gpu", "cuda"):
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if preference == "gpu" and mps is not None and mps.is_available():
+            return "mps"
+        raise ModelLoadError("No usable GPU was found; choose device 'auto' or 'cpu'.")
+    if preference == "mps":
+        return "mps"
+    if preference == "cpu":
+        return "cpu"
+    if preference != "auto":
+        raise ModelLoadError(f"Unknown device '{preference}'; use auto, cpu, cuda or mps.")
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def list_models() -> list[tuple[str, str]]:
+    """(architecture, pretrained tag) pairs that open_clip knows how to fetch."""
+    import open_clip
+
+    register_bundled_configs()
+    return [(arch, tag) for arch, tag in open_clip.list_pretrained()]
+
+
+def list_architectures() -> list[str]:
+    import open_clip
+
+    register_bundled_configs()
+    return list(open_clip.list_models())
+
+
+class Encoder:
+    """A loaded model: preprocessing, batched image encoding, text encoding.
+
+    Outputs are float32 numpy arrays with unit L2 norm, so inner product is cosine.
+    """
+
+    def __init__(self, spec: ModelSpec, device: str = "auto", cache_dir: Path | None = None):
+        import torch
+
+        self.spec = spec
+        self.device = choose_device(device)
+        self.model_id = spec.model_id
+        self._torch = torch
+        self._lock = threading.Lock()  # one forward pass at a time per model
+        self.model, self.preprocess, self.tokenizer = _load(spec, self.device, cache_dir)
+        # fp16 halves memory and roughly doubles throughput on GPUs; CPUs gain nothing.
+        self.dtype = torch.float16 if self.device in ("cuda", "mps") else torch.float32
+        if self.dtype == torch.float16:
+            self.model = self.model.half()
+        self.model.eval()
+        size = self.model.visual.image_size
+        self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        with torch.inference_mode():
+            probe = self.model.encode_text(self.tokenizer(["probe"]).to(self.device))
+        self.dim = int(probe.shape[-1])
+
+    def encode_images(self, batch: Sequence[object] | object) -> np.ndarray:
+        """Encode a batch: a tensor [B,3,H,W] of preprocessed images, or a list of them."""
+        torch = self._torch
+        tensor = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))  # type: ignore[arg-type]
+        with self._lock, torch.inference_mode():
+            out = self.model.encode_image(tensor.to(self.device, dtype=self.dtype))
+            return _normalise(out.float().cpu().numpy())
+
+    def encode_pil(self, images: Sequence[object]) -> np.ndarray:
+        return self.encode_images([self.preprocess(im) for im in images])
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with self._lock, torch.inference_mode():
+            out = self.model.encode_text(tokens)
+            return _normalise(out.float().cpu().numpy())
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _load(spec: ModelSpec, device: str, cache_dir: Path | None) -> tuple[object, Callable, Callable]:
+    import open_clip
+    import torch
+
+    register_bundled_configs()
+    if spec.arch not in open_clip.list_models():
+        raise ModelLoadError(
+            f"Unknown model architecture '{spec.arch}'. Run `glimpse models` to list them."
+        )
+    pretrained: str | None
+    if spec.checkpoint is not None:
+        if not spec.checkpoint.is_file():
+            raise ModelLoadError(f"Checkpoint file {spec.checkpoint} does not exist.")
+        pretrained = str(spec.checkpoint)
+    elif spec.is_random or spec.tag is None:
+        pretrained = None
+        log.warning(
+            "Model %s has RANDOM weights: search results will be meaningless. "
+            "Use this only for tests and speed benchmarks.",
+            spec.arch,
+        )
+    else:
+        pretrained = spec.tag
+    try:
+        if pretrained is None:
+            # Random weights must be the same on every run, or vectors stored
+            # yesterday would not match today's queries.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    spec.arch, pretrained=None, device=device
+                )
+        else:
+            model, preprocess = _create_pretrained(spec.arch, pretrained, device, cache_dir)
+        tokenizer = open_clip.get_tokenizer(spec.arch)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # open_clip raises many kinds; all mean "cannot load"
+        raise ModelLoadError(_load_failure_message(spec, exc)) from exc
+    return model, preprocess, tokenizer
+
+
+def _create_pretrained(
+    arch: str, pretrained: str, device: str, cache_dir: Path | None
+) -> tuple[object, Callable]:
+    """Load from the local cache first; go online only if the hub is reachable.
+
+    Offline, huggingface_hub retries each file for most of a minute, which a
+    user sees as a hang; a cache-only attempt plus a quick reachability probe
+    turns that into an immediate, actionable error.
+    """
+    import open_clip
+
+    def create() -> tuple[object, Callable]:
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            arch,
+            pretrained=pretrained,
+            device=device,
+            cache_dir=str(cache_dir) if cache_dir else None,
+            weights_only=True,
+        )
+        return model, preprocess
+
+    if Path(pretrained).is_file():
+        return create()
+    try:
+        with _hub_offline():
+            return create()
+    except Exception as cached_failure:
+        if not hub_reachable():
+            raise ModelLoadError(
+                f"The weights for {arch} ({pretrained}) are not on this computer and the "
+                "model hub cannot be reached (no network?). "
+                + _offline_advice(arch)
+            ) from cached_failure
+    return create()
+
+
+class _hub_offline:
+    """Temporarily put huggingface_hub in offline (cache-only) mode."""
+
+    def __enter__(self) -> None:
+        import huggingface_hub.constants as hub
+
+        self._hub, self._old = hub, hub.HF_HUB_OFFLINE
+        hub.HF_HUB_OFFLINE = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._hub.HF_HUB_OFFLINE = self._old
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _offline_advice(arch: str) -> str:
+    return (
+        "Download the checkpoint file on another machine (open_clip_pytorch_model.bin "
+        "from the model's Hugging Face page) and choose it with "
+        f"--model {arch}:/path/to/open_clip_pytorch_model.bin (or the GLIMPSE_MODEL "
+        "environment variable, or Settings > Model in the app)."
+    )
+
+
+def _load_failure_message(spec: ModelSpec, exc: Exception) -> str:
+    if spec.checkpoint is not None:
+        return (
+            f"Could not load checkpoint {spec.checkpoint} as {spec.arch}: {exc}. "
+            "Check that the file is an open_clip/CLIP checkpoint for this architecture."
+        )
+    return (
+        f"Could not load the weights for {spec.arch} ({spec.tag}): {type(exc).__name__}: {exc}. "
+        + _offline_advice(spec.arch)
+    )
