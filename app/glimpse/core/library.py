@@ -88,6 +88,7 @@ class Library:
         self.cache_dir = cache_dir
         self._encoders: dict[str, Encoder] = {}
         self._indexes: dict[str, VectorIndex] = {}
+        self._index_keys: dict[str, int] = {}
         self._load_lock = threading.RLock()
 
     # -- settings -----------------------------------------------------------
@@ -134,17 +135,26 @@ class Library:
             if encoder.model_id in self._indexes:
                 return self._indexes[encoder.model_id]
             key = self.model_key(spec)
-            ids = self.catalog.embedding_ids(key)
             path = self._index_path(encoder.model_id)
-            index = VectorIndex.load(path, encoder.dim)
-            if index is None:
-                index = VectorIndex(encoder.dim, capacity=max(1024, len(ids)))
-            added, removed = index.sync_with(ids, lambda chunk: self.catalog.embeddings(key, chunk)[1])
-            if added or removed:
-                log.info("index %s repaired: %d added, %d removed", path.name, added, removed)
-                index.save(path)
+            index = VectorIndex.load(path, encoder.dim) or VectorIndex(encoder.dim)
             self._indexes[encoder.model_id] = index
+            self._index_keys[encoder.model_id] = key
+            if self._reconcile(encoder.model_id):
+                index.save(path)
             return index
+
+    def _reconcile(self, model_id: str) -> bool:
+        """Make a loaded index hold exactly the catalog's vectors for its model.
+
+        Used on load (a crash may have left the file behind the catalog) and
+        after every scan (removals, and copies that reused stored vectors)."""
+        index, key = self._indexes[model_id], self._index_keys[model_id]
+        added, removed = index.sync_with(
+            self.catalog.embedding_ids(key), lambda chunk: self.catalog.embeddings(key, chunk)[1]
+        )
+        if added or removed:
+            log.info("index for %s reconciled: %d added, %d removed", model_id, added, removed)
+        return bool(added or removed)
 
     def save_index(self, spec: ModelSpec | None = None) -> None:
         encoder = self.encoder_for(spec)
@@ -171,8 +181,9 @@ class Library:
     def remove_folder(self, path: str | Path) -> int:
         """Stop watching a folder and forget its photos (the files stay on disk)."""
         removed = self.catalog.remove_folder(str(Path(path).expanduser().resolve()))
-        for index in self._indexes.values():
-            index.remove(removed)
+        with self._load_lock:
+            for model_id in list(self._indexes):
+                self._reconcile(model_id)
         self._save_all_indexes()
         return len(removed)
 
@@ -189,9 +200,9 @@ class Library:
     ) -> ScanReport:
         """Reflect new, changed, moved and deleted files in the catalog (no encoding)."""
         report = sync_catalog(self.catalog, self.folder_paths(), progress, cancel)
-        if report.removed_ids:
-            for index in self._indexes.values():
-                index.remove(report.removed_ids)
+        with self._load_lock:
+            for model_id in list(self._indexes):
+                self._reconcile(model_id)
         return report
 
     def index(
