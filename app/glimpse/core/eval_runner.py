@@ -1,0 +1,379 @@
+"""Run a known-item evaluation of one or more models on a label set, end to end.
+
+This is the job behind ``glimpse eval`` and the GUI's Evaluate tab: it ties
+the library (photos, encoders, stored vectors) to the pure metric code in
+:mod:`glimpse.core.evaluate` and the plots in :mod:`glimpse.core.plots`.
+
+Choices that make the numbers comparable and honest:
+
+- ranks come from exact (brute-force) search over the stored vectors, never
+  from the HNSW index, so they measure the model and not the approximation;
+- every model is ranked over the *same* gallery: the photos that every model
+  has a vector for, so one model's failed encodes cannot flatter it;
+- a query whose photo cannot be found in that gallery, or whose label text
+  is empty for a label type, is counted as skipped with its reason, never
+  silently dropped;
+- fusion of two models is reciprocal rank fusion (k=60), and "beats" means a
+  higher mean reciprocal rank than the better of the two models alone on the
+  same queries.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from glimpse.core import evaluate, plots
+from glimpse.core.errors import GlimpseError, LabelSetError
+from glimpse.core.evaluate import Query, Summary
+from glimpse.core.indexer import CancelToken, Progress
+from glimpse.core.labeling import resolve_label_path
+from glimpse.core.labels import STATUS_LABELED, LabelSet
+from glimpse.core.models import ModelSpec
+
+if TYPE_CHECKING:
+    from glimpse.core.library import Library
+
+LABEL_TYPES: tuple[str, ...] = ("short", "long")
+FOUND_WITHIN_PNG = "found_within.png"
+_TEXT_BATCH = 256
+
+
+class EvaluationCancelled(GlimpseError):
+    """The user stopped an evaluation; vectors encoded so far are kept for next time."""
+
+
+@dataclass(frozen=True)
+class EvalProgress:
+    """Where the evaluation is: a step message, and the encoder's own progress if encoding."""
+
+    step: str
+    model_index: int  # 0-based; -1 when the step is not about one model
+    n_models: int
+    encode: Progress | None = None
+
+
+ProgressFn = Callable[[EvalProgress], None]
+
+
+@dataclass(frozen=True)
+class SkippedQuery:
+    label_type: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FusionVerdict:
+    """Did fusing two models beat the better of them on one label type?"""
+
+    label_type: str
+    model_a: str
+    model_b: str
+    fused: str
+    best_single: str
+    fused_mrr: float
+    best_single_mrr: float
+    fused_recall_at_10: float
+    best_single_recall_at_10: float
+
+    @property
+    def beats(self) -> bool:
+        return self.fused_mrr > self.best_single_mrr
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label_type": self.label_type,
+            "models": [self.model_a, self.model_b],
+            "fused": self.fused,
+            "best_single": self.best_single,
+            "fused_mrr": self.fused_mrr,
+            "best_single_mrr": self.best_single_mrr,
+            "fused_recall_at_10": self.fused_recall_at_10,
+            "best_single_recall_at_10": self.best_single_recall_at_10,
+            "beats_best_single": self.beats,
+        }
+
+    def sentence(self) -> str:
+        verdict = "beats" if self.beats else "does not beat"
+        return (
+            f"{self.label_type}: {self.fused} {verdict} the better single model "
+            f"{self.best_single} (MRR {self.fused_mrr:.4f} vs {self.best_single_mrr:.4f}; "
+            f"R@10 {100 * self.fused_recall_at_10:.1f}% vs "
+            f"{100 * self.best_single_recall_at_10:.1f}%)"
+        )
+
+
+@dataclass
+class EvalResult:
+    """What an evaluation produced: files on disk and the numbers in them."""
+
+    out_dir: Path
+    ranks_csv: Path
+    summary_json: Path
+    plots: list[Path]
+    models: list[str]  # display names, in the order given
+    label_types: list[str]  # those that had at least one query
+    gallery_size: int
+    n_queries: dict[str, int]
+    summaries: dict[tuple[str, str], Summary]
+    fusion: list[FusionVerdict] = field(default_factory=list)
+    skipped: list[SkippedQuery] = field(default_factory=list)
+    search: str = evaluate.SEARCH_DESCRIPTION
+
+    def skip_counts(self) -> dict[tuple[str, str], int]:
+        """(label type, reason) -> how many queries were skipped for it."""
+        return dict(Counter((s.label_type, s.reason) for s in self.skipped))
+
+
+def display_names(specs: Sequence[ModelSpec]) -> list[str]:
+    """Short, unique names for reports: a checkpoint is named by its file, not its full path."""
+    names: list[str] = []
+    for spec in specs:
+        base = f"{spec.arch}:{spec.checkpoint.name}" if spec.checkpoint else str(spec)
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}#{n}", n + 1
+        names.append(name)
+    return names
+
+
+def run_evaluation(
+    library: Library,
+    label_set_path: str | os.PathLike[str],
+    model_specs: Sequence[ModelSpec | str],
+    out_dir: str | os.PathLike[str],
+    label_types: Sequence[str] = LABEL_TYPES,
+    fuse: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    sync: bool = True,
+) -> EvalResult:
+    """Evaluate every model on every label type; write ranks, summary and plots to ``out_dir``.
+
+    ``sync`` scans the library folders first so photos added since the last
+    index run (e.g. by a caption import) are encoded too.
+    """
+    specs = [s if isinstance(s, ModelSpec) else ModelSpec.parse(s) for s in model_specs]
+    if not specs:
+        raise GlimpseError("Name at least one model to evaluate.")
+    bad = [t for t in label_types if t not in LABEL_TYPES]
+    if bad or not label_types:
+        raise GlimpseError(f"Label types must be among {list(LABEL_TYPES)}, not {list(label_types)}.")
+    names = display_names(specs)
+    label_set = LabelSet.open(label_set_path)
+    report = progress or (lambda p: None)
+    n = len(specs)
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.cancelled:
+            raise EvaluationCancelled(
+                "Evaluation stopped; the vectors encoded so far are kept, so running it "
+                "again continues where it left off."
+            )
+
+    if sync:
+        report(EvalProgress("Scanning library folders", -1, n))
+        library.sync(lambda p: report(EvalProgress("Scanning library folders", -1, n, p)), cancel)
+        check_cancel()
+    for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
+        step = f"Encoding photos with {name} ({i + 1}/{n})"
+        report(EvalProgress(step, i, n))
+        encoded = library.encode(lambda p, s=step, i=i: report(EvalProgress(s, i, n, p)), cancel, spec)
+        if encoded.cancelled:
+            check_cancel()
+        check_cancel()
+
+    report(EvalProgress("Ranking queries (exact search)", -1, n))
+    ids, galleries = _common_gallery(library, specs, names)
+    row_of = {int(pid): r for r, pid in enumerate(ids.tolist())}
+    queries, targets, skipped = _queries(library, label_set, label_types, row_of)
+
+    results: dict[tuple[str, str], np.ndarray] = {}
+    query_vecs: dict[tuple[str, str], np.ndarray] = {}
+    for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
+        report(EvalProgress(f"Ranking queries with {name} (exact search)", i, n))
+        encoder = library.encoder_for(spec)
+        for lt, qs in queries.items():
+            check_cancel()
+            vecs = _encode_texts(encoder, [q.text for q in qs])
+            query_vecs[(name, lt)] = vecs
+            results[(name, lt)] = evaluate.exact_ranks(vecs, galleries[name], targets[lt])
+
+    fusion: list[FusionVerdict] = []
+    if fuse and n >= 2:
+        for a, b in combinations(names, 2):
+            fused = f"rrf({a},{b})"
+            for lt in queries:
+                check_cancel()
+                report(EvalProgress(f"Fusing {a} and {b} ({lt})", -1, n))
+                results[(fused, lt)] = evaluate.rrf_ranks_from_vectors(
+                    [(query_vecs[(a, lt)], galleries[a]), (query_vecs[(b, lt)], galleries[b])],
+                    targets[lt],
+                )
+                fusion.append(_verdict(lt, a, b, fused, results))
+
+    report(EvalProgress("Writing report and plots", -1, n))
+    out = Path(out_dir)
+    metadata = _metadata(library, label_set.path, specs, names, queries, skipped, fusion, fuse)
+    files = evaluate.write_report(out, results, queries, len(ids), metadata)
+    plot_paths = _plots(out, names, list(queries), results, len(ids))
+    return EvalResult(
+        out_dir=out,
+        ranks_csv=files.ranks_csv,
+        summary_json=files.summary_json,
+        plots=plot_paths,
+        models=names,
+        label_types=list(queries),
+        gallery_size=len(ids),
+        n_queries={lt: len(qs) for lt, qs in queries.items()},
+        summaries=files.summaries,
+        fusion=fusion,
+        skipped=skipped,
+    )
+
+
+def _common_gallery(
+    library: Library, specs: Sequence[ModelSpec], names: Sequence[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Photo ids every model has a vector for, and each model's unit vectors in that order."""
+    per_model = {name: library.gallery(spec) for spec, name in zip(specs, names, strict=True)}
+    common: np.ndarray | None = None
+    for ids, _ in per_model.values():
+        common = ids if common is None else np.intersect1d(common, ids)
+    assert common is not None
+    if common.size == 0:
+        raise GlimpseError(
+            "No photo has vectors for every model; add and index a folder with the photos "
+            "of the label set (e.g. `glimpse labels import ... --images DIR`)."
+        )
+    galleries: dict[str, np.ndarray] = {}
+    for name, (ids, mat) in per_model.items():
+        rows = np.searchsorted(ids, common)  # catalog returns ids sorted ascending
+        g = mat[rows].astype(np.float32)
+        # Stored as float16: renormalise so inner product is cosine again.
+        g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+        galleries[name] = g
+    return common, galleries
+
+
+def _queries(
+    library: Library,
+    label_set: LabelSet,
+    label_types: Sequence[str],
+    row_of: dict[int, int],
+) -> tuple[dict[str, list[Query]], dict[str, np.ndarray], list[SkippedQuery]]:
+    """Turn labeled rows into queries with gallery target rows; record every skip and why."""
+    queries: dict[str, list[Query]] = {lt: [] for lt in label_types}
+    targets: dict[str, list[int]] = {lt: [] for lt in label_types}
+    skipped: list[SkippedQuery] = []
+    resolved: dict[tuple[str, str], int | None | str] = {}
+    for row in label_set.rows:
+        if row.status != STATUS_LABELED:
+            continue
+        key = (row.path, row.fingerprint)
+        if key not in resolved:
+            photo = resolve_label_path(library, row.path, row.fingerprint)
+            if photo is None:
+                resolved[key] = "photo not found in the library"
+            elif photo.id not in row_of:
+                resolved[key] = "photo has no vector for every model (could not be encoded?)"
+            else:
+                resolved[key] = row_of[photo.id]
+        target = resolved[key]
+        for lt in label_types:
+            text = row.short if lt == "short" else row.long
+            if isinstance(target, str):
+                skipped.append(SkippedQuery(lt, row.path, target))
+            elif not text.strip():
+                skipped.append(SkippedQuery(lt, row.path, f"empty {lt} label"))
+            else:
+                assert isinstance(target, int)
+                queries[lt].append(Query(row.path, text))
+                targets[lt].append(target)
+    kept = {lt: qs for lt, qs in queries.items() if qs}
+    if not kept:
+        reasons = Counter(s.reason for s in skipped)
+        detail = "; ".join(f"{r} ({c})" for r, c in reasons.most_common()) or "it has no labeled rows"
+        raise LabelSetError(f"Label set {label_set.path} gives no query to evaluate: {detail}.")
+    return kept, {lt: np.asarray(targets[lt], dtype=np.int64) for lt in kept}, skipped
+
+
+def _encode_texts(encoder: Any, texts: Sequence[str]) -> np.ndarray:
+    parts = [encoder.encode_texts(texts[i : i + _TEXT_BATCH]) for i in range(0, len(texts), _TEXT_BATCH)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _verdict(
+    lt: str, a: str, b: str, fused: str, results: dict[tuple[str, str], np.ndarray]
+) -> FusionVerdict:
+    sa, sb, sf = (evaluate.summarize(results[(m, lt)]) for m in (a, b, fused))
+    best, sbest = (a, sa) if sa.mrr >= sb.mrr else (b, sb)
+    return FusionVerdict(
+        lt, a, b, fused, best, sf.mrr, sbest.mrr, sf.recall_at[10], sbest.recall_at[10]
+    )
+
+
+def _metadata(
+    library: Library,
+    label_set_path: Path,
+    specs: Sequence[ModelSpec],
+    names: Sequence[str],
+    queries: dict[str, list[Query]],
+    skipped: Sequence[SkippedQuery],
+    fusion: Sequence[FusionVerdict],
+    fuse: bool,
+) -> dict[str, Any]:
+    return {
+        "label_set": str(label_set_path),
+        "library": str(library.root),
+        "models": [
+            {"name": name, "spec": str(spec), "model_id": spec.model_id, "random_weights": spec.is_random}
+            for spec, name in zip(specs, names, strict=True)
+        ],
+        "gallery": "indexed photos that every listed model has a vector for",
+        "n_queries": {lt: len(qs) for lt, qs in queries.items()},
+        "skipped": [
+            {"label_type": lt, "reason": reason, "count": count}
+            for (lt, reason), count in sorted(Counter((s.label_type, s.reason) for s in skipped).items())
+        ],
+        "fusion": {
+            "method": f"reciprocal rank fusion, k={evaluate.RRF_K}" if fuse else "off",
+            "beats_means": "higher MRR than the better of the two models alone",
+            "pairs": [v.to_dict() for v in fusion],
+        },
+    }
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+def _plots(
+    out: Path,
+    names: Sequence[str],
+    label_types: Sequence[str],
+    results: dict[tuple[str, str], np.ndarray],
+    gallery_size: int,
+) -> list[Path]:
+    """One cumulative-curve figure for all models (and fusions), one pair figure per pair and label type."""
+    curves: dict[str, dict[str, np.ndarray]] = {}
+    for (model, lt), ranks in results.items():
+        curves.setdefault(model, {})[lt] = ranks
+    paths = [plots.plot_found_within(curves, gallery_size, out / FOUND_WITHIN_PNG)]
+    for i, j in combinations(range(len(names)), 2):
+        a, b = names[i], names[j]
+        for lt in label_types:
+            path = out / f"pair_{i + 1}-{j + 1}_{_safe(a)}_vs_{_safe(b)}_{lt}.png"
+            paths.append(
+                plots.plot_pair(results[(a, lt)], results[(b, lt)], a, b, gallery_size, path)
+            )
+    return paths
