@@ -1,0 +1,470 @@
+"""The GUI's one handle on the engine: every Library call goes through here, off the GUI thread.
+
+Views never call the Library. They call this controller, which runs the call
+on a worker pool and answers with a signal. Three pools keep the kinds of
+work from queueing behind each other:
+
+- `background` (one thread): opening the library, loading a model, indexing,
+  removing a folder. One thread means these never overlap, so a folder is
+  never removed under a batch that is being written (Picard's write pool).
+- `searches` (one thread): queries. Stale queued queries are dropped and
+  stale answers ignored by sequence number, so typing never builds a backlog.
+- `misc` (one thread): cheap catalog reads (folder counts, the error list).
+
+Searching keeps working while indexing runs: the engine holds the model lock
+only for one batch's forward pass, and the catalog and index locks only for
+one batch's commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QImage
+
+from glimpse.core.catalog import FolderRow
+from glimpse.core.errors import GlimpseError
+from glimpse.core.indexer import CancelToken, Progress
+from glimpse.core.library import IndexReport, Library
+from glimpse.core.models import ModelSpec
+from glimpse.core.search import Filters, SearchHit
+from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
+
+log = logging.getLogger(__name__)
+
+FOLDER_REFRESH_S = 1.0
+
+# Model states shown to the user.
+OPENING, LOADING, READY, ERROR = "opening", "loading", "ready", "error"
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    seq: int
+    kind: str  # "text" or "image"
+    label: str  # what the user asked, for the results header
+    hits: list[SearchHit]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    report: IndexReport | None
+    switched_to: str | None = None  # the model now answering, after a switch
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def user_message(exc: BaseException) -> str:
+    """Our own errors carry a message for the user; anything else is a bug, said plainly."""
+    if isinstance(exc, GlimpseError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
+    return f"Unexpected error ({type(exc).__name__}: {exc}). Please report it."
+
+
+class LibraryController(QObject):
+    stateChanged = Signal(str, str)  # state, message
+    foldersChanged = Signal(object)  # list[FolderRow]
+    indexStarted = Signal(str)  # what: "index" or the model being switched to
+    indexProgress = Signal(object)  # Progress
+    indexFinished = Signal(object)  # IndexOutcome
+    indexFailed = Signal(str)
+    pausedChanged = Signal(bool)
+    searchFinished = Signal(object)  # SearchOutcome
+    searchFailed = Signal(int, str)
+    errorsLoaded = Signal(object)  # list[(path, reason)]
+    message = Signal(str)  # transient news for the status bar
+    _watchedChange = Signal()  # from the watcher thread, hops to the GUI thread
+
+    def __init__(self, parent: QObject | None = None, batch_size: int = 16) -> None:
+        super().__init__(parent)
+        self.background = WorkerPool(1, "background", self)
+        self.searches = WorkerPool(1, "searches", self)
+        self.misc = WorkerPool(1, "misc", self)
+        self.library: Library | None = None
+        self.state = OPENING
+        self.state_message = ""
+        self.batch_size = batch_size
+        self._index_worker: Worker | None = None
+        self._rerun = False
+        self._seq = 0
+        self._pending_search: tuple[Any, ...] | None = None
+        self._folders_in_flight = False
+        self._folders_dirty = False
+        self._last_folder_refresh = 0.0
+        self._watcher: Any = None
+        self._closing = False
+        self._tmp = Path(tempfile.mkdtemp(prefix="glimpse-gui-"))
+        self._watchedChange.connect(self.request_index)
+
+    # -- opening and the model ------------------------------------------------
+
+    def open(
+        self,
+        root: str | Path | None = None,
+        model: str | None = None,
+        device: str | None = None,
+        watch: bool = True,
+    ) -> None:
+        """Open the library and load its model in the background; the window is already up."""
+        self._watch = watch
+        self._set_state(OPENING, "Opening the library…")
+
+        def job(token: CancelToken, progress: ProgressFn) -> Library:
+            return Library(root, model=model, device=device)
+
+        self._submit(self.background, job, self._on_opened, self._on_open_failed, "open")
+
+    def _on_opened(self, library: Library) -> None:
+        if self._closing:
+            library.close()
+            return
+        self.library = library
+        self.refresh_folders()
+        if self._watch:
+            self._start_watcher()
+        self._load_model()
+
+    def _on_open_failed(self, exc: BaseException) -> None:
+        self._set_state(ERROR, user_message(exc))
+
+    def _load_model(self) -> None:
+        lib = self._require()
+        self._set_state(LOADING, f"Loading model {lib.spec}…")
+
+        def job(token: CancelToken, progress: ProgressFn) -> str:
+            lib.encoder  # noqa: B018 - loads it
+            lib.index_for()
+            return str(lib.spec)
+
+        self._submit(self.background, job, self._on_model_ready, self._on_model_failed, "load")
+
+    def _on_model_ready(self, name: str) -> None:
+        self._set_state(READY, name)
+        self._run_pending_search()
+        if self.library is not None and self.library.folder_paths():
+            self.request_index()  # catch up with what changed while we were closed
+
+    def _on_model_failed(self, exc: BaseException) -> None:
+        self._set_state(ERROR, model_error_advice(user_message(exc)))
+
+    def _set_state(self, state: str, message: str) -> None:
+        self.state, self.state_message = state, message
+        self.stateChanged.emit(state, message)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.library.spec) if self.library is not None else ""
+
+    @property
+    def random_weights(self) -> bool:
+        return self.library is not None and self.library.spec.is_random
+
+    # -- folders --------------------------------------------------------------
+
+    def add_folder(self, path: str | Path) -> None:
+        lib = self._require()
+
+        def job(token: CancelToken, progress: ProgressFn) -> str:
+            return lib.add_folder(path)
+
+        self._submit(self.misc, job, self._on_folder_added, self._on_misc_failed, "add-folder")
+
+    def _on_folder_added(self, resolved: str) -> None:
+        if self._watcher is not None:
+            self._watcher.add(resolved)
+        self.message.emit(f"Added {resolved}")
+        self.refresh_folders()
+        self.request_index()
+
+    def remove_folder(self, path: str) -> None:
+        """Runs on the background pool, after the (cancelled) index job has let go."""
+        lib = self._require()
+        if self._index_worker is not None:
+            self._index_worker.cancel()
+            self._rerun = True
+        if self._watcher is not None:
+            self._watcher.remove(path)
+
+        def job(token: CancelToken, progress: ProgressFn) -> tuple[str, int]:
+            return path, lib.remove_folder(path)
+
+        self._submit(self.background, job, self._on_folder_removed, self._on_misc_failed, "remove")
+
+    def _on_folder_removed(self, result: tuple[str, int]) -> None:
+        path, n = result
+        self.message.emit(f"Removed {path} ({n:,} photos forgotten; the files are untouched)")
+        self.refresh_folders()
+        if self._rerun and self._index_worker is None:
+            self.request_index()
+
+    def refresh_folders(self) -> None:
+        if self.library is None or self._closing:
+            return
+        if self._folders_in_flight:
+            self._folders_dirty = True
+            return
+        self._folders_in_flight = True
+        self._last_folder_refresh = time.monotonic()
+        lib = self.library
+
+        def job(token: CancelToken, progress: ProgressFn) -> list[FolderRow]:
+            return lib.folders()
+
+        self._submit(self.misc, job, self._on_folders, self._on_folders_failed, "folders")
+
+    def _on_folders(self, rows: list[FolderRow]) -> None:
+        self._folders_in_flight = False
+        self.foldersChanged.emit(rows)
+        if self._folders_dirty:
+            self._folders_dirty = False
+            self.refresh_folders()
+
+    def _on_folders_failed(self, exc: BaseException) -> None:
+        self._folders_in_flight = False
+        self._on_misc_failed(exc)
+
+    def load_errors(self) -> None:
+        lib = self._require()
+
+        def job(token: CancelToken, progress: ProgressFn) -> list[tuple[str, str]]:
+            return lib.errors(limit=5000)
+
+        self._submit(self.misc, job, self.errorsLoaded, self._on_misc_failed, "errors")
+
+    def _on_misc_failed(self, exc: BaseException) -> None:
+        self.message.emit(user_message(exc))
+
+    def _start_watcher(self) -> None:
+        from glimpse.core.watch import FolderWatcher
+
+        try:
+            self._watcher = FolderWatcher(
+                self._require().folder_paths(),
+                on_change=self._on_watch_event,
+                on_error=lambda exc: log.warning("watcher: %s", exc),
+            )
+            self._watcher.start()
+        except Exception as exc:  # e.g. inotify limits: search still works without watching
+            self._watcher = None
+            self.message.emit(f"Folders are not watched for changes: {exc}")
+
+    def _on_watch_event(self, paths: set[str]) -> None:
+        """Watcher thread: only emit; the slot runs on the GUI thread."""
+        self._watchedChange.emit()
+
+    # -- indexing -------------------------------------------------------------
+
+    @property
+    def indexing(self) -> bool:
+        return self._index_worker is not None
+
+    def request_index(self) -> None:
+        """Index now, or right after the running job (coalesces watcher bursts)."""
+        if self._closing or self.library is None:
+            return
+        if self._index_worker is not None or self.state != READY:
+            self._rerun = True
+            return
+        self._start_index_job(None)
+
+    def switch_model(self, model: str, device: str | None = None) -> None:
+        """Encode the library with another model; the current one answers until that is done."""
+        lib = self._require()
+        spec = ModelSpec.parse(model)  # raises ModelLoadError for a malformed name
+        if device and device != lib.device:
+            lib.device = device
+            lib.save_settings(device=device)
+        if self._index_worker is not None:
+            self._index_worker.cancel()
+            self._rerun = True
+        if self.state != READY:
+            self._set_state(LOADING, f"Loading model {spec}…")
+        self._start_index_job(spec)
+
+    def _start_index_job(self, spec: ModelSpec | None) -> None:
+        lib = self._require()
+        self._rerun = False
+        batch = self.batch_size
+
+        def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
+            if spec is not None:
+                lib.encoder_for(spec)  # a load error surfaces here, before any work
+            report = lib.index(progress=progress, cancel=token, spec=spec, batch_size=batch)
+            switched = None
+            if spec is not None and not report.cancelled:
+                lib.use_model(spec)
+                switched = str(spec)
+            return IndexOutcome(report, switched, list(report.encode.errors))
+
+        worker = Worker(job, name="index")
+        worker.signals.progress.connect(self._on_index_progress)
+        worker.signals.finished.connect(self._on_index_finished)
+        worker.signals.failed.connect(self._on_index_failed)
+        self._index_worker = worker
+        self.background.start(worker)
+        self.indexStarted.emit(str(spec) if spec is not None else "index")
+
+    def _on_index_progress(self, progress: Progress) -> None:
+        self.indexProgress.emit(progress)
+        if time.monotonic() - self._last_folder_refresh > FOLDER_REFRESH_S:
+            self.refresh_folders()
+
+    def _on_index_finished(self, outcome: IndexOutcome) -> None:
+        self._index_worker = None
+        if outcome.switched_to is not None:
+            self._set_state(READY, outcome.switched_to)
+            self.message.emit(f"Now searching with {outcome.switched_to}")
+            self._run_pending_search()
+        elif self.state == LOADING and outcome.report is not None and outcome.report.cancelled:
+            # A switch away from a broken model was cancelled: still nothing to search with.
+            self._set_state(ERROR, model_error_advice("The model switch was cancelled."))
+        self.indexFinished.emit(outcome)
+        self.refresh_folders()
+        self._after_index_job()
+
+    def _on_index_failed(self, exc: BaseException) -> None:
+        self._index_worker = None
+        message = user_message(exc)
+        if self.state == LOADING:  # a switch from a broken model failed too
+            self._set_state(ERROR, model_error_advice(message))
+        self.indexFailed.emit(message)
+        self.refresh_folders()
+        self._after_index_job()
+
+    def _after_index_job(self) -> None:
+        if self._rerun and not self._closing and self.state == READY:
+            self._start_index_job(None)
+
+    def pause_indexing(self, paused: bool) -> None:
+        if self._index_worker is None:
+            return
+        if paused:
+            self._index_worker.token.pause()
+        else:
+            self._index_worker.token.resume()
+        self.pausedChanged.emit(paused)
+
+    def cancel_indexing(self) -> None:
+        if self._index_worker is not None:
+            self._rerun = False
+            self._index_worker.cancel()
+            self.pausedChanged.emit(False)
+
+    # -- searching ------------------------------------------------------------
+
+    def search_text(self, query: str, filters: Filters | None = None, k: int = 60) -> int:
+        return self._search("text", query, query, filters, k)
+
+    def search_similar(
+        self, image: int | str | Path, label: str, filters: Filters | None = None, k: int = 60
+    ) -> int:
+        return self._search("image", image, label, filters, k)
+
+    def search_pasted(self, image: QImage, filters: Filters | None = None, k: int = 60) -> int:
+        """A pasted picture: saved to a private temp file (off-thread), then searched by."""
+        self._seq += 1
+        path = self._tmp / f"pasted-{self._seq}.png"
+        return self._search("pasted", (image, path), "pasted image", filters, k)
+
+    def _search(self, kind: str, what: Any, label: str, filters: Filters | None, k: int) -> int:
+        self._seq += 1
+        seq = self._seq
+        if self.state != READY or self.library is None:
+            self._pending_search = (kind, what, label, filters, k, seq)
+            return seq
+        lib = self.library
+
+        def job(token: CancelToken, progress: ProgressFn) -> SearchOutcome:
+            start = time.perf_counter()
+            if kind == "text":
+                hits = lib.search(what, k=k, filters=filters)
+            elif kind == "pasted":
+                image, path = what
+                if not image.save(str(path), "PNG"):
+                    raise GlimpseError("The pasted image could not be read.")
+                hits = lib.similar(path, k=k, filters=filters)
+            else:
+                hits = lib.similar(what, k=k, filters=filters)
+            return SearchOutcome(seq, "text" if kind == "text" else "image", label, hits,
+                                 time.perf_counter() - start)
+
+        self.searches.clear_queued()  # an older query still waiting is already stale
+        worker = Worker(job, name="search")
+        worker.seq = seq  # type: ignore[attr-defined]
+        worker.signals.finished.connect(self._on_search_finished)
+        worker.signals.failed.connect(self._on_search_failed)
+        self.searches.start(worker)
+        return seq
+
+    def _run_pending_search(self) -> None:
+        pending, self._pending_search = self._pending_search, None
+        if pending is not None and pending[-1] == self._seq:
+            kind, what, label, filters, k, _ = pending
+            self._search(kind, what, label, filters, k)
+
+    def cancel_search(self) -> None:
+        """Forget any query in flight (Esc): its answer will be ignored."""
+        self._seq += 1
+        self._pending_search = None
+
+    def _on_search_finished(self, outcome: SearchOutcome) -> None:
+        if outcome.seq == self._seq:
+            self.searchFinished.emit(outcome)
+
+    def _on_search_failed(self, exc: BaseException) -> None:
+        self.searchFailed.emit(self._seq, user_message(exc))
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _require(self) -> Library:
+        if self.library is None:
+            raise GlimpseError("The library is not open yet.")
+        return self.library
+
+    def _submit(self, pool: WorkerPool, fn: Any, on_done: Any, on_fail: Any, name: str) -> Worker:
+        worker = Worker(fn, name=name)
+        worker.signals.finished.connect(on_done)
+        worker.signals.failed.connect(on_fail)
+        return pool.start(worker)
+
+    def pools(self) -> list[WorkerPool]:
+        return [self.background, self.searches, self.misc]
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Stop everything and save: cancel the job, stop watching, wait, close.
+
+        Each index batch is committed as it is encoded, so a cancelled job
+        loses nothing but the batch in flight, which the next run redoes.
+        """
+        self._closing = True
+        self._rerun = False
+        if self._index_worker is not None:
+            self._index_worker.cancel()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        ok = all([pool.shutdown(timeout_ms) for pool in self.pools()])
+        if self.library is not None:
+            try:
+                self.library.close()
+            except Exception as exc:  # closing must finish; say what went wrong
+                log.error("closing the library failed: %s", exc)
+            self.library = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        return ok
+
+
+def model_error_advice(message: str) -> str:
+    """Say what to do, not only what went wrong: the first run offline ends up here."""
+    if "Settings" in message:
+        return message
+    return message + " Open Settings (Ctrl+,) to choose another model or a local checkpoint file."

@@ -1,0 +1,175 @@
+"""The preview pane: a larger picture of the selected photo and the facts about it.
+
+The larger picture comes through the same off-thread ThumbnailCache as the
+grid (memory only: previews are too big and too few to be worth a disk cache),
+so selecting a 50-megapixel photo never freezes the window.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from glimpse.core.search import SearchHit
+from glimpse.ui import resources
+from glimpse.ui.thumbnails import ThumbnailCache
+
+PREVIEW_SIZE = 1024
+
+
+def open_in_viewer(path: str) -> bool:
+    """The system's default app for the file (tests replace this)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+def show_in_folder(path: str) -> bool:
+    """Reveal the file in the system file manager, selected where the platform allows."""
+    try:
+        if sys.platform == "win32":
+            subprocess.Popen(["explorer", "/select,", os.path.normpath(path)])
+            return True
+        if sys.platform == "darwin":
+            subprocess.Popen(["open", "-R", path])
+            return True
+    except OSError:
+        pass
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+class PreviewPane(QWidget):
+    openRequested = Signal(str)
+    revealRequested = Signal(str)
+    similarRequested = Signal(object)  # SearchHit
+
+    def __init__(self, thumbnails: ThumbnailCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("previewPane")
+        self.thumbnails = thumbnails
+        self.hit: SearchHit | None = None
+        self._key = ""
+        self._pixmap: QPixmap | None = None
+
+        self.image = QLabel("Select a photo to see it here")
+        self.image.setObjectName("previewImage")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(QSize(200, 160))
+        self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
+
+        self.name = QLabel()
+        self.name.setObjectName("previewName")
+        self.name.setWordWrap(True)
+        self.path = self._value_label()
+        self.date = self._value_label()
+        self.dims = self._value_label()
+        self.score = self._value_label()
+        form = QFormLayout()
+        form.addRow("Folder", self.path)
+        form.addRow("Taken", self.date)
+        form.addRow("Size", self.dims)
+        form.addRow("Score", self.score)
+
+        self.open_button = QPushButton(resources.icon("open"), "Open")
+        self.open_button.setToolTip("Open in the system viewer (Enter)")
+        self.reveal_button = QPushButton(resources.icon("folder"), "Show in folder")
+        self.similar_button = QPushButton(resources.icon("similar"), "More like this")
+        self.similar_button.setToolTip("Find photos like this one (Ctrl+L)")
+        self.open_button.clicked.connect(lambda: self.hit and self.openRequested.emit(self.hit.path))
+        self.reveal_button.clicked.connect(
+            lambda: self.hit and self.revealRequested.emit(self.hit.path)
+        )
+        self.similar_button.clicked.connect(lambda: self.hit and self.similarRequested.emit(self.hit))
+        buttons = QHBoxLayout()
+        for b in (self.open_button, self.reveal_button, self.similar_button):
+            buttons.addWidget(b)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.image, 1)
+        layout.addWidget(self.name)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        thumbnails.ready.connect(self._on_ready)
+        thumbnails.failed.connect(self._on_failed)
+        self.show_hit(None)
+
+    @staticmethod
+    def _value_label() -> QLabel:
+        label = QLabel()
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return label
+
+    def show_hit(self, hit: SearchHit | None) -> None:
+        self.hit = hit
+        for b in (self.open_button, self.reveal_button, self.similar_button):
+            b.setEnabled(hit is not None)
+        if hit is None:
+            self._pixmap = None
+            self.image.setPixmap(QPixmap())
+            self.image.setText("Select a photo to see it here")
+            for label in (self.name, self.path, self.date, self.dims, self.score):
+                label.clear()
+            return
+        self.name.setText(os.path.basename(hit.path))
+        self.path.setText(os.path.dirname(hit.path))
+        self.date.setText(hit.taken_at.replace("T", " ") if hit.taken_at else "unknown")
+        try:
+            nbytes = human_size(os.path.getsize(hit.path))
+        except OSError:
+            nbytes = "file missing"
+        dims = f"{hit.width} × {hit.height} px, " if hit.width and hit.height else ""
+        self.dims.setText(dims + nbytes)
+        self.score.setText(f"{hit.score:.3f}")
+        self._key, pixmap = self.thumbnails.request(
+            hit.path, hit.fingerprint, PREVIEW_SIZE, use_disk=False
+        )
+        self._pixmap = pixmap
+        if pixmap is None:
+            self.image.setPixmap(QPixmap())
+            self.image.setText("Loading…")
+        self._fit()
+
+    def _on_ready(self, key: str) -> None:
+        if key == self._key and self.hit is not None:
+            self._pixmap = self.thumbnails.get(key)
+            self._fit()
+
+    def _on_failed(self, key: str, reason: str) -> None:
+        if key == self._key:
+            self._pixmap = None
+            self.image.setPixmap(QPixmap())
+            self.image.setText(f"Cannot show this photo:\n{reason}")
+
+    def _fit(self) -> None:
+        if self._pixmap is None or self._pixmap.isNull():
+            return
+        scaled = self._pixmap.scaled(
+            self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+        self.image.setPixmap(scaled)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()

@@ -1,0 +1,116 @@
+"""Search results as a Qt list model, so the grid view only paints what is visible.
+
+The model asks the thumbnail cache for a picture only when the view asks for
+an item's decoration, i.e. when that item is on screen: a thousand results
+cost a thousand rows of Python data, not a thousand decodes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+
+from glimpse.core.search import SearchHit
+from glimpse.ui.thumbnails import ThumbnailCache
+
+HitRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+ScoreRole = Qt.ItemDataRole.UserRole + 3
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _placeholder(size: int) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(pixmap)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(128, 128, 128, 40))
+    painter.drawRoundedRect(4, 4, size - 8, size - 8, 6, 6)
+    painter.end()
+    return pixmap
+
+
+class ResultsModel(QAbstractListModel):
+    def __init__(self, thumbnails: ThumbnailCache, thumb_size: int = 192, parent=None) -> None:
+        super().__init__(parent)
+        self._hits: list[SearchHit] = []
+        self._rows_by_key: dict[str, list[int]] = {}
+        self._key_by_row: dict[int, str] = {}
+        self.thumbnails = thumbnails
+        self.thumb_size = thumb_size
+        self._placeholder = _placeholder(thumb_size)
+        thumbnails.ready.connect(self._on_thumbnail)
+        thumbnails.failed.connect(self._on_thumbnail)
+
+    # -- data -----------------------------------------------------------------
+
+    def set_hits(self, hits: list[SearchHit]) -> None:
+        self.beginResetModel()
+        self._hits = list(hits)
+        self._rows_by_key.clear()
+        self._key_by_row.clear()
+        self.endResetModel()
+
+    def hits(self) -> list[SearchHit]:
+        return list(self._hits)
+
+    def hit(self, row: int) -> SearchHit | None:
+        return self._hits[row] if 0 <= row < len(self._hits) else None
+
+    def set_thumb_size(self, size: int) -> None:
+        self.thumb_size = size
+        self._placeholder = _placeholder(size)
+        self._rows_by_key.clear()
+        self._key_by_row.clear()
+        if self._hits:
+            self.dataChanged.emit(self.index(0), self.index(len(self._hits) - 1))
+
+    # -- Qt model API ---------------------------------------------------------
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._hits)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        hit = self.hit(index.row()) if index.isValid() else None
+        if hit is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return os.path.basename(hit.path)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return QIcon(self._thumbnail(index.row(), hit))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            size = f"<br>{hit.width} × {hit.height}" if hit.width and hit.height else ""
+            date = f"<br>{hit.taken_at.replace('T', ' ')}" if hit.taken_at else ""
+            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{date}{size}"
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(self.thumb_size + 16, self.thumb_size + 36)
+        if role == HitRole:
+            return hit
+        if role == PathRole:
+            return hit.path
+        if role == ScoreRole:
+            return hit.score
+        return None
+
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    # -- thumbnails -----------------------------------------------------------
+
+    def _thumbnail(self, row: int, hit: SearchHit) -> QPixmap:
+        key, pixmap = self.thumbnails.request(hit.path, hit.fingerprint, self.thumb_size)
+        if self._key_by_row.get(row) != key:
+            self._key_by_row[row] = key
+            self._rows_by_key.setdefault(key, []).append(row)
+        return pixmap if pixmap is not None else self._placeholder
+
+    def _on_thumbnail(self, key: str, *_: object) -> None:
+        for row in self._rows_by_key.get(key, ()):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])

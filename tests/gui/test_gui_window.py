@@ -1,0 +1,168 @@
+"""End-to-end: the real window on a real (tiny, random-weight) model and generated photos."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from .conftest import INDEX_TIMEOUT_MS, non_daemon_threads
+
+
+def index_folder(qtbot, window, folder: Path) -> None:
+    c = window.controller
+    with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS) as blocker:
+        window.add_folder(folder)
+    assert not blocker.args[0].report.cancelled
+    qtbot.waitUntil(lambda: window.folders_model.totals()[0] > 0 and not c.indexing)
+
+
+def shown_paths(window) -> list[str]:
+    model = window.results_model
+    return [model.hit(r).path for r in range(model.rowCount())]
+
+
+def test_first_run_says_add_a_folder(make_window):
+    window = make_window()
+    assert window.controller.state == "ready"
+    assert window.stack.currentIndex() == 0
+    assert "Add a photo folder" in window.empty_title.text()
+    assert window.random_label.isVisible()  # random weights are flagged loudly
+
+
+def test_index_then_search_shows_engine_first_result(qtbot, make_window, photo_dir):
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    (row,) = window.folders_model.folders()
+    assert (row.indexed, row.pending, row.failed) == (8, 0, 0)
+
+    expected = window.controller.library.search("a red car", k=1)[0].path
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        qtbot.keyClicks(window.search, "a red car")  # debounced: one search after typing
+    assert shown_paths(window)[0] == expected
+    assert window.stack.currentIndex() == 1
+    tip = window.results_model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "score" in tip
+
+
+def test_more_like_this_returns_the_photo_first(qtbot, make_window, photo_dir):
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        qtbot.keyClicks(window.search, "snow")
+    window.grid.setCurrentIndex(window.results_model.index(3))
+    chosen = window.selected_hit()
+    assert window.preview.hit == chosen  # the preview follows the selection
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000) as blocker:
+        qtbot.keyClick(window.grid, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    hits = blocker.args[0].hits
+    assert hits[0].path == chosen.path
+    assert hits[0].score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_dropping_an_image_searches_by_it(qtbot, make_window, photo_dir, tmp_path):
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    outside = tmp_path / "dropped.jpg"  # not in the catalog: encoded on the fly
+    shutil.copy(photo_dir / "img_04.jpg", outside)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(outside))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        window.dropEvent(event)
+    assert Path(shown_paths(window)[0]).name == "img_04.jpg"
+
+
+def test_filter_by_folder(qtbot, make_window, photo_dir):
+    window = make_window()
+    index_folder(qtbot, window, photo_dir / "trip")
+    other = photo_dir.parent / "other"
+    other.mkdir()
+    for name in ("img_00.jpg", "img_01.jpg", "img_02.jpg"):
+        shutil.copy(photo_dir / name, other / name.replace("img", "copy"))
+    with qtbot.waitSignal(window.controller.indexFinished, timeout=INDEX_TIMEOUT_MS):
+        window.add_folder(other)
+    qtbot.waitUntil(lambda: len(window.folders_model.folders()) == 2)
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        qtbot.keyClicks(window.search, "mountains")
+    assert len(shown_paths(window)) == 5
+
+    trip = str((photo_dir / "trip").resolve())
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        window.folder_filter.setCurrentIndex(window.folder_filter.findData(trip))
+    paths = shown_paths(window)
+    assert len(paths) == 2 and all(p.startswith(trip) for p in paths)
+
+
+def test_keyboard_find_and_escape(qtbot, make_window, photo_dir):
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    window.grid.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window.search.hasFocus)
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        qtbot.keyClicks(window.search, "cat")
+    qtbot.keyClick(window.search, Qt.Key.Key_Down)  # into the grid
+    assert window.grid.hasFocus() and window.grid.currentIndex().row() == 0
+    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
+    assert window.grid.currentIndex().row() == 1
+    qtbot.keyClick(window.grid, Qt.Key.Key_Escape)
+    assert window.search.text() == "" and window.results_model.rowCount() == 0
+
+
+def test_model_load_error_is_shown_not_raised(qtbot, make_window, tmp_path):
+    window = make_window(model=f"ViT-B-32:{tmp_path / 'missing.bin'}")
+    assert window.controller.state == "error"
+    assert window.stack.currentIndex() == 0
+    assert "Settings" in window.empty_text.text()
+    assert "missing.bin" in window.empty_text.text()
+    assert "Model not loaded" in window.model_label.text()
+
+
+def _all_pools(window) -> list[QThreadPool]:
+    return [p.pool for p in window.controller.pools()] + [window.thumbnails.workers.pool]
+
+
+def test_cancel_indexing_keeps_what_was_done(qtbot, make_window, photo_dir):
+    window = make_window()
+    c = window.controller
+    c.batch_size = 2
+    with qtbot.waitSignal(c.indexStarted, timeout=10_000):
+        window.add_folder(photo_dir)
+    c.pause_indexing(True)  # the job stops at its first checkpoint: after one batch
+    qtbot.waitUntil(lambda: window.progress_label.text().startswith("Indexing 2 / 8"),
+                    timeout=INDEX_TIMEOUT_MS)
+    assert window.cancel_button.isVisible()
+    with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    report = blocker.args[0].report
+    assert report.cancelled and report.encode.encoded == 2
+    assert not window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: window.folders_model.totals()[:2] == (2, 6))
+
+
+def test_close_mid_indexing_leaves_no_thread_and_loses_nothing(qtbot, make_window, photo_dir, tmp_path):
+    window = make_window()
+    c = window.controller
+    c.batch_size = 2
+    with qtbot.waitSignal(c.indexStarted, timeout=10_000):
+        window.add_folder(photo_dir)
+    c.pause_indexing(True)
+    qtbot.waitUntil(lambda: window.progress_label.text().startswith("Indexing 2 / 8"),
+                    timeout=INDEX_TIMEOUT_MS)
+    window.close()
+    assert all(pool.activeThreadCount() == 0 for pool in _all_pools(window))
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert non_daemon_threads() == [], threading.enumerate()
+    QApplication.processEvents()  # late signals from finished workers must not crash
+
+    from glimpse.core.library import Library
+
+    with Library(tmp_path / "library", model="GlimpseTiny:random") as lib:
+        assert lib.catalog.counts()["ok"] == 2  # the committed batch survived
