@@ -58,7 +58,7 @@ class EvalProgress:
     step: str
     model_index: int  # 0-based; -1 when the step is not about one model
     n_models: int
-    encode: Progress | None = None
+    inner: Progress | None = None  # scanning or encoding progress, when in that step
 
 
 ProgressFn = Callable[[EvalProgress], None]
@@ -168,6 +168,11 @@ def run_evaluation(
     bad = [t for t in label_types if t not in LABEL_TYPES]
     if bad or not label_types:
         raise GlimpseError(f"Label types must be among {list(LABEL_TYPES)}, not {list(label_types)}.")
+    ids_seen: dict[str, ModelSpec] = {}
+    for spec in specs:
+        if spec.model_id in ids_seen:
+            raise GlimpseError(f"{spec} and {ids_seen[spec.model_id]} are the same model; list it once.")
+        ids_seen[spec.model_id] = spec
     names = display_names(specs)
     label_set = LabelSet.open(label_set_path)
     report = progress or (lambda p: None)

@@ -1,0 +1,278 @@
+"""`glimpse label`, `glimpse eval` and `glimpse labels import`: build label sets, evaluate models.
+
+The work is in `glimpse.core.labeling` and `glimpse.core.eval_runner`; this
+module only prompts, prints and maps outcomes to exit codes (0 ok, 2 a user
+error, 130 stopped by Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from glimpse.cli import ProgressPrinter, interrupt_cancels, open_library
+from glimpse.core.errors import GlimpseError
+from glimpse.core.indexer import CancelToken
+
+# Terminal labeling commands, typed at the short-label prompt.
+_HELP = (
+    "Commands at the short-label prompt: ':s' sample again (skip), ':u [reason]' unsuitable "
+    "(blurry, blank...), ':b' back to the last saved label, ':q' quit. The long label may "
+    "span several lines; an empty line ends it."
+)
+
+
+# -- glimpse label ----------------------------------------------------------------
+
+
+def _read(prompt: str, input_fn: Callable[[str], str]) -> str | None:
+    """One line from the user, or None at end of input (Ctrl-D, closed pipe)."""
+    try:
+        return input_fn(prompt)
+    except EOFError:
+        return None
+
+
+def _read_long(input_fn: Callable[[str], str]) -> str | None:
+    lines: list[str] = []
+    while True:
+        line = _read("long> " if not lines else "    > ", input_fn)
+        if line is None:
+            return "\n".join(lines) if lines else None
+        if line == "":
+            return "\n".join(lines)
+        lines.append(line)
+
+
+def cmd_label(args: argparse.Namespace, input_fn: Callable[[str], str] = input) -> int:
+    from glimpse.core.labeling import LabelingError, LabelingSession
+
+    lib = open_library(args)
+    try:
+        session = LabelingSession(
+            lib, args.set, folder=args.folder, seed=args.seed,
+            labeler=args.labeler or "", target=args.target,
+        )
+        print(f"Label set {session.path}: {session.done} labeled, target {session.target}; "
+              f"{session.remaining + (session.current is not None)} photos left to offer.")
+        print(_HELP)
+        while True:
+            offer = session.current
+            if offer is None:
+                print("Every photo has been offered; nothing left to label here.")
+                return 0
+            editing = session.editing
+            print()
+            head = "Correcting last label" if editing else f"[{session.done + 1}/{session.target}]"
+            print(f"{head}  {offer.abs_path or '(photo no longer in the library)'}")
+            if editing is not None:
+                print(f"  was short: {editing.short!r}\n  was long:  {editing.long!r}")
+                print("  (empty input keeps the old text; ':s' leaves it unchanged)")
+            short = _read("short> ", input_fn)
+            if short is None or short.strip() == ":q":
+                print(f"Stopped. {session.done} labeled in {session.path}.")
+                return 0
+            cmd = short.strip()
+            try:
+                if cmd == ":s":
+                    session.skip()
+                    continue
+                if cmd == ":b":
+                    session.back()
+                    continue
+                if cmd == ":u" or cmd.startswith(":u "):
+                    session.mark_unsuitable(cmd[2:].strip())
+                    print("Marked unsuitable.")
+                    continue
+                long = _read_long(input_fn)
+                if editing is not None:
+                    short = short or editing.short
+                    long = long or editing.long
+                saved = session.save(short, long or "")
+            except LabelingError as exc:
+                print(f"  {exc}")
+                continue
+            for warning in saved.warnings:
+                print(f"  note: {warning}")
+            verb = "Corrected" if saved.replaced else "Saved"
+            print(f"{verb}. {session.done}/{session.target} labeled.")
+            if session.done == session.target and not saved.replaced:
+                print("Target reached; keep going or ':q' to stop.")
+    finally:
+        lib.close()
+
+
+# -- glimpse eval ----------------------------------------------------------------
+
+
+class _EvalPrinter:
+    """Prints each new step once; hands encoding progress to the usual progress line."""
+
+    def __init__(self) -> None:
+        self._step = ""
+        self._bar = ProgressPrinter()
+
+    def __call__(self, p):  # type: ignore[no-untyped-def]
+        if p.step != self._step:
+            self._step = p.step
+            sys.stderr.write(p.step + "\n")
+            sys.stderr.flush()
+        if p.inner is not None and p.inner.total:
+            self._bar(p.inner)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    fmt = lambda cells: "  ".join(  # noqa: E731
+        c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
+    line = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(headers), line, *(fmt(r) for r in rows)])
+
+
+def format_result(result) -> str:  # type: ignore[no-untyped-def]
+    """The human summary printed by `glimpse eval` (also handy in tests and logs)."""
+    from glimpse.core.evaluate import NDCG_KS, PRF_KS, RECALL_KS
+
+    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    keys = [(m, lt) for m in list(dict.fromkeys(k[0] for k in result.summaries))
+            for lt in result.label_types if (m, lt) in result.summaries]
+    head = ["model", "labels", "n"] + [f"R@{k}%" for k in RECALL_KS] + [
+        "median", "mean", "MRR"] + [f"nDCG@{k}" for k in NDCG_KS]
+    rows = []
+    for m, lt in keys:
+        s = result.summaries[(m, lt)]
+        rows.append([m, lt, str(s.n_queries)] + [pct(s.recall_at[k]) for k in RECALL_KS] + [
+            f"{s.median_rank:g}", f"{s.mean_rank:.1f}", f"{s.mrr:.4f}"] + [
+            f"{s.ndcg_at[k]:.4f}" for k in NDCG_KS])
+    out = [
+        f"Gallery: {result.gallery_size} photos; search: {result.search}.",
+        "Queries: " + ", ".join(f"{lt} {n}" for lt, n in result.n_queries.items()) + ".",
+    ]
+    for (lt, reason), count in sorted(result.skip_counts().items()):
+        out.append(f"Skipped {count} {lt} queries: {reason}.")
+    out += ["", _table(head, rows), ""]
+    head2 = ["model", "labels"] + [f"P/R/F1@{k}" for k in PRF_KS]
+    rows2 = []
+    for m, lt in keys:
+        s = result.summaries[(m, lt)]
+        rows2.append([m, lt] + [
+            f"{s.precision_at[k]:.3f}/{s.recall_at[k]:.3f}/{s.f1_at[k]:.3f}" for k in PRF_KS])
+    out += [_table(head2, rows2)]
+    if result.fusion:
+        out.append("")
+        out.append("Rank fusion (RRF, k=60); 'beats' = higher MRR than the better single model:")
+        out += [f"  {v.sentence()}" for v in result.fusion]
+    out += ["", f"Per-query ranks: {result.ranks_csv}", f"Summary (JSON): {result.summary_json}"]
+    out += [f"Plot: {p}" for p in result.plots]
+    return "\n".join(out)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from glimpse.core.eval_runner import EvaluationCancelled, run_evaluation
+    from glimpse.core.models import ModelSpec
+
+    set_path = Path(args.set).expanduser()
+    lib = open_library(args)
+    try:
+        if args.import_captions:
+            if not args.images:
+                raise GlimpseError("--import-captions needs --images DIR (the captioned photos).")
+            _import(lib, Path(args.import_captions), Path(args.images), set_path)
+        elif not set_path.is_file():
+            raise GlimpseError(f"Label set {set_path} does not exist.")
+        specs = [ModelSpec.parse(m) for m in (args.models or [str(lib.spec)])]
+        for spec in specs:
+            if spec.is_random:
+                sys.stderr.write(
+                    f"WARNING: {spec} has RANDOM weights; its ranks will be near chance.\n"
+                )
+        out = Path(args.out) if args.out else set_path.with_name(set_path.stem + "-eval")
+        token = CancelToken()
+        with interrupt_cancels(token):
+            try:
+                result = run_evaluation(
+                    lib, set_path, specs, out, label_types=args.labels,
+                    fuse=not args.no_fuse, progress=_EvalPrinter(), cancel=token,
+                )
+            except EvaluationCancelled as exc:
+                print(str(exc), file=sys.stderr)
+                return 130
+        print(format_result(result))
+        return 0
+    finally:
+        lib.close()
+
+
+# -- glimpse labels import ---------------------------------------------------------
+
+
+def _import(lib, captions: Path, images: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.core.labels import import_captions
+
+    if not images.is_dir():
+        raise GlimpseError(f"{images} is not a folder.")
+    label_set = import_captions(captions, out, images)
+    missing = {r.path for r in label_set.rows if not r.fingerprint}
+    n_images = len({r.path for r in label_set.rows})
+    print(f"Imported {len(label_set.rows)} captions of {n_images} images into {out}.")
+    if missing:
+        print(f"  {len(missing)} images named in {captions.name} are not in {images}; "
+              "their captions will be reported as skipped.")
+    lib.add_folder(images)
+    report = lib.sync(ProgressPrinter())
+    print(f"Added {images} to the library ({report.added} new photos); "
+          "`glimpse eval` encodes them with each model it evaluates.")
+
+
+def cmd_labels_import(args: argparse.Namespace) -> int:
+    lib = open_library(args)
+    try:
+        _import(lib, Path(args.captions), Path(args.images), Path(args.out))
+        print(f"Next: glimpse eval {args.out} --models MODEL [MODEL ...]")
+        return 0
+    finally:
+        lib.close()
+
+
+# -- registration ------------------------------------------------------------------
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add `label`, `eval` and `labels import` to the CLI (called by glimpse.cli)."""
+    help_text = "Label photos in the terminal: one random photo at a time, short and long labels."
+    p = sub.add_parser("label", parents=[common], help=help_text, description=help_text + " " + _HELP)
+    p.add_argument("set", help="label set CSV (created if missing, resumed if it exists)")
+    p.add_argument("--folder", help="only photos under this library folder (default: all)")
+    p.add_argument("--labeler", default="", help="your name or initials, stored with each row")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0; same seed, same order)")
+    p.add_argument("--target", type=int, default=100, help="how many labels to aim for (default 100)")
+    p.set_defaults(func=cmd_label)
+
+    help_text = ("Evaluate models on a label set: rank of each labeled photo under exact search, "
+                 "recall@k, MRR, nDCG, P/R/F1@k, rank fusion; CSV, JSON and PNG plots.")
+    p = sub.add_parser("eval", parents=[common], help=help_text, description=help_text)
+    p.add_argument("set", help="label set CSV (or where to create it with --import-captions)")
+    p.add_argument("--models", nargs="+", metavar="MODEL",
+                   help="models to compare, ARCH:TAG or ARCH:/path/to/checkpoint (default: --model)")
+    p.add_argument("--labels", nargs="+", choices=["short", "long"], default=["short", "long"],
+                   help="label types to use as queries (default: both)")
+    p.add_argument("--out", help="report folder (default: SET-eval beside the set)")
+    p.add_argument("--no-fuse", action="store_true", help="skip reciprocal rank fusion of model pairs")
+    p.add_argument("--import-captions", metavar="CAPTIONS.csv",
+                   help="first build SET from a caption file (columns image,caption)")
+    p.add_argument("--images", metavar="DIR", help="folder of the captioned images (added to the library)")
+    p.set_defaults(func=cmd_eval)
+
+    help_text = "Manage label sets."
+    labels = sub.add_parser("labels", help=help_text, description=help_text)
+    labels_sub = labels.add_subparsers(dest="labels_command", required=True, metavar="COMMAND")
+    help_text = ("Turn a caption file (columns image,caption; several captions per image allowed) "
+                 "into a label set, and add the image folder to the library.")
+    p = labels_sub.add_parser("import", parents=[common], help=help_text, description=help_text)
+    p.add_argument("captions", help="caption CSV with columns image,caption")
+    p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images")
+    p.add_argument("--out", required=True, metavar="SET.csv", help="new label set to write")
+    p.set_defaults(func=cmd_labels_import)

@@ -1,0 +1,109 @@
+"""`glimpse labels import`, `glimpse eval` and `glimpse label` run as a user would run them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_photo
+from glimpse.core.labels import LabelSet
+
+TINY = "GlimpseTiny:random"
+
+
+def glimpse(*args: str, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "glimpse", *args],
+        input=stdin, capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,
+    )
+
+
+@pytest.fixture
+def captioned(tmp_path: Path) -> tuple[Path, Path]:
+    images = tmp_path / "images"
+    for i in range(6):
+        make_photo(images / f"p{i}.jpg", seed=20 + i)
+    captions = tmp_path / "captions.csv"
+    with open(captions, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "caption"])
+        for i in range(6):
+            w.writerow([f"p{i}.jpg", f"a picture, number {i}"])
+            w.writerow([f"p{i}.jpg", f'=another "caption" {i}'])
+        w.writerow(["absent.jpg", "this image is not in the folder"])
+    return captions, images
+
+
+def test_import_then_eval(tmp_path: Path, captioned: tuple[Path, Path]) -> None:
+    captions, images = captioned
+    lib, set_path, out = tmp_path / "lib", tmp_path / "set.csv", tmp_path / "report"
+    r = glimpse("labels", "import", str(captions), "--images", str(images), "--out",
+                str(set_path), "--library", str(lib), "--model", TINY)
+    assert r.returncode == 0, r.stderr
+    assert "Imported 13 captions of 7 images" in r.stdout
+    assert "1 images named" in r.stdout
+    assert LabelSet.open(set_path).rows[1].short == '=another "caption" 0'
+
+    r = glimpse("eval", str(set_path), "--models", TINY, "--labels", "short",
+                "--out", str(out), "--library", str(lib), "--no-fuse")
+    assert r.returncode == 0, r.stderr
+    assert "RANDOM weights" in r.stderr and "Encoding photos with" in r.stderr
+    assert "search: exact" in r.stdout
+    assert "Skipped 1 short queries: photo not found in the library." in r.stdout
+    assert "GlimpseTiny:random" in r.stdout and "MRR" in r.stdout
+    doc = json.loads((out / "summary.json").read_text("utf-8"))
+    assert doc["results"][0]["n_queries"] == 12 and doc["gallery_size"] == 6
+    assert (out / "found_within.png").stat().st_size > 0
+
+
+def test_eval_import_captions_in_one_step(tmp_path: Path, captioned: tuple[Path, Path]) -> None:
+    captions, images = captioned
+    set_path = tmp_path / "set.csv"
+    r = glimpse("eval", str(set_path), "--import-captions", str(captions), "--images", str(images),
+                "--library", str(tmp_path / "lib"), "--model", TINY)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "set-eval" / "ranks.csv").is_file()
+    assert "empty long label" in r.stdout  # captions have no long label: reported, not hidden
+
+
+def test_eval_user_errors_are_one_line(tmp_path: Path) -> None:
+    r = glimpse("eval", str(tmp_path / "nope.csv"), "--library", str(tmp_path / "lib"),
+                "--model", TINY)
+    assert r.returncode == 2
+    assert r.stderr.startswith("glimpse: Label set") and "Traceback" not in r.stderr
+
+
+def test_terminal_labeling(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    for i in range(4):
+        make_photo(photos / f"x{i}.jpg", seed=40 + i)
+    lib = tmp_path / "lib"
+    assert glimpse("index", str(photos), "--library", str(lib), "--model", TINY).returncode == 0
+    set_path = tmp_path / "set.csv"
+    script = "\n".join([
+        ":s",                       # sample again
+        "=cmd, \"first\" ünï",      # short
+        "long line one",            # long, two lines
+        "long, line two",
+        "",
+        ":b",                       # back to the saved row
+        "corrected",                # new short
+        "",                         # keep the old long
+        ":u too blurry",            # unsuitable
+        ":q",
+    ]) + "\n"
+    r = glimpse("label", str(set_path), "--library", str(lib), "--model", TINY,
+                "--labeler", "ann", "--target", "3", stdin=script)
+    assert r.returncode == 0, r.stderr
+    rows = LabelSet.open(set_path).rows
+    assert [(r.short, r.long, r.status, r.labeler) for r in rows] == [
+        ("corrected", "long line one\nlong, line two", "labeled", "ann"),
+        ("", "too blurry", "unsuitable", "ann"),
+    ]
+    assert "Corrected. 1/3 labeled." in r.stdout
