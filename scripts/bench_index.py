@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Indexing speed: the naive loop against Glimpse's pipeline, in one run.
+
+  naive        for each photo: PIL full decode, open_clip preprocess, encode a batch of 1
+  encode-only  batched encoding of photos decoded and preprocessed beforehand:
+               the model's own speed, the ceiling for any pipeline
+  pipeline     `Library.index()` on a fresh library: scan, fingerprint, decode
+               pool (draft-mode JPEG), batched encode, commit per batch
+
+All three share one loaded model. Prints images/s for each, pipeline/naive
+and pipeline time / encode-only time, and where the pipeline's time goes
+(single-thread decode cost per format).
+
+    python scripts/bench_index.py                      # the 50 largest sample photos
+    python scripts/bench_index.py --limit 0            # every sample photo
+    python scripts/bench_index.py --model ViT-B-32:random --photos DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
+
+from glimpse.core import imaging  # noqa: E402
+from glimpse.core.library import Library  # noqa: E402
+from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
+from PIL import Image  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def sample_photos() -> Path:
+    script = SHARED / "scripts" / "get-sample-photos"
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def pick_photos(folder: Path, limit: int) -> list[Path]:
+    photos = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not imaging.is_supported(path):
+            continue
+        with Image.open(path) as im:
+            photos.append((im.size[0] * im.size[1], path))
+    photos.sort(key=lambda p: (-p[0], p[1].name))
+    chosen = photos if limit <= 0 else photos[:limit]
+    return [p for _, p in chosen]
+
+
+def bench_naive(encoder: Encoder, photos: list[Path]) -> float:
+    start = time.perf_counter()
+    for path in photos:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+        encoder.encode_images([encoder.preprocess(rgb)])
+    return time.perf_counter() - start
+
+
+def bench_encode_only(encoder: Encoder, photos: list[Path], batch: int) -> float:
+    tensors = [
+        encoder.preprocess(imaging.decode_for_model(p, encoder.image_size).image) for p in photos
+    ]
+    start = time.perf_counter()
+    for i in range(0, len(tensors), batch):
+        encoder.encode_images(tensors[i : i + batch])
+    return time.perf_counter() - start
+
+
+def bench_pipeline(encoder: Encoder, photos: list[Path], batch: int, workers: int | None) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        folder.mkdir()
+        for p in photos:
+            os.symlink(p, folder / p.name)
+        lib = Library(Path(tmp) / "lib", model=encoder.spec)
+        lib._encoders[str(encoder.spec)] = encoder  # share the loaded model
+        lib.add_folder(folder)
+        start = time.perf_counter()
+        report = lib.index(batch_size=batch, workers=workers)
+        elapsed = time.perf_counter() - start
+        lib.close()
+        assert report.encode.encoded + report.encode.failed == len(photos)
+        return elapsed
+
+
+def decode_costs(encoder: Encoder, photos: list[Path]) -> dict[str, list[float]]:
+    costs: dict[str, list[float]] = defaultdict(list)
+    for p in photos:
+        with Image.open(p) as im:
+            fmt = im.format or "?"
+        t = time.perf_counter()
+        encoder.preprocess(imaging.decode_for_model(p, encoder.image_size).image)
+        costs[fmt].append(time.perf_counter() - t)
+    return costs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=Path, help="folder of photos (default: the shared sample photos)")
+    ap.add_argument("--limit", type=int, default=50, help="use the N largest photos (0 = all)")
+    ap.add_argument("--model", default="ViT-B-32:random")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=None, help="decode threads (default: cores)")
+    ap.add_argument("--skip-naive", action="store_true")
+    args = ap.parse_args()
+
+    photos = pick_photos(args.photos or sample_photos(), args.limit)
+    megapixels = statistics.mean(Image.open(p).size[0] * Image.open(p).size[1] for p in photos) / 1e6
+    encoder = Encoder(ModelSpec.parse(args.model), device="cpu")
+    import torch
+
+    n = len(photos)
+    print(f"{n} photos, mean {megapixels:.1f} MP; model {args.model} on {encoder.device}, "
+          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} cores")
+    encoder.encode_images([encoder.preprocess(Image.new("RGB", (224, 224)))])  # warm-up
+
+    t_encode = bench_encode_only(encoder, photos, args.batch)
+    t_pipe = bench_pipeline(encoder, photos, args.batch, args.workers)
+    t_naive = None if args.skip_naive else bench_naive(encoder, photos)
+
+    print(f"encode-only   {n / t_encode:6.2f} img/s  ({t_encode:6.1f} s)")
+    print(f"pipeline      {n / t_pipe:6.2f} img/s  ({t_pipe:6.1f} s)")
+    if t_naive is not None:
+        print(f"naive loop    {n / t_naive:6.2f} img/s  ({t_naive:6.1f} s)")
+        print(f"pipeline / naive speed:        {t_naive / t_pipe:5.2f}x")
+    print(f"pipeline time / encode-only:   {t_pipe / t_encode:5.2f}x")
+
+    costs = decode_costs(encoder, photos)
+    total = sum(sum(v) for v in costs.values())
+    print(f"decode+preprocess, one thread: {total:.1f} s in all "
+          f"({total / t_encode:.0%} of encode-only time); by format:")
+    for fmt, values in sorted(costs.items()):
+        print(f"  {fmt:<5} {len(values):4d} photos  mean {1000 * statistics.mean(values):6.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
