@@ -149,15 +149,17 @@ class Catalog:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                raise CatalogError(_disk_message(exc, self.path)) from exc
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
-            else:
-                try:
-                    self._db.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    self._db.execute("ROLLBACK")
-                    raise CatalogError(_disk_message(exc, self.path)) from exc
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
@@ -479,7 +481,7 @@ def _split_sql(script: str) -> list[str]:
 
 def _disk_message(exc: Exception, path: Path) -> str:
     text = str(exc).lower()
-    if "full" in text or "disk" in text:
+    if "full" in text:
         return (
             f"The disk holding the catalog ({path.parent}) is full. Free some space and run "
             "indexing again; nothing already indexed was lost."

@@ -8,6 +8,7 @@ rebuilt from scratch when it cannot be read.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 import threading
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+
+from glimpse.core.errors import GlimpseError
 
 # M=16, ef_construction=200 are hnswlib's recommended defaults for ~512-d
 # vectors. ef_search=256 gives recall@10 >= 0.99 against exact search on
@@ -40,6 +43,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise GlimpseError(
+                f"The disk holding {path.parent} is full; {path.name} was not updated. "
+                "Free some space; the previous file is intact."
+            ) from exc
+        raise
+    except RuntimeError as exc:  # hnswlib reports its write failures this way
+        raise GlimpseError(f"Could not write {path}: {exc}. The previous file is intact.") from exc
     finally:
         tmp.unlink(missing_ok=True)
     try:  # make the rename itself durable where the OS allows it

@@ -1,0 +1,63 @@
+"""Full disks and layering: clear errors, nothing lost, core free of Qt."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_photo
+
+from glimpse.core.errors import CatalogError, GlimpseError
+from glimpse.core.index import VectorIndex, atomic_write
+
+
+def test_full_disk_during_indexing_is_a_clear_error_and_keeps_committed_work(
+    library, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    for i in range(160):  # enough 32-d vectors to need new database pages
+        make_photo(folder / f"p{i:03d}.jpg", seed=i, size=(16, 16))
+    library.add_folder(folder)
+    library.sync()
+    db = library.catalog._db
+    used = db.execute("PRAGMA page_count").fetchone()[0]
+    # SQLite's own cap makes it answer exactly as a full disk does (SQLITE_FULL).
+    db.execute(f"PRAGMA max_page_count={used}")
+    with pytest.raises(CatalogError, match="is full"):
+        library.encode(batch_size=16)
+    committed = len(library.catalog.embedding_ids(library.model_key()))
+    assert 0 < committed < 160
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.execute("PRAGMA max_page_count=1073741823")  # space freed
+    assert library.encode(batch_size=4).encoded == 160 - committed
+
+
+def test_full_disk_while_saving_index_keeps_previous_file(tmp_path: Path, monkeypatch) -> None:
+    index = VectorIndex(4)
+    index.add(np.arange(3), np.eye(4, dtype=np.float32)[:3])
+    path = tmp_path / "x.hnsw"
+    index.save(path)
+    before = path.read_bytes()
+
+    def no_space(tmp: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(GlimpseError, match="disk .* is full"):
+        atomic_write(path, no_space)
+    assert path.read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_core_never_imports_qt() -> None:
+    code = (
+        "import sys, pkgutil, importlib, glimpse.core as c\n"
+        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('glimpse.core.' + m.name)\n"
+        "import glimpse.cli\n"
+        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'PyQt', 'shiboken'))]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
