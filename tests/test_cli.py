@@ -131,3 +131,40 @@ def test_ctrl_c_stops_cleanly_and_rerun_continues(tmp_path: Path) -> None:
     assert _catalog_state(lib) == ("ok", 12, 24)
     rerun = run_cli("index", lib=lib)
     assert "Encoded 12 photos" in rerun.stdout
+
+
+@pytest.mark.slow
+def test_watch_command_indexes_a_new_file_and_stops_on_ctrl_c(tmp_path: Path, photo_dir: Path) -> None:
+    import signal
+    import time
+
+    lib = tmp_path / "lib"
+    env = {**os.environ, "GLIMPSE_MODEL": TINY_MODEL, "GLIMPSE_LIBRARY": str(lib), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glimpse", "watch", str(photo_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+
+    def wait_for(text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                break
+            lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"never saw {text!r}; output:\n{''.join(lines)}")
+
+    try:
+        wait_for("Watching 1 folder")
+        make_photo(photo_dir / "arrived.jpg", seed=123)
+        wait_for("1 new")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    hits = json.loads(run_cli("similar", str(photo_dir / "arrived.jpg"), "-k", "1", "--json", lib=lib).stdout)
+    assert hits[0]["path"] == str(photo_dir / "arrived.jpg")
