@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import make_photo
 from glimpse.core.labels import LabelSet
 

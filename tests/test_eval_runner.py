@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from glimpse.core.eval_runner import EvaluationCancelled, run_evaluation
 from glimpse.core.indexer import CancelToken
 from glimpse.core.labels import LabelRow, LabelSet, utc_now_iso
@@ -21,6 +22,7 @@ def perturbed_checkpoint(path: Path, seed: int = 1) -> Path:
     """A second, genuinely different tiny model: the random one with its weights shaken."""
     import open_clip
     import torch
+
     from glimpse.core.models import register_bundled_configs
 
     register_bundled_configs()

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from glimpse.core.labeling import LabelingError, LabelingSession, resolve_label_path
 from glimpse.core.labels import STATUS_LABELED, STATUS_UNSUITABLE, LabelSet
 
