@@ -1,0 +1,111 @@
+"""The Evaluate tab runs an evaluation off the GUI thread and shows its table and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from glimpse.core.labels import LabelRow, LabelSet, utc_now_iso
+
+TINY = "GlimpseTiny:random"
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def setup(tmp_path: Path, photo_dir: Path):
+    from glimpse.core.library import Library
+
+    lib = Library(tmp_path / "lib", model=TINY, device="cpu")
+    lib.add_folder(photo_dir)  # not indexed: the tab's run must encode it
+    label_set = LabelSet.open(tmp_path / "set.csv")
+    for rel, short, long in [
+        ("img_00.jpg", "red and blue blocks", "a grid of coloured blocks, red top left"),
+        ("img_04.jpg", "green blocks", ""),
+        ("trip/img_06.jpg", "a trip photo", "blocks, again, in several colours"),
+    ]:
+        label_set.append(LabelRow(rel, "", short, long, "t", utc_now_iso()))
+    yield lib, label_set.path
+    lib.close()
+
+
+@pytest.fixture
+def tab(qtbot, setup):
+    from glimpse.ui.evaluate_tab import EvaluateTab
+
+    lib, set_path = setup
+    widget = EvaluateTab(lib)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 800)
+    widget.show()
+    widget.set_edit.setText(str(set_path))
+    yield widget
+    widget.shutdown()
+
+
+def test_runs_and_shows_table_and_plots(qtbot, tab, setup, tmp_path: Path) -> None:
+    from test_eval_runner import perturbed_checkpoint
+
+    second = f"GlimpseTiny:{perturbed_checkpoint(tmp_path / 'perturbed.pt')}"
+    assert tab.models_edit.toPlainText() == TINY  # starts with the library's model
+    tab.models_edit.setPlainText(f"{TINY}\n{second}")
+    with qtbot.waitSignal(tab.evaluationFinished, timeout=RUN_TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+        assert tab.running() and not tab.run_button.isEnabled()
+    result = blocker.args[0]
+    assert not tab.running() and tab.run_button.isEnabled()
+    # 2 models + 1 fusion, x short (3 queries) and long (2 queries).
+    model = tab.table.model()
+    assert model.rowCount() == 6
+    assert model.index(0, 0).data() == TINY
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    for name in ("R@1", "R@100", "Median rank", "MRR", "nDCG@10", "P@3", "F1@20"):
+        assert name in headers
+    assert "exact" in tab.summary_label.text()
+    assert "empty long label" in tab.summary_label.text()
+    assert "rrf(" in tab.summary_label.text()
+    assert len(tab.plot_labels) == len(result.plots) == 3
+    assert all(not label.pixmap().isNull() for label in tab.plot_labels)
+    assert (setup[1].parent / "set-eval" / "summary.json").is_file()
+
+
+def test_cancel_stops_the_run(qtbot, tab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import glimpse.ui.evaluate_tab as module
+
+    # Hold the job at its start until Cancel was pressed, so the test does not race it.
+    cancelled = threading.Event()
+    real = module.run_evaluation
+
+    def held(*args, **kwargs):
+        assert cancelled.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "run_evaluation", held)
+    with qtbot.waitSignal(tab.evaluationFailed, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert tab.run()
+        qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
+        cancelled.set()
+    assert "stopped" in blocker.args[0].lower()
+    assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+
+
+def test_input_errors_are_shown(qtbot, tab, tmp_path: Path) -> None:
+    tab.set_edit.setText(str(tmp_path / "missing.csv"))
+    with qtbot.waitSignal(tab.evaluationFailed, timeout=5_000) as blocker:
+        assert not tab.run()
+    assert "does not exist" in blocker.args[0]
+    tab.set_edit.setText(str(tmp_path / "set.csv"))
+    tab.short_check.setChecked(False)
+    tab.long_check.setChecked(False)
+    assert not tab.run()
+    assert "Tick" in tab.status_label.text()
+
+
+def test_bad_model_fails_with_a_message(qtbot, tab) -> None:
+    tab.models_edit.setPlainText("NoSuchArch:random")
+    with qtbot.waitSignal(tab.evaluationFailed, timeout=RUN_TIMEOUT_MS) as blocker:
+        tab.run()
+    assert "NoSuchArch" in blocker.args[0]
