@@ -166,3 +166,12 @@ def test_close_mid_indexing_leaves_no_thread_and_loses_nothing(qtbot, make_windo
 
     with Library(tmp_path / "library", model="GlimpseTiny:random") as lib:
         assert lib.catalog.counts()["ok"] == 2  # the committed batch survived
+
+
+def test_label_and_evaluate_tabs_share_the_window_library(qtbot, make_window):
+    window = make_window()
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Search", "Label", "Evaluate"]
+    assert window.label_tab.library is window.controller.library is not None
+    assert window.evaluate_tab.library is window.controller.library
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.label_tab

@@ -29,6 +29,7 @@ from PySide6.QtGui import (
     QImage,
     QKeyEvent,
     QKeySequence,
+    QShortcut,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -46,6 +47,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -61,7 +63,9 @@ from glimpse.ui import preview as preview_mod
 from glimpse.ui import resources
 from glimpse.ui.controller import ERROR, READY, IndexOutcome, LibraryController, SearchOutcome
 from glimpse.ui.errors_dialog import ErrorsDialog
+from glimpse.ui.evaluate_tab import EvaluateTab
 from glimpse.ui.folders_model import FolderRole, FoldersModel
+from glimpse.ui.label_tab import LabelTab
 from glimpse.ui.preview import PreviewPane
 from glimpse.ui.results_model import HitRole, ResultsModel
 from glimpse.ui.settings_dialog import SettingsDialog, SettingsValues
@@ -294,7 +298,22 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.preview)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 760, 320])
-        self.setCentralWidget(self.splitter)
+
+        # Labeling and evaluation share the window's library; they get it
+        # once the controller has opened it (see _on_state).
+        self.label_tab = LabelTab(None, self)
+        self.evaluate_tab = EvaluateTab(None, self)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("modeTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.splitter, "Search")
+        self.tabs.addTab(self.label_tab, "Label")
+        self.tabs.addTab(self.evaluate_tab, "Evaluate")
+        for number in range(self.tabs.count()):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self)
+            shortcut.activated.connect(lambda n=number: self.tabs.setCurrentIndex(n))
+            self.tabs.setTabToolTip(number, f"{self.tabs.tabText(number)} (Ctrl+{number + 1})")
+        self.setCentralWidget(self.tabs)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -399,6 +418,10 @@ class MainWindow(QMainWindow):
         self.model_label.style().unpolish(self.model_label)
         self.model_label.style().polish(self.model_label)
         self.random_label.setVisible(state == READY and self.controller.random_weights)
+        library = self.controller.library
+        for tab in (self.label_tab, self.evaluate_tab):
+            if tab.library is not library:
+                tab.set_library(library)
         self._update_center()
 
     def _on_folders(self, rows: list) -> None:
@@ -756,6 +779,9 @@ class MainWindow(QMainWindow):
             self.prefs.set(prefs.GEOMETRY, self.saveGeometry())
             self.prefs.set(prefs.SPLITTER, self.splitter.saveState())
             self.prefs.sync()
+            # The tabs' jobs use the library, so they stop before it closes.
+            self.label_tab.shutdown()
+            self.evaluate_tab.shutdown()
             self.controller.shutdown()
             self.thumbnails.shutdown()
         event.accept()
