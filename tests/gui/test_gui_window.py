@@ -33,6 +33,8 @@ def test_first_run_says_add_a_folder(make_window):
     assert window.stack.currentIndex() == 0
     assert "Add a photo folder" in window.empty_title.text()
     assert window.random_label.isVisible()  # random weights are flagged loudly
+    window.statusBar().showMessage("a transient message")
+    assert window.random_label.isVisible() and window.model_label.isVisible()
 
 
 def test_index_then_search_shows_engine_first_result(qtbot, make_window, photo_dir):

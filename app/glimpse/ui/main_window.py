@@ -339,10 +339,11 @@ class MainWindow(QMainWindow):
         self.errors_button.setDefaultAction(self.errors_action)
         self.errors_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.errors_button.hide()
-        bar.addWidget(self.model_label)
-        bar.addWidget(self.random_label)
-        for w in (self.progress_label, self.progress_bar, self.pause_button, self.cancel_button,
-                  self.errors_button):
+        # Permanent widgets: transient messages ("Indexed 12 new photos") hide
+        # a status bar's normal widgets, and the model state and the random-
+        # weights warning must stay in view.
+        for w in (self.random_label, self.model_label, self.progress_label, self.progress_bar,
+                  self.pause_button, self.cancel_button, self.errors_button):
             bar.addPermanentWidget(w)
         self._show_progress(False)
 
