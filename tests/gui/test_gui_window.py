@@ -177,3 +177,8 @@ def test_label_and_evaluate_tabs_share_the_window_library(qtbot, make_window):
     assert window.evaluate_tab.library is window.controller.library
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.label_tab
+    # Search shortcuts stand aside on the other tabs (Esc, Ctrl+V belong to text boxes)...
+    assert not window.clear_action.isEnabled() and not window.paste_action.isEnabled()
+    # ...and Ctrl+F brings the search back.
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.splitter and window.clear_action.isEnabled()

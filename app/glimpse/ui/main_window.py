@@ -313,7 +313,14 @@ class MainWindow(QMainWindow):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self)
             shortcut.activated.connect(lambda n=number: self.tabs.setCurrentIndex(n))
             self.tabs.setTabToolTip(number, f"{self.tabs.tabText(number)} (Ctrl+{number + 1})")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         self.setCentralWidget(self.tabs)
+
+    def _on_tab_changed(self, _index: int) -> None:
+        """Esc, Ctrl+V and Ctrl+L belong to the labeler's text boxes on the other tabs."""
+        on_search = self.tabs.currentWidget() is self.splitter
+        for action in (self.clear_action, self.paste_action, self.similar_action):
+            action.setEnabled(on_search)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -569,6 +576,7 @@ class MainWindow(QMainWindow):
             self._query = ("pasted", source, "photos like the pasted image")
         else:
             self._query = ("image", source, f"photos like {os.path.basename(source)}")
+        self.tabs.setCurrentWidget(self.splitter)
         self._run_query()
 
     def paste_image(self) -> bool:
@@ -653,6 +661,7 @@ class MainWindow(QMainWindow):
         menu.popup(self.grid.viewport().mapToGlobal(pos))
 
     def focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.splitter)
         self.search.setFocus()
         self.search.selectAll()
 
