@@ -127,6 +127,25 @@ def test_model_load_error_is_shown_not_raised(qtbot, make_window, tmp_path):
     assert "Model not loaded" in window.model_label.text()
 
 
+def test_model_error_page_offers_a_checkpoint_file(qtbot, make_window, tmp_path, monkeypatch):
+    import torch
+
+    from glimpse.core.models import Encoder, ModelSpec
+
+    window = make_window(model=f"GlimpseTiny:{tmp_path / 'missing.pt'}")
+    assert window.controller.state == "error"
+    assert window.empty_button.text() == "Choose a checkpoint file…"
+    good = tmp_path / "tiny.pt"
+    torch.save(Encoder(ModelSpec.parse("GlimpseTiny:random")).model.state_dict(), good)
+    monkeypatch.setattr(
+        "glimpse.ui.main_window.QFileDialog.getOpenFileName", lambda *a, **k: (str(good), "")
+    )
+    with qtbot.waitSignal(window.controller.stateChanged, timeout=60_000,
+                          check_params_cb=lambda state, _m: state == "ready"):
+        qtbot.mouseClick(window.empty_button, Qt.MouseButton.LeftButton)
+    assert str(window.controller.library.spec) == f"GlimpseTiny:{good}"
+
+
 def _all_pools(window) -> list[QThreadPool]:
     return [p.pool for p in window.controller.pools()] + [window.thumbnails.workers.pool]
 

@@ -8,6 +8,7 @@ worker, so the event loop is never blocked.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -57,6 +58,7 @@ from PySide6.QtWidgets import (
 from glimpse.core import imaging
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import Progress
+from glimpse.core.models import ModelSpec
 from glimpse.core.search import Filters, SearchHit, parse_date
 from glimpse.ui import preferences as prefs
 from glimpse.ui import preview as preview_mod
@@ -383,7 +385,10 @@ class MainWindow(QMainWindow):
         folders = self.folders_model.folders()
         self._empty_action = None
         if c.state == ERROR:
-            self._empty("Glimpse cannot search yet", c.state_message, "Open Settings…", self.open_settings)
+            # Offline first run ends here: the quickest way on is a local
+            # checkpoint file, so that is what the page offers.
+            self._empty("Glimpse cannot search yet", c.state_message,
+                        "Choose a checkpoint file…", self.choose_checkpoint)
         elif self._query is not None:
             self.stack.setCurrentIndex(1)
         elif not folders and c.library is not None:
@@ -773,6 +778,21 @@ class MainWindow(QMainWindow):
                 )
         except GlimpseError as exc:
             self.statusBar().showMessage(str(exc), 10000)
+
+    def choose_checkpoint(self) -> None:
+        """Pick a local open_clip checkpoint for the current architecture and load it."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose an open_clip checkpoint", str(Path.home()),
+            "Checkpoints (*.bin *.pt *.pth *.safetensors);;All files (*)",
+        )
+        if not path:
+            return
+        current = self.current_settings()
+        try:
+            arch = ModelSpec.parse(current.model).arch
+        except GlimpseError:
+            arch = ModelSpec.parse(None).arch
+        self.apply_settings(replace(current, model=f"{arch}:{path}"))
 
     def _apply_thumb_size(self, size: int) -> None:
         self.results_model.set_thumb_size(size)
