@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from glimpse.core import evaluate
 from glimpse.core.errors import LabelSetError
 from glimpse.core.evaluate import (
@@ -24,7 +26,6 @@ from glimpse.core.evaluate import (
     write_report,
 )
 from glimpse.core.plots import plot_found_within, plot_pair
-from PIL import Image
 
 RANKS = np.array([1, 2, 5, 11, 100])
 

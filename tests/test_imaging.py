@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageFile, JpegImagePlugin
+
 from glimpse.core import imaging
 from glimpse.core.errors import ImageDecodeError
-from PIL import Image, ImageFile, JpegImagePlugin
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.is_dir():  # the checkout may live elsewhere; this is where CI has it

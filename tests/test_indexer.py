@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from conftest import make_photo
 
+from conftest import make_photo
 from glimpse.core.indexer import CancelToken
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from glimpse.core.errors import LabelSetError
 from glimpse.core.labels import (
     HEADER,

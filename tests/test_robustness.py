@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_photo
 
+from conftest import make_photo
 from glimpse.core.errors import CatalogError, GlimpseError
 from glimpse.core.index import VectorIndex, atomic_write
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_photo
 from PIL import Image
 
+from conftest import make_photo
 from glimpse.core.errors import QueryError
 from glimpse.core.index import exact_search
 from glimpse.core.search import Filters, QueryTerm, combine, parse_date, parse_query

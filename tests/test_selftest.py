@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from glimpse.core import selftest
 from glimpse.core.selftest import SELF_TEST_MODEL, make_test_photos, run_self_test
 

@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 
 from conftest import make_photo
-
 from glimpse.core.watch import ChangeQueue, FolderWatcher
 
 
