@@ -201,3 +201,36 @@ def test_label_and_evaluate_tabs_share_the_window_library(qtbot, make_window):
     # ...and Ctrl+F brings the search back.
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.splitter and window.clear_action.isEnabled()
+
+
+def test_changing_the_model_reindexes_while_the_old_one_answers(qtbot, make_window, photo_dir, tmp_path):
+    import torch
+
+    from glimpse.core.models import Encoder, ModelSpec
+    from glimpse.ui.settings_dialog import SettingsValues
+
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    lib = window.controller.library
+    old_spec = lib.spec
+    source = Encoder(ModelSpec.parse("GlimpseTiny:random"))
+    with torch.no_grad():
+        for p in source.model.parameters():
+            p.add_(0.05)
+    ckpt = tmp_path / "other.pt"
+    torch.save(source.model.state_dict(), ckpt)
+    new_model = f"GlimpseTiny:{ckpt}"
+
+    answered_by: list[str] = []
+    with qtbot.waitSignal(window.controller.indexFinished, timeout=INDEX_TIMEOUT_MS) as blocker:
+        window.apply_settings(SettingsValues(new_model, "cpu", window.current_settings().thumb_size))
+        # Until the new model has encoded everything, searches use the old one.
+        answered_by.append(str(lib.spec))
+        assert lib.search("a boat", k=3)
+    assert answered_by == [str(old_spec)]
+    assert blocker.args[0].switched_to == new_model
+    assert str(lib.spec) == new_model
+    models = {mid: n for mid, _, n in lib.catalog.known_models()}
+    assert models[old_spec.model_id] == 8 and models[ModelSpec.parse(new_model).model_id] == 8
+    hit = lib.similar(photo_dir / "img_01.jpg", k=1)[0]
+    assert hit.path == str(photo_dir / "img_01.jpg")
