@@ -151,13 +151,12 @@ class WorkerPool(QObject):
         self._live: set[Worker] = set()
 
     def start(self, worker: Worker) -> Worker:
+        """Run a worker whose signals are already connected: a quick job can
+        finish before a connection made after this call, and its result is lost."""
         self._live.add(worker)
         worker.signals.done.connect(self._forget)
         self.pool.start(worker)
         return worker
-
-    def submit(self, fn: JobFn, name: str = "job", **kwargs: Any) -> Worker:
-        return self.start(Worker(fn, name, **kwargs))
 
     def _forget(self) -> None:
         self._live = {w for w in self._live if not w.ended.is_set()}
