@@ -192,7 +192,10 @@ def run_evaluation(
     for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
         step = f"Encoding photos with {name} ({i + 1}/{n})"
         report(EvalProgress(step, i, n))
-        encoded = library.encode(lambda p, s=step, i=i: report(EvalProgress(s, i, n, p)), cancel, spec)
+        def encode_progress(p: Progress, step: str = step, i: int = i) -> None:
+            report(EvalProgress(step, i, n, p))
+
+        encoded = library.encode(encode_progress, cancel, spec)
         if encoded.cancelled:
             check_cancel()
         check_cancel()

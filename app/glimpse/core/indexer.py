@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,7 +280,7 @@ def encode_pending(
 
 def _read_ahead(
     pool: ThreadPoolExecutor, items: list[PhotoRow], fn: Callable[[PhotoRow], _Decoded], depth: int
-) -> Iterator[_Decoded]:
+) -> Generator[_Decoded, None, None]:
     """Results in order, with at most `depth` decodes queued ahead of the consumer,
     so memory stays bounded however large the folder is."""
     pending: deque[Future[_Decoded]] = deque()

@@ -104,7 +104,11 @@ class Library:
         """Remember choices (model, device, ...) for the next run of CLI or GUI."""
         self.settings.update(changes)
         text = json.dumps(self.settings, indent=2)
-        atomic_write(self.root / "settings.json", lambda tmp: tmp.write_text(text, "utf-8"))
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(text, "utf-8")
+
+        atomic_write(self.root / "settings.json", write)
 
     # -- model and index ----------------------------------------------------
 
@@ -257,7 +261,8 @@ class Library:
 
     def query_vector(self, terms: list[QueryTerm], spec: ModelSpec | None = None) -> np.ndarray:
         encoder = self.encoder_for(spec)
-        vectors, weights = [], []
+        vectors: list[np.ndarray] = []
+        weights: list[float] = []
         texts = [t for t in terms if t.text is not None]
         if texts:
             vectors.extend(encoder.encode_texts([t.text or "" for t in texts]))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -190,7 +191,7 @@ class Encoder:
     def encode_images(self, batch: Sequence[object] | object) -> np.ndarray:
         """Encode a batch: a tensor [B,3,H,W] of preprocessed images, or a list of them."""
         torch = self._torch
-        tensor = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))  # type: ignore[arg-type]
+        tensor = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))  # type: ignore[call-overload]
         with self._lock, torch.inference_mode():
             out = self.model.encode_image(tensor.to(self.device, dtype=self.dtype))
             return _normalise(out.float().cpu().numpy())
@@ -211,7 +212,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _load(spec: ModelSpec, device: str, cache_dir: Path | None) -> tuple[object, Callable, Callable]:
+def _load(spec: ModelSpec, device: str, cache_dir: Path | None) -> tuple[Any, Callable, Callable]:
     import open_clip
     import torch
 
@@ -255,7 +256,7 @@ def _load(spec: ModelSpec, device: str, cache_dir: Path | None) -> tuple[object,
 
 def _create_pretrained(
     arch: str, pretrained: str, device: str, cache_dir: Path | None
-) -> tuple[object, Callable]:
+) -> tuple[Any, Callable]:
     """Load from the local cache first; go online only if the hub is reachable.
 
     Offline, huggingface_hub retries each file for most of a minute, which a
@@ -264,7 +265,7 @@ def _create_pretrained(
     """
     import open_clip
 
-    def create() -> tuple[object, Callable]:
+    def create() -> tuple[Any, Callable]:
         model, _, preprocess = open_clip.create_model_and_transforms(
             arch,
             pretrained=pretrained,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 from glimpse.core import imaging
 
@@ -102,7 +103,7 @@ class FolderWatcher:
         self._on_change = on_change
         self._on_error = on_error
         self._observer = Observer()
-        self._watches: dict[str, object] = {}
+        self._watches: dict[str, ObservedWatch] = {}
         self._worker = threading.Thread(target=self._run, name="glimpse-watch", daemon=True)
         for folder in folders:
             self.add(folder)
