@@ -234,3 +234,35 @@ def test_changing_the_model_reindexes_while_the_old_one_answers(qtbot, make_wind
     assert models[old_spec.model_id] == 8 and models[ModelSpec.parse(new_model).model_id] == 8
     hit = lib.similar(photo_dir / "img_01.jpg", k=1)[0]
     assert hit.path == str(photo_dir / "img_01.jpg")
+
+
+def test_search_answers_while_an_indexing_batch_is_being_encoded(qtbot, make_window, photo_dir, tmp_path):
+    from conftest import make_photo
+
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    for i in range(8):
+        make_photo(photo_dir / "more" / f"m{i}.jpg", seed=500 + i)
+    model = window.controller.library.encoder.model
+    inside, release = threading.Event(), threading.Event()
+    real = model.encode_image
+
+    def stalled_forward(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # The indexer stops inside a batch's forward pass until the test has
+        # searched: the search's text encoding must not wait for it.
+        inside.set()
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    model.encode_image = stalled_forward
+    try:
+        window.controller.request_index()
+        qtbot.waitUntil(inside.is_set, timeout=30_000)
+        assert window.controller.indexing
+        with qtbot.waitSignal(window.resultsShown, timeout=10_000) as shown:
+            qtbot.keyClicks(window.search, "a lighthouse")
+        assert shown.args[0].hits
+    finally:
+        release.set()
+        model.encode_image = real
+    qtbot.waitUntil(lambda: not window.controller.indexing, timeout=INDEX_TIMEOUT_MS)

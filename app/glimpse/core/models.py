@@ -175,7 +175,6 @@ class Encoder:
         self.device = choose_device(device)
         self.model_id = spec.model_id
         self._torch = torch
-        self._lock = threading.Lock()  # one forward pass at a time per model
         self.model, self.preprocess, self.tokenizer = _load(spec, self.device, cache_dir)
         # fp16 halves memory and roughly doubles throughput on GPUs; CPUs gain nothing.
         self.dtype = torch.float16 if self.device in ("cuda", "mps") else torch.float32
@@ -192,7 +191,10 @@ class Encoder:
         """Encode a batch: a tensor [B,3,H,W] of preprocessed images, or a list of them."""
         torch = self._torch
         tensor = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))  # type: ignore[call-overload]
-        with self._lock, torch.inference_mode():
+        # No lock: an inference-mode forward pass changes nothing in the model,
+        # so a search's text encoding runs beside an indexing batch instead of
+        # waiting for it (a 32-photo batch takes seconds on a CPU).
+        with torch.inference_mode():
             out = self.model.encode_image(tensor.to(self.device, dtype=self.dtype))
             return _normalise(out.float().cpu().numpy())
 
@@ -202,7 +204,7 @@ class Encoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         torch = self._torch
         tokens = self.tokenizer(list(texts)).to(self.device)
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             out = self.model.encode_text(tokens)
             return _normalise(out.float().cpu().numpy())
 
