@@ -32,6 +32,17 @@ def _isolated_qsettings(tmp_path_factory: pytest.TempPathFactory) -> None:
         QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
 
 
+@pytest.fixture(autouse=True)
+def _gc_on_gui_thread(qapp):
+    """As in the app: cycles holding Qt objects must be collected on the GUI thread,
+    or a worker thread's collection deletes widgets from earlier tests and crashes."""
+    from glimpse.ui.gui_gc import GuiThreadGarbageCollector
+
+    collector = GuiThreadGarbageCollector()
+    yield
+    collector.stop()
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path):
     """Build a MainWindow on a fresh library; closed (and its threads joined) at teardown."""

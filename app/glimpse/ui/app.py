@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from glimpse import __version__
 from glimpse.ui import preferences, resources
+from glimpse.ui.gui_gc import GuiThreadGarbageCollector
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -41,16 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_app([sys.argv[0], *argv])
 
+    from glimpse.ui.controller import READY
     from glimpse.ui.main_window import MainWindow
 
+    collector = GuiThreadGarbageCollector(app)
     window = MainWindow()
+    # The loaded model is hundreds of thousands of long-lived objects.
+    window.controller.stateChanged.connect(
+        lambda state, _message: collector.freeze() if state == READY else None
+    )
     window.show()
     # The library opens (and the model loads) after the first paint.
     QTimer.singleShot(
         0,
         lambda: window.controller.open(args.library, args.model, args.device, watch=not args.no_watch),
     )
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        collector.stop()
 
 
 if __name__ == "__main__":
