@@ -485,10 +485,13 @@ class MainWindow(QMainWindow):
         if report.cancelled:
             text = f"Indexing stopped; {enc.encoded:,} photos were indexed and are kept."
         else:
-            text = f"Indexed {enc.encoded:,} new photos"
-            if enc.failed:
-                text += f"; {enc.failed:,} could not be read"
-            text += "."
+            if enc.encoded == 0 and enc.failed == 0:
+                text = "Every photo is indexed; watching for changes."
+            else:
+                text = f"Indexed {enc.encoded:,} new photos"
+                if enc.failed:
+                    text += f"; {enc.failed:,} could not be read"
+                text += "."
         self.statusBar().showMessage(text, 10000)
         if self._query is not None and not report.cancelled and enc.encoded:
             self.run_search()  # new photos may answer the current query
