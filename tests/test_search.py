@@ -130,3 +130,38 @@ def test_bad_k_and_empty_query(indexed) -> None:
         indexed.search("x", k=0)
     with pytest.raises(QueryError):
         indexed.search("   ")
+
+
+def test_search_does_not_wait_while_another_model_loads(indexed, monkeypatch) -> None:
+    import threading
+
+    from glimpse.core import library as library_module
+    from glimpse.core.models import ModelSpec
+
+    loading, release = threading.Event(), threading.Event()
+    real_encoder = library_module.Encoder
+
+    def slow_encoder(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
+        loading.set()
+        release.wait(60)  # a big model loading from disk, during a model switch
+        return real_encoder(spec, *args, **kwargs)
+
+    monkeypatch.setattr(library_module, "Encoder", slow_encoder)
+    other = ModelSpec.parse("RN50:random")
+    loader = threading.Thread(target=lambda: indexed.encoder_for(other), daemon=True)
+    loader.start()
+    try:
+        assert loading.wait(30)
+        done = threading.Event()
+        result = {}
+
+        def search() -> None:
+            result["hits"] = indexed.search("a harbour at dusk", k=3)
+            done.set()
+
+        threading.Thread(target=search, daemon=True).start()
+        assert done.wait(30), "search waited for another model to load"
+        assert len(result["hits"]) == 3
+    finally:
+        release.set()
+        loader.join(60)

@@ -89,6 +89,7 @@ class Library:
         self._encoders: dict[str, Encoder] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._index_keys: dict[str, int] = {}
+        self._model_keys: dict[str, int] = {}
         self._load_lock = threading.RLock()
 
     # -- settings -----------------------------------------------------------
@@ -115,8 +116,13 @@ class Library:
     def encoder_for(self, spec: ModelSpec | None = None) -> Encoder:
         """Load a model once per library; later calls reuse it."""
         spec = spec or self.spec
+        key = str(spec)
+        # Fast path without the lock: while another model loads (seconds, during
+        # a model switch), searches with the loaded one must not wait for it.
+        loaded = self._encoders.get(key)
+        if loaded is not None:
+            return loaded
         with self._load_lock:
-            key = str(spec)
             if key not in self._encoders:
                 self._encoders[key] = Encoder(spec, self.device, self.cache_dir)
             return self._encoders[key]
@@ -126,8 +132,13 @@ class Library:
         return self.encoder_for(self.spec)
 
     def model_key(self, spec: ModelSpec | None = None) -> int:
+        """The catalog's small integer for a model (asked once: it never changes)."""
         encoder = self.encoder_for(spec)
-        return self.catalog.model_key(encoder.model_id, encoder.dim)
+        key = self._model_keys.get(encoder.model_id)
+        if key is None:
+            key = self.catalog.model_key(encoder.model_id, encoder.dim)
+            self._model_keys[encoder.model_id] = key
+        return key
 
     def _index_path(self, model_id: str) -> Path:
         return self.root / "indexes" / (re.sub(r"[^A-Za-z0-9._-]+", "_", model_id) + ".hnsw")
@@ -135,6 +146,9 @@ class Library:
     def index_for(self, spec: ModelSpec | None = None) -> VectorIndex:
         """The HNSW index for a model, loaded and checked against the catalog."""
         encoder = self.encoder_for(spec)
+        loaded = self._indexes.get(encoder.model_id)  # fast path, as in encoder_for
+        if loaded is not None:
+            return loaded
         with self._load_lock:
             if encoder.model_id in self._indexes:
                 return self._indexes[encoder.model_id]
