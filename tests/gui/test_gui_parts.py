@@ -51,10 +51,16 @@ def test_pasting_an_image_searches_by_it(qtbot, make_window, photo_dir):
     index_folder(qtbot, window, photo_dir)
     mime = QMimeData()
     mime.setImageData(QImage(str(photo_dir / "img_02.jpg")))
-    QApplication.clipboard().setMimeData(mime)
+    clipboard = QApplication.clipboard()
+    clipboard.setMimeData(mime)  # Qt owns it now
     window.grid.setFocus()
-    with qtbot.waitSignal(window.resultsShown, timeout=10_000) as blocker:
-        qtbot.keyClick(window.grid, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    try:
+        with qtbot.waitSignal(window.resultsShown, timeout=10_000) as blocker:
+            qtbot.keyClick(window.grid, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    finally:
+        # Left on the clipboard, the data is destroyed with it at interpreter
+        # exit, after Python's side is gone: the test run then segfaults.
+        clipboard.clear()
     assert blocker.args[0].kind == "image"
     assert Path(shown_paths(window)[0]).name == "img_02.jpg"
 
