@@ -276,6 +276,11 @@ class LibraryController(QObject):
             return
         self._start_index_job(None)
 
+    @property
+    def watching(self) -> bool:
+        """Whether folder changes are picked up by themselves (off with --no-watch)."""
+        return self._watcher is not None
+
     def switch_model(self, model: str, device: str | None = None) -> None:
         """Encode the library with another model; the current one answers until that is done."""
         lib = self._require()

@@ -486,7 +486,8 @@ class MainWindow(QMainWindow):
             text = f"Indexing stopped; {enc.encoded:,} photos were indexed and are kept."
         else:
             if enc.encoded == 0 and enc.failed == 0:
-                text = "Every photo is indexed; watching for changes."
+                text = "Every photo is indexed"
+                text += "; watching for changes." if self.controller.watching else "."
             else:
                 text = f"Indexed {enc.encoded:,} new photos"
                 if enc.failed:
