@@ -81,7 +81,6 @@ class ScanReport:
     copied: int = 0
     removed: int = 0
     unchanged: int = 0
-    removed_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -184,8 +183,7 @@ def sync_catalog(
                     report.copied += 1
                 else:
                     report.added += 1
-        report.removed_ids = catalog.purge_missing(db)
-        report.removed = len(report.removed_ids)
+        report.removed = len(catalog.purge_missing(db))
     return report
 
 

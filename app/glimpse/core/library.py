@@ -174,12 +174,6 @@ class Library:
             log.info("index for %s reconciled: %d added, %d removed", model_id, added, removed)
         return bool(added or removed)
 
-    def save_index(self, spec: ModelSpec | None = None) -> None:
-        encoder = self.encoder_for(spec)
-        index = self._indexes.get(encoder.model_id)
-        if index is not None:
-            index.save(self._index_path(encoder.model_id))
-
     def use_model(self, spec: ModelSpec | str, remember: bool = True) -> None:
         """Switch the model that answers searches (after it has encoded the library)."""
         self.spec = spec if isinstance(spec, ModelSpec) else ModelSpec.parse(spec)

@@ -155,13 +155,6 @@ def list_models() -> list[tuple[str, str]]:
     return [(arch, tag) for arch, tag in open_clip.list_pretrained()]
 
 
-def list_architectures() -> list[str]:
-    import open_clip
-
-    register_bundled_configs()
-    return list(open_clip.list_models())
-
-
 class Encoder:
     """A loaded model: preprocessing, batched image encoding, text encoding.
 
