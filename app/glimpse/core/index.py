@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,15 +73,20 @@ class VectorIndex:
     def __init__(self, dim: int, capacity: int = _GROW_STEP) -> None:
         import hnswlib
 
-        self.dim = dim
-        self._lock = threading.RLock()
-        self._index = hnswlib.Index(space="ip", dim=dim)
-        self._index.init_index(
+        raw = hnswlib.Index(space="ip", dim=dim)
+        raw.init_index(
             max_elements=max(capacity, 16), ef_construction=EF_CONSTRUCTION, M=M,
             allow_replace_deleted=False,
         )
+        self._adopt(dim, raw, set())
+
+    def _adopt(self, dim: int, raw: Any, live: set[int]) -> None:
+        """The one place the fields are set, for a new index and a loaded one."""
+        self.dim = dim
+        self._lock = threading.RLock()
+        self._index = raw
         self._index.set_ef(EF_SEARCH)
-        self._live: set[int] = set()
+        self._live = live
 
     # -- contents -----------------------------------------------------------
 
@@ -162,11 +168,7 @@ class VectorIndex:
         if raw.dim != dim:
             return None
         index = cls.__new__(cls)
-        index.dim = dim
-        index._lock = threading.RLock()
-        index._index = raw
-        raw.set_ef(EF_SEARCH)
-        index._live = {int(i) for i in live}
+        index._adopt(dim, raw, {int(i) for i in live})
         return index
 
     def sync_with(self, catalog_ids: np.ndarray, fetch: Callable[[list[int]], np.ndarray]) -> tuple[int, int]:
