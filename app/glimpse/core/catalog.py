@@ -94,6 +94,8 @@ class FolderRow:
     failed: int
 
 
+_IDS_PER_QUERY = 500  # well under SQLite's parameter limit (999 in older builds)
+
 _PHOTO_COLUMNS = "id, path, folder_id, size, mtime_ns, fingerprint, width, height, taken_at, status, error"
 
 
@@ -165,6 +167,19 @@ class Catalog:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    def _query_ids(
+        self, sql: str, ids: Iterable[int], params: Sequence[object] = ()
+    ) -> list[tuple]:
+        """Run `sql` (with `{ids}` where the id list goes) over ids in chunks:
+        SQLite caps the number of parameters in one statement."""
+        id_list = list(ids)
+        rows: list[tuple] = []
+        for start in range(0, len(id_list), _IDS_PER_QUERY):
+            chunk = id_list[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows += self._query(sql.format(ids=marks), [*params, *chunk])
+        return rows
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -221,14 +236,8 @@ class Catalog:
         return PhotoRow(*rows[0]) if rows else None
 
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, PhotoRow]:
-        out: dict[int, PhotoRow] = {}
-        id_list = list(ids)
-        for start in range(0, len(id_list), 500):
-            chunk = id_list[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk):
-                out[r[0]] = PhotoRow(*r)
-        return out
+        rows = self._query_ids(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({{ids}})", ids)
+        return {r[0]: PhotoRow(*r) for r in rows}
 
     def photos_with_status(self, status: str, limit: int | None = None) -> list[PhotoRow]:
         sql = f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE status=? ORDER BY path"
@@ -336,16 +345,12 @@ class Catalog:
                 (model_key,),
             )
         else:
-            rows = []
-            id_list = list(ids)
-            for start in range(0, len(id_list), 500):
-                chunk = id_list[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows += self._query(
-                    f"SELECT photo_id, vector FROM embeddings WHERE model_key=? "
-                    f"AND photo_id IN ({marks}) ORDER BY photo_id",
-                    [model_key, *chunk],
-                )
+            rows = self._query_ids(
+                "SELECT photo_id, vector FROM embeddings WHERE model_key=? "
+                "AND photo_id IN ({ids}) ORDER BY photo_id",
+                ids,
+                [model_key],
+            )
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         ids_out = np.array([r[0] for r in rows], dtype=np.int64)
