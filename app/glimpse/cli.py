@@ -20,10 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from glimpse import __version__
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import CancelToken, Progress
+
+if TYPE_CHECKING:  # the CLI imports the engine lazily, so --help stays fast
+    from glimpse.core.library import Library
 
 # Modules that add subcommands: each has `register(subparsers)`.
 EXTRA_COMMANDS = ["glimpse.cli_labels", "glimpse.cli_selftest"]
@@ -95,7 +99,8 @@ def interrupt_cancels(token: CancelToken) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def open_library(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def open_library(args: argparse.Namespace) -> Library:
+    """The library the options name; use it as `with open_library(args) as lib:`."""
     from glimpse.core.library import Library
 
     return Library(args.library, model=args.model, device=args.device)
@@ -110,8 +115,7 @@ def _print_json(data: object) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         for folder in args.folders:
             lib.add_folder(folder)
         if not lib.folder_paths():
@@ -136,8 +140,6 @@ def cmd_index(args: argparse.Namespace) -> int:
             print("Stopped early; run the same command again to continue where it left off.")
             return 130
         return 0
-    finally:
-        lib.close()
 
 
 def _announce_model(lib) -> None:  # type: ignore[no-untyped-def]
@@ -175,35 +177,28 @@ def _warn_if_random(lib) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         _warn_if_random(lib)
         filters = _filters(args)
         hits = lib.search(" ".join(args.query), k=args.k, filters=filters, image=args.image)
         _print_hits(hits, args.json)
         return 0
-    finally:
-        lib.close()
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         _warn_if_random(lib)
         if not Path(args.image).expanduser().exists():
             raise GlimpseError(f"{args.image} does not exist.")
         hits = lib.similar(args.image, k=args.k, filters=_filters(args))
         _print_hits(hits, args.json)
         return 0
-    finally:
-        lib.close()
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from glimpse.core.watch import FolderWatcher
 
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         for folder in args.folders:
             lib.add_folder(folder)
         folders = lib.folder_paths()
@@ -239,13 +234,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
             finally:
                 watcher.stop()
         return 0
-    finally:
-        lib.close()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         st = lib.status()
         if args.json:
             _print_json(asdict(st))
@@ -263,13 +255,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 if model_id != st.model_id:
                     print(f"  {model_id}  ({dim}-d, {n} photos)")
         return 0
-    finally:
-        lib.close()
 
 
 def cmd_errors(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         errors = lib.errors()
         if args.json:
             _print_json([{"path": p, "reason": r} for p, r in errors])
@@ -278,8 +267,6 @@ def cmd_errors(args: argparse.Namespace) -> int:
         for path, reason in errors if not args.json else []:
             print(f"{path}: {reason}")
         return 0
-    finally:
-        lib.close()
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -49,8 +49,7 @@ def _read_long(input_fn: Callable[[str], str]) -> str | None:
 def cmd_label(args: argparse.Namespace, input_fn: Callable[[str], str] = input) -> int:
     from glimpse.core.labeling import LabelingError, LabelingSession
 
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         session = LabelingSession(
             lib, args.set, folder=args.folder, seed=args.seed,
             labeler=args.labeler or "", target=args.target,
@@ -100,8 +99,6 @@ def cmd_label(args: argparse.Namespace, input_fn: Callable[[str], str] = input) 
             print(f"{verb}. {session.done}/{session.target} labeled.")
             if session.done == session.target and not saved.replaced:
                 print("Target reached; keep going or ':q' to stop.")
-    finally:
-        lib.close()
 
 
 # -- glimpse eval ----------------------------------------------------------------
@@ -175,8 +172,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from glimpse.core.models import ModelSpec
 
     set_path = Path(args.set).expanduser()
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         if args.import_captions:
             if not args.images:
                 raise GlimpseError("--import-captions needs --images DIR (the captioned photos).")
@@ -202,8 +198,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 return 130
         print(format_result(result))
         return 0
-    finally:
-        lib.close()
 
 
 # -- glimpse labels import ---------------------------------------------------------
@@ -228,13 +222,10 @@ def _import(lib, captions: Path, images: Path, out: Path) -> None:  # type: igno
 
 
 def cmd_labels_import(args: argparse.Namespace) -> int:
-    lib = open_library(args)
-    try:
+    with open_library(args) as lib:
         _import(lib, Path(args.captions), Path(args.images), Path(args.out))
         print(f"Next: glimpse eval {args.out} --models MODEL [MODEL ...]")
         return 0
-    finally:
-        lib.close()
 
 
 # -- registration ------------------------------------------------------------------
