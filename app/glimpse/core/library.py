@@ -293,9 +293,8 @@ class Library:
                 return stored / max(float(np.linalg.norm(stored)), 1e-12)
         if isinstance(image, int):
             raise QueryError(f"Photo {image} is not indexed yet.")
-        decoded = imaging.decode_for_model(image, self.encoder_for(spec).image_size)
         encoder = self.encoder_for(spec)
-        return encoder.encode_images([encoder.preprocess(decoded.image)])[0]
+        return encoder.encode_pil([imaging.decode_for_model(image, encoder.image_size).image])[0]
 
     def _photo_row(self, image: str | Path | int) -> PhotoRow | None:
         if isinstance(image, int):
@@ -318,6 +317,11 @@ class Library:
         if image is not None:
             terms.append(QueryTerm(1.0, image=str(image)))
         vector = self.query_vector(terms, spec)
+        return self._rank(vector, k, filters, spec)
+
+    def _rank(
+        self, vector: np.ndarray, k: int, filters: Filters | None, spec: ModelSpec | None
+    ) -> list[SearchHit]:
         return search.run(self.catalog, self.index_for(spec), self.model_key(spec), vector, k, filters)
 
     def similar(
@@ -329,7 +333,7 @@ class Library:
     ) -> list[SearchHit]:
         """More like this: a catalog photo (itself ranks first) or any image file."""
         vector = self.image_vector(image, spec)
-        return search.run(self.catalog, self.index_for(spec), self.model_key(spec), vector, k, filters)
+        return self._rank(vector, k, filters, spec)
 
     # -- evaluation support -------------------------------------------------
 
