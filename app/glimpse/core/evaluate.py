@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from glimpse.core.errors import LabelSetError
-from glimpse.core.labels import atomic_write_text, escape_cell
+from glimpse.core.files import write_text_atomically
+from glimpse.core.labels import escape_cell
 
 RECALL_KS: tuple[int, ...] = (1, 5, 10, 20, 50, 100)
 NDCG_KS: tuple[int, ...] = (5, 10, 20)
@@ -332,9 +333,9 @@ def write_report(
     summaries = {key: summarize(r) for key, r in checked.items()}
     ranks_csv = out / RANKS_CSV
     summary_json = out / SUMMARY_JSON
-    atomic_write_text(ranks_csv, _ranks_csv_text(checked, queries))
+    write_text_atomically(ranks_csv, _ranks_csv_text(checked, queries))
     doc = _summary_doc(summaries, gallery_size, metadata)
-    atomic_write_text(summary_json, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomically(summary_json, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return ReportFiles(ranks_csv, summary_json, summaries)
 
 

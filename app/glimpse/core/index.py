@@ -9,8 +9,6 @@ rebuilt from scratch when it cannot be read.
 from __future__ import annotations
 
 import errno
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from glimpse.core.errors import GlimpseError
+from glimpse.core.files import replace_atomically
 
 # M=16, ef_construction=200 are hnswlib's recommended defaults for ~512-d
 # vectors. ef_search=256 gives recall@10 >= 0.99 against exact search on
@@ -33,17 +32,10 @@ _GROW_STEP = 1024
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over the target,
-    so a crash leaves either the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    """files.replace_atomically, with a full disk and hnswlib's write failures
+    turned into errors a user can act on."""
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace_atomically(path, write)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise GlimpseError(
@@ -53,18 +45,6 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
     except RuntimeError as exc:  # hnswlib reports its write failures this way
         raise GlimpseError(f"Could not write {path}: {exc}. The previous file is intact.") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    try:  # make the rename itself durable where the OS allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 class VectorIndex:

@@ -33,14 +33,13 @@ import importlib
 import io
 import os
 import random
-import secrets
-import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from glimpse.core.errors import LabelSetError
+from glimpse.core.files import write_text_atomically
 
 HEADER: tuple[str, ...] = (
     "path",
@@ -58,7 +57,6 @@ STATUSES: frozenset[str] = frozenset({STATUS_LABELED, STATUS_UNSUITABLE})
 # Characters that make a spreadsheet treat a cell as a formula (OWASP list).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE = "'"
-_O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
 def escape_cell(value: str) -> str:
@@ -129,41 +127,6 @@ def _encode_rows(rows: Iterable[LabelRow], with_header: bool) -> str:
     return buf.getvalue()
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename; only possible (and only needed) on POSIX."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so a crash leaves either old or new, never half.
-
-    The temporary file sits in the same directory so ``os.replace`` is a rename
-    on one file system.
-    """
-    path = Path(path)
-    tmp_name = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    # 0o666 lets the umask decide, as for any new file; an existing file keeps its mode.
-    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            if path.exists():
-                os.chmod(tmp_name, stat.S_IMODE(path.stat().st_mode))
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 class LabelSet:
     """A label set file and its rows, kept in step: every change hits disk first."""
 
@@ -184,7 +147,7 @@ class LabelSet:
         try:
             if not p.exists():
                 p.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(p, _encode_rows([], with_header=True))
+                write_text_atomically(p, _encode_rows([], with_header=True))
             raw = p.read_bytes()
         except OSError as exc:
             raise LabelSetError(f"Cannot open label set {p}: {exc.strerror or exc}.") from exc
@@ -238,7 +201,7 @@ class LabelSet:
 
     def _rewrite(self) -> None:
         try:
-            atomic_write_text(self.path, _encode_rows(self.rows, with_header=True))
+            write_text_atomically(self.path, _encode_rows(self.rows, with_header=True))
         except OSError as exc:
             raise LabelSetError(
                 f"Cannot rewrite label set {self.path}: {exc.strerror or exc}."
@@ -391,7 +354,7 @@ def import_captions(
         rows.append(row)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out, _encode_rows(rows, with_header=True))
+        write_text_atomically(out, _encode_rows(rows, with_header=True))
     except OSError as exc:
         raise LabelSetError(f"Cannot write label set {out}: {exc.strerror or exc}.") from exc
     return LabelSet.open(out)

@@ -21,6 +21,7 @@ import numpy as np
 from glimpse.core import imaging, search
 from glimpse.core.catalog import OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
+from glimpse.core.files import text_writer
 from glimpse.core.index import VectorIndex, atomic_write
 from glimpse.core.indexer import (
     CancelToken,
@@ -105,11 +106,7 @@ class Library:
         """Remember choices (model, device, ...) for the next run of CLI or GUI."""
         self.settings.update(changes)
         text = json.dumps(self.settings, indent=2)
-
-        def write(tmp: Path) -> None:
-            tmp.write_text(text, "utf-8")
-
-        atomic_write(self.root / "settings.json", write)
+        atomic_write(self.root / "settings.json", text_writer(text))
 
     # -- model and index ----------------------------------------------------
 
