@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_photo
-from glimpse.core.labels import LabelSet
+from glimpse.evaluation.labels import LabelSet
 
 TINY = "GlimpseTiny:random"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glimpse.core.eval_runner import EvaluationCancelled, run_evaluation
 from glimpse.core.indexer import CancelToken
-from glimpse.core.labels import LabelRow, LabelSet, utc_now_iso
 from glimpse.core.models import ModelSpec
+from glimpse.evaluation.labels import LabelRow, LabelSet, utc_now_iso
+from glimpse.evaluation.runner import EvaluationCancelled, run_evaluation
 
 TINY = "GlimpseTiny:random"
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glimpse.core import evaluate
 from glimpse.core.errors import LabelSetError
-from glimpse.core.evaluate import (
+from glimpse.evaluation import metrics as evaluate
+from glimpse.evaluation.metrics import (
     Query,
     all_item_ranks,
     complementary_ranks,
@@ -25,7 +25,7 @@ from glimpse.core.evaluate import (
     summarize,
     write_report,
 )
-from glimpse.core.plots import plot_found_within, plot_pair
+from glimpse.evaluation.plots import plot_found_within, plot_pair
 
 RANKS = np.array([1, 2, 5, 11, 100])
 

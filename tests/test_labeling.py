@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from glimpse.core.labeling import LabelingError, LabelingSession, resolve_label_path
-from glimpse.core.labels import STATUS_LABELED, STATUS_UNSUITABLE, LabelSet
+from glimpse.evaluation.labeling import LabelingError, LabelingSession, resolve_label_path
+from glimpse.evaluation.labels import STATUS_LABELED, STATUS_UNSUITABLE, LabelSet
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ _CHILD = textwrap.dedent(
     """
     import os, sys, time
     from glimpse.core.library import Library
-    from glimpse.core.labeling import LabelingSession
+    from glimpse.evaluation.labeling import LabelingSession
     lib = Library(sys.argv[1], model="GlimpseTiny:random")
     session = LabelingSession(lib, sys.argv[2], labeler="crash")
     session.save("saved before the kill, \\"quoted\\"", "line1\\nline2")

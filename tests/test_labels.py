@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from glimpse.core.errors import LabelSetError
-from glimpse.core.labels import (
+from glimpse.evaluation.labels import (
     HEADER,
     LabelRow,
     LabelSet,
@@ -135,7 +135,7 @@ def test_append_survives_a_hard_exit(tmp_path: Path) -> None:
     LabelSet.open(p).append(make_row(short="first"))
     code = (
         "import os, sys\n"
-        "from glimpse.core.labels import LabelSet, LabelRow\n"
+        "from glimpse.evaluation.labels import LabelSet, LabelRow\n"
         "ls = LabelSet.open(sys.argv[1])\n"
         "ls.append(LabelRow('p/x.jpg', '', 'second, \"with\" =stuff', '', 'sub', 't', 'labeled'))\n"
         "os._exit(1)\n"
@@ -150,7 +150,7 @@ def test_append_survives_being_killed(tmp_path: Path) -> None:
     p = tmp_path / "labels.csv"
     code = (
         "import sys\n"
-        "from glimpse.core.labels import LabelSet, LabelRow\n"
+        "from glimpse.evaluation.labels import LabelSet, LabelRow\n"
         "ls = LabelSet.open(sys.argv[1])\n"
         "ls.append(LabelRow('p/x.jpg', '', 'killed after this', '', 'sub', 't', 'labeled'))\n"
         "print('appended', flush=True)\n"

@@ -50,8 +50,8 @@ def _describe(model_dir: Path) -> tuple[str, Path, float]:
 @pytest.mark.skipif(not FLICKR.is_dir(), reason=f"{FLICKR} is absent")
 @pytest.mark.parametrize("model_dir", _checkpoints(), ids=lambda p: p.name)
 def test_captions_find_their_photo_in_top_5(model_dir: Path, tmp_path: Path) -> None:
-    from glimpse.core.evaluate import exact_ranks
     from glimpse.core.library import Library
+    from glimpse.evaluation.metrics import exact_ranks
 
     arch, checkpoint, fraction = _describe(model_dir)
     lib = Library(tmp_path / "lib", model=f"{arch}:{checkpoint}")

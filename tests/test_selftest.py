@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from glimpse.core import selftest
-from glimpse.core.selftest import SELF_TEST_MODEL, make_test_photos, run_self_test
+from glimpse.diagnostics import selftest
+from glimpse.diagnostics.selftest import SELF_TEST_MODEL, make_test_photos, run_self_test
 
 
 def test_self_test_passes_and_reports_every_step() -> None:

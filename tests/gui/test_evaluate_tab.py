@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from glimpse.core.labels import LabelRow, LabelSet, utc_now_iso
+from glimpse.evaluation.labels import LabelRow, LabelSet, utc_now_iso
 
 TINY = "GlimpseTiny:random"
 RUN_TIMEOUT_MS = 120_000

@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
-from glimpse.core.labels import STATUS_UNSUITABLE, LabelSet
+from glimpse.evaluation.labels import STATUS_UNSUITABLE, LabelSet
 
 TINY = "GlimpseTiny:random"
 

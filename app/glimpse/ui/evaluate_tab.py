@@ -1,7 +1,7 @@
 """The Evaluate tab: run `glimpse eval` from the GUI and show its table and plots.
 
 The evaluation (encoding the library with each model, exact ranking, fusion,
-report files) is :func:`glimpse.core.eval_runner.run_evaluation` on a worker
+report files) is :func:`glimpse.evaluation.runner.run_evaluation` on a worker
 thread; this widget collects the choices, shows progress, offers Cancel, and
 displays the result: one table row per model x label type, the fusion
 verdicts, and the PNG plots the run wrote.
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from glimpse.core.errors import GlimpseError
-from glimpse.core.eval_runner import EvalProgress, EvalResult, run_evaluation
-from glimpse.core.evaluate import NDCG_KS, PRF_KS, RECALL_KS
+from glimpse.evaluation.metrics import NDCG_KS, PRF_KS, RECALL_KS
+from glimpse.evaluation.runner import EvalProgress, EvalResult, run_evaluation
 from glimpse.ui.workers import Worker, WorkerPool
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """The Label tab: one random photo at a time, large, with a short and a long label.
 
 All the rules (sampling, resuming, Back, durable appends) are in
-:class:`glimpse.core.labeling.LabelingSession`; this widget only shows its
+:class:`glimpse.evaluation.labeling.LabelingSession`; this widget only shows its
 state and forwards button presses. Saving is a single small fsynced append,
 fast enough to do on the GUI thread, so the row is on disk before the next
 photo appears. Photos are decoded on a worker thread (a large JPEG takes
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from glimpse.core import imaging
 from glimpse.core.errors import GlimpseError
-from glimpse.core.labeling import DEFAULT_TARGET, LabelingSession, Offer
+from glimpse.evaluation.labeling import DEFAULT_TARGET, LabelingSession, Offer
 from glimpse.ui.workers import Worker, WorkerPool
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 This is the job behind ``glimpse eval`` and the GUI's Evaluate tab: it ties
 the library (photos, encoders, stored vectors) to the pure metric code in
-:mod:`glimpse.core.evaluate` and the plots in :mod:`glimpse.core.plots`.
+:mod:`glimpse.evaluation.metrics` and the plots in :mod:`glimpse.evaluation.plots`.
 
 Choices that make the numbers comparable and honest:
 
@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from glimpse.core import evaluate, plots
 from glimpse.core.errors import GlimpseError, LabelSetError
-from glimpse.core.evaluate import Query, Summary
 from glimpse.core.indexer import CancelToken, Progress
-from glimpse.core.labeling import resolve_label_path
-from glimpse.core.labels import STATUS_LABELED, LabelSet
 from glimpse.core.models import ModelSpec
+from glimpse.evaluation import metrics, plots
+from glimpse.evaluation.labeling import resolve_label_path
+from glimpse.evaluation.labels import STATUS_LABELED, LabelSet
+from glimpse.evaluation.metrics import Query, Summary
 
 if TYPE_CHECKING:
     from glimpse.core.library import Library
@@ -127,7 +127,7 @@ class EvalResult:
     summaries: dict[tuple[str, str], Summary]
     fusion: list[FusionVerdict] = field(default_factory=list)
     skipped: list[SkippedQuery] = field(default_factory=list)
-    search: str = evaluate.SEARCH_DESCRIPTION
+    search: str = metrics.SEARCH_DESCRIPTION
 
     def skip_counts(self) -> dict[tuple[str, str], int]:
         """(label type, reason) -> how many queries were skipped for it."""
@@ -214,7 +214,7 @@ def run_evaluation(
             check_cancel()
             vecs = _encode_texts(encoder, [q.text for q in qs])
             query_vecs[(name, lt)] = vecs
-            results[(name, lt)] = evaluate.exact_ranks(vecs, galleries[name], targets[lt])
+            results[(name, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
 
     fusion: list[FusionVerdict] = []
     if fuse and n >= 2:
@@ -223,7 +223,7 @@ def run_evaluation(
             for lt in queries:
                 check_cancel()
                 report(EvalProgress(f"Fusing {a} and {b} ({lt})", -1, n))
-                results[(fused, lt)] = evaluate.rrf_ranks_from_vectors(
+                results[(fused, lt)] = metrics.rrf_ranks_from_vectors(
                     [(query_vecs[(a, lt)], galleries[a]), (query_vecs[(b, lt)], galleries[b])],
                     targets[lt],
                 )
@@ -232,7 +232,7 @@ def run_evaluation(
     report(EvalProgress("Writing report and plots", -1, n))
     out = Path(out_dir)
     metadata = _metadata(library, label_set.path, specs, names, queries, skipped, fusion, fuse)
-    files = evaluate.write_report(out, results, queries, len(ids), metadata)
+    files = metrics.write_report(out, results, queries, len(ids), metadata)
     plot_paths = _plots(out, names, list(queries), results, len(ids))
     return EvalResult(
         out_dir=out,
@@ -323,7 +323,7 @@ def _encode_texts(encoder: Any, texts: Sequence[str]) -> np.ndarray:
 def _verdict(
     lt: str, a: str, b: str, fused: str, results: dict[tuple[str, str], np.ndarray]
 ) -> FusionVerdict:
-    sa, sb, sf = (evaluate.summarize(results[(m, lt)]) for m in (a, b, fused))
+    sa, sb, sf = (metrics.summarize(results[(m, lt)]) for m in (a, b, fused))
     best, sbest = (a, sa) if sa.mrr >= sb.mrr else (b, sb)
     return FusionVerdict(
         lt, a, b, fused, best, sf.mrr, sbest.mrr, sf.recall_at[10], sbest.recall_at[10]
@@ -354,7 +354,7 @@ def _metadata(
             for (lt, reason), count in sorted(Counter((s.label_type, s.reason) for s in skipped).items())
         ],
         "fusion": {
-            "method": f"reciprocal rank fusion, k={evaluate.RRF_K}" if fuse else "off",
+            "method": f"reciprocal rank fusion, k={metrics.RRF_K}" if fuse else "off",
             "beats_means": "higher MRR than the better of the two models alone",
             "pairs": [v.to_dict() for v in fusion],
         },

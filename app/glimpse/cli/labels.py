@@ -1,6 +1,6 @@
 """`glimpse label`, `glimpse eval` and `glimpse labels import`: build label sets, evaluate models.
 
-The work is in `glimpse.core.labeling` and `glimpse.core.eval_runner`; this
+The work is in `glimpse.evaluation.labeling` and `glimpse.evaluation.runner`; this
 module only prompts, prints and maps outcomes to exit codes (0 ok, 2 a user
 error, 130 stopped by Ctrl-C).
 """
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from glimpse.cli import ProgressPrinter, interrupt_cancels, open_library
+from glimpse.cli.common import ProgressPrinter, interrupt_cancels, open_library
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import CancelToken
 
@@ -47,7 +47,7 @@ def _read_long(input_fn: Callable[[str], str]) -> str | None:
 
 
 def cmd_label(args: argparse.Namespace, input_fn: Callable[[str], str] = input) -> int:
-    from glimpse.core.labeling import LabelingError, LabelingSession
+    from glimpse.evaluation.labeling import LabelingError, LabelingSession
 
     with open_library(args) as lib:
         session = LabelingSession(
@@ -131,7 +131,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def format_result(result) -> str:  # type: ignore[no-untyped-def]
     """The human summary printed by `glimpse eval` (also handy in tests and logs)."""
-    from glimpse.core.evaluate import NDCG_KS, PRF_KS, RECALL_KS
+    from glimpse.evaluation.metrics import NDCG_KS, PRF_KS, RECALL_KS
 
     pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
     keys = [(m, lt) for m in list(dict.fromkeys(k[0] for k in result.summaries))
@@ -168,8 +168,8 @@ def format_result(result) -> str:  # type: ignore[no-untyped-def]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from glimpse.core.eval_runner import EvaluationCancelled, run_evaluation
     from glimpse.core.models import ModelSpec
+    from glimpse.evaluation.runner import EvaluationCancelled, run_evaluation
 
     set_path = Path(args.set).expanduser()
     with open_library(args) as lib:
@@ -204,7 +204,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _import(lib, captions: Path, images: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
-    from glimpse.core.labels import import_captions
+    from glimpse.evaluation.labels import import_captions
 
     if not images.is_dir():
         raise GlimpseError(f"{images} is not a folder.")
@@ -232,7 +232,7 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `label`, `eval` and `labels import` to the CLI (called by glimpse.cli)."""
+    """Add `label`, `eval` and `labels import` to the CLI (called by `glimpse.cli.main.build_parser`)."""
     help_text = "Label photos in the terminal: one random photo at a time, short and long labels."
     p = sub.add_parser("label", parents=[common], help=help_text, description=help_text + " " + _HELP)
     p.add_argument("set", help="label set CSV (created if missing, resumed if it exists)")

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from glimpse.core.evaluate import complementary_ranks, found_within_curve, summarize
+from glimpse.evaluation.metrics import complementary_ranks, found_within_curve, summarize
 
 LABEL_TYPES: tuple[str, ...] = ("short", "long")
 _DPI = 100

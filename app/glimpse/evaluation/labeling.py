@@ -4,11 +4,11 @@ The GUI's Label tab and ``glimpse label`` are both thin shells around
 :class:`LabelingSession`, so the rules live in one place:
 
 - candidates are the library's indexed photos, optionally only those under
-  one folder; the order is a seeded :class:`~glimpse.core.labels.Sampler`
+  one folder; the order is a seeded :class:`~glimpse.evaluation.labels.Sampler`
   permutation, so a session is reproducible and a resumed one (same file, any
   labeler) continues without ever re-offering a photo that has a row;
 - every save, skip-as-unsuitable and correction hits the disk before the call
-  returns (the :class:`~glimpse.core.labels.LabelSet` guarantees), so closing
+  returns (the :class:`~glimpse.evaluation.labels.LabelSet` guarantees), so closing
   or killing the program loses at most the text being typed;
 - Back re-opens only the *last* row (the only one the file format lets us
   replace atomically and cheaply); saving while it is open replaces it.
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from glimpse.core import imaging
 from glimpse.core.catalog import OK, PhotoRow
 from glimpse.core.errors import GlimpseError
-from glimpse.core.labels import (
+from glimpse.evaluation.labels import (
     STATUS_LABELED,
     STATUS_UNSUITABLE,
     LabelRow,

@@ -2,7 +2,7 @@
 
 The installer build runs it against the frozen bundle, and a user (or a bug
 report) can run it to tell "Glimpse is broken here" from "my photos or my
-model are the problem". The work is `glimpse.core.selftest`; this module only
+model are the problem". The work is `glimpse.diagnostics.selftest`; this module only
 prints its lines and turns the result into an exit status (0 pass, 1 fail).
 """
 
@@ -14,7 +14,7 @@ import sys
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:
-    from glimpse.core.selftest import run_self_test
+    from glimpse.diagnostics.selftest import run_self_test
 
     if not args.verbose:
         # The tiny model's "RANDOM weights" warning is expected here, not news.
@@ -32,7 +32,7 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `self-test` to the CLI (called by `glimpse.cli.build_parser`)."""
+    """Add `self-test` to the CLI (called by `glimpse.cli.main.build_parser`)."""
     help_text = (
         "Check this installation: index and search three generated photos with a tiny "
         "random model in a temporary library (no network, your library is not touched)."

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from glimpse.core.errors import LabelSetError
 from glimpse.core.files import write_text_atomically
-from glimpse.core.labels import escape_cell
+from glimpse.evaluation.labels import escape_cell
 
 RECALL_KS: tuple[int, ...] = (1, 5, 10, 20, 50, 100)
 NDCG_KS: tuple[int, ...] = (5, 10, 20)

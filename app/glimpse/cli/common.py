@@ -1,0 +1,114 @@
+"""What every command shares: progress lines, Ctrl-C handling, opening the library, output.
+
+Kept free of engine imports at module level so `glimpse --help` stays fast;
+the engine is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from glimpse.core.indexer import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from glimpse.core.library import Library
+
+
+class ProgressPrinter:
+    """One self-updating line on a terminal; a line every few seconds in a log."""
+
+    def __init__(self, stream=None) -> None:  # type: ignore[no-untyped-def]
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._last = 0.0
+        self._phase = ""
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        final = p.done >= p.total
+        if not final and now - self._last < (0.2 if self.tty else 5.0) and p.phase == self._phase:
+            return
+        self._last, self._phase = now, p.phase
+        label = "Scanning" if p.phase == "scan" else "Encoding"
+        pct = 100.0 * p.done / p.total if p.total else 100.0
+        unit = "files/s" if p.phase == "scan" else "img/s"
+        eta = fmt_duration(p.eta_s) if p.eta_s is not None and not final else "--"
+        line = f"{label} {p.done}/{p.total} {pct:5.1f}%  {p.rate:6.1f} {unit}  ETA {eta}"
+        if self.tty:
+            width = 30
+            filled = int(width * pct / 100)
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\r[{bar}] {line}\x1b[K")
+            if final:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+@contextmanager
+def interrupt_cancels(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C asks the job to stop after the batch in flight (nothing lost);
+    a second one quits at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        if token.cancelled:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        token.cancel()
+        sys.stderr.write(
+            "\nStopping after the current batch (Ctrl-C again to quit at once)...\n"
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def open_library(args: argparse.Namespace) -> Library:
+    """The library the options name; use it as `with open_library(args) as lib:`."""
+    from glimpse.core.library import Library
+
+    return Library(args.library, model=args.model, device=args.device)
+
+
+def print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def announce_model(lib) -> None:  # type: ignore[no-untyped-def]
+    t = time.monotonic()
+    sys.stderr.write(f"Loading model {lib.spec} ...\n")
+    enc = lib.encoder
+    sys.stderr.write(f"Model ready on {enc.device} in {time.monotonic() - t:.1f}s.\n")
+    if lib.spec.is_random:
+        sys.stderr.write(
+            "WARNING: this model has RANDOM weights; search results are meaningless.\n"
+        )
+
+
+def warn_if_random(lib) -> None:  # type: ignore[no-untyped-def]
+    if lib.spec.is_random:
+        sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
+

@@ -1,0 +1,71 @@
+"""`glimpse search` and `glimpse similar`: ranked photos for a description or an image."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+
+from glimpse.cli.common import open_library, print_json, warn_if_random
+from glimpse.core.errors import GlimpseError
+
+
+def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from glimpse.core.search import Filters, parse_date
+
+    folder = str(Path(args.folder).expanduser().resolve()) if args.folder else None
+    return Filters(folder, parse_date(args.after, "--after"), parse_date(args.before, "--before"))
+
+
+def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    if as_json:
+        print_json([asdict(h) for h in hits])
+        return
+    if not hits:
+        print("No matching photos.")
+    for rank, h in enumerate(hits, 1):
+        date = f"  {h.taken_at[:10]}" if h.taken_at else ""
+        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        warn_if_random(lib)
+        filters = _filters(args)
+        hits = lib.search(" ".join(args.query), k=args.k, filters=filters, image=args.image)
+        _print_hits(hits, args.json)
+        return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        warn_if_random(lib)
+        if not Path(args.image).expanduser().exists():
+            raise GlimpseError(f"{args.image} does not exist.")
+        hits = lib.similar(args.image, k=args.k, filters=_filters(args))
+        _print_hits(hits, args.json)
+        return 0
+
+
+def _search_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--folder", help="only photos under this folder")
+    p.add_argument("--after", help="only photos taken on or after this date (YYYY-MM-DD)")
+    p.add_argument("--before", help="only photos taken before this date (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add `search` and `similar` (called by `glimpse.cli.main.build_parser`)."""
+    help_text = 'Search by description, e.g. "two dogs playing in snow".'
+    p = sub.add_parser("search", parents=[common], help=help_text, description=help_text)
+    p.add_argument("query", nargs="+", help='text, or combined: \'"beach" + "sunset" - "people"\'')
+    p.add_argument("--image", help="also add this image to the query")
+    _search_options(p)
+    p.set_defaults(func=cmd_search)
+
+    help_text = "Find photos that look like the given one."
+    p = sub.add_parser("similar", parents=[common], help=help_text, description=help_text)
+    p.add_argument("image", help="an indexed photo or any image file")
+    _search_options(p)
+    p.set_defaults(func=cmd_similar)

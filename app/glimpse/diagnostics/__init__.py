@@ -1,0 +1,1 @@
+"""Checks of the installation itself (`glimpse self-test`): built on core, no Qt."""
