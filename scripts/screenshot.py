@@ -79,12 +79,12 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.02)
 
-    wait(lambda: window.controller.state == "ready" and window.folders_model.rowCount() > 0)
+    wait(lambda: window.controller.state == "ready" and window.search_tab.folders_model.rowCount() > 0)
     shown: list[object] = []
     window.resultsShown.connect(shown.append)
-    QTest.keyClicks(window.search, args.query)
+    QTest.keyClicks(window.search_tab.search, args.query)
     wait(lambda: bool(shown))
-    window.grid.setCurrentIndex(window.results_model.index(0))
+    window.search_tab.grid.setCurrentIndex(window.search_tab.results_model.index(0))
     # Let thumbnails and the preview decode off-thread and paint.
     settle = time.monotonic() + 6
     wait(lambda: time.monotonic() > settle)

@@ -53,10 +53,10 @@ def test_pasting_an_image_searches_by_it(qtbot, make_window, photo_dir):
     mime.setImageData(QImage(str(photo_dir / "img_02.jpg")))
     clipboard = QApplication.clipboard()
     clipboard.setMimeData(mime)  # Qt owns it now
-    window.grid.setFocus()
+    window.search_tab.grid.setFocus()
     try:
         with qtbot.waitSignal(window.resultsShown, timeout=10_000) as blocker:
-            qtbot.keyClick(window.grid, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+            qtbot.keyClick(window.search_tab.grid, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     finally:
         # Left on the clipboard, the data is destroyed with it at interpreter
         # exit, after Python's side is gone: the test run then segfaults.
@@ -69,9 +69,9 @@ def test_default_model_offline_shows_what_to_do(qtbot, make_window):
     """The real first run without network: the error says to pick a checkpoint in Settings."""
     window = make_window(model="ViT-B-32:laion2b_s34b_b79k")
     assert window.controller.state == "error"
-    text = window.empty_text.text()
+    text = window.search_tab.empty_text.text()
     assert "Settings" in text and "checkpoint" in text
-    assert window.empty_button.isVisible() and "checkpoint" in window.empty_button.text()
+    assert window.search_tab.empty_button.isVisible() and "checkpoint" in window.search_tab.empty_button.text()
 
 
 def test_settings_dialog_rejects_a_missing_checkpoint(qtbot, tmp_path):
@@ -87,4 +87,4 @@ def test_new_photo_in_a_watched_folder_is_indexed(qtbot, make_window, photo_dir)
     window = make_window(watch=True)
     index_folder(qtbot, window, photo_dir)
     shutil.copy(photo_dir / "img_00.jpg", photo_dir / "new_copy.jpg")
-    qtbot.waitUntil(lambda: window.folders_model.totals()[0] == 9, timeout=INDEX_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.search_tab.folders_model.totals()[0] == 9, timeout=INDEX_TIMEOUT_MS)

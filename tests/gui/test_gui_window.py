@@ -19,19 +19,19 @@ def index_folder(qtbot, window, folder: Path) -> None:
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS) as blocker:
         window.add_folder(folder)
     assert not blocker.args[0].report.cancelled
-    qtbot.waitUntil(lambda: window.folders_model.totals()[0] > 0 and not c.indexing)
+    qtbot.waitUntil(lambda: window.search_tab.folders_model.totals()[0] > 0 and not c.indexing)
 
 
 def shown_paths(window) -> list[str]:
-    model = window.results_model
+    model = window.search_tab.results_model
     return [model.hit(r).path for r in range(model.rowCount())]
 
 
 def test_first_run_says_add_a_folder(make_window):
     window = make_window()
     assert window.controller.state == "ready"
-    assert window.stack.currentIndex() == 0
-    assert "Add a photo folder" in window.empty_title.text()
+    assert window.search_tab.stack.currentIndex() == 0
+    assert "Add a photo folder" in window.search_tab.empty_title.text()
     assert window.random_label.isVisible()  # random weights are flagged loudly
     window.statusBar().showMessage("a transient message")
     assert window.random_label.isVisible() and window.model_label.isVisible()
@@ -40,15 +40,15 @@ def test_first_run_says_add_a_folder(make_window):
 def test_index_then_search_shows_engine_first_result(qtbot, make_window, photo_dir):
     window = make_window()
     index_folder(qtbot, window, photo_dir)
-    (row,) = window.folders_model.folders()
+    (row,) = window.search_tab.folders_model.folders()
     assert (row.indexed, row.pending, row.failed) == (8, 0, 0)
 
     expected = window.controller.library.search("a red car", k=1)[0].path
     with qtbot.waitSignal(window.resultsShown, timeout=10_000):
-        qtbot.keyClicks(window.search, "a red car")  # debounced: one search after typing
+        qtbot.keyClicks(window.search_tab.search, "a red car")  # debounced: one search after typing
     assert shown_paths(window)[0] == expected
-    assert window.stack.currentIndex() == 1
-    tip = window.results_model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert window.search_tab.stack.currentIndex() == 1
+    tip = window.search_tab.results_model.index(0).data(Qt.ItemDataRole.ToolTipRole)
     assert "score" in tip
 
 
@@ -56,12 +56,12 @@ def test_more_like_this_returns_the_photo_first(qtbot, make_window, photo_dir):
     window = make_window()
     index_folder(qtbot, window, photo_dir)
     with qtbot.waitSignal(window.resultsShown, timeout=10_000):
-        qtbot.keyClicks(window.search, "snow")
-    window.grid.setCurrentIndex(window.results_model.index(3))
-    chosen = window.selected_hit()
-    assert window.preview.hit == chosen  # the preview follows the selection
+        qtbot.keyClicks(window.search_tab.search, "snow")
+    window.search_tab.grid.setCurrentIndex(window.search_tab.results_model.index(3))
+    chosen = window.search_tab.selected_hit()
+    assert window.search_tab.preview.hit == chosen  # the preview follows the selection
     with qtbot.waitSignal(window.resultsShown, timeout=10_000) as blocker:
-        qtbot.keyClick(window.grid, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(window.search_tab.grid, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     hits = blocker.args[0].hits
     assert hits[0].path == chosen.path
     assert hits[0].score == pytest.approx(1.0, abs=1e-3)
@@ -90,14 +90,14 @@ def test_filter_by_folder(qtbot, make_window, photo_dir):
         shutil.copy(photo_dir / name, other / name.replace("img", "copy"))
     with qtbot.waitSignal(window.controller.indexFinished, timeout=INDEX_TIMEOUT_MS):
         window.add_folder(other)
-    qtbot.waitUntil(lambda: len(window.folders_model.folders()) == 2)
+    qtbot.waitUntil(lambda: len(window.search_tab.folders_model.folders()) == 2)
     with qtbot.waitSignal(window.resultsShown, timeout=10_000):
-        qtbot.keyClicks(window.search, "mountains")
+        qtbot.keyClicks(window.search_tab.search, "mountains")
     assert len(shown_paths(window)) == 5
 
     trip = str((photo_dir / "trip").resolve())
     with qtbot.waitSignal(window.resultsShown, timeout=10_000):
-        window.folder_filter.setCurrentIndex(window.folder_filter.findData(trip))
+        window.search_tab.folder_filter.setCurrentIndex(window.search_tab.folder_filter.findData(trip))
     paths = shown_paths(window)
     assert len(paths) == 2 and all(p.startswith(trip) for p in paths)
 
@@ -105,25 +105,25 @@ def test_filter_by_folder(qtbot, make_window, photo_dir):
 def test_keyboard_find_and_escape(qtbot, make_window, photo_dir):
     window = make_window()
     index_folder(qtbot, window, photo_dir)
-    window.grid.setFocus()
+    window.search_tab.grid.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(window.search.hasFocus)
+    qtbot.waitUntil(window.search_tab.search.hasFocus)
     with qtbot.waitSignal(window.resultsShown, timeout=10_000):
-        qtbot.keyClicks(window.search, "cat")
-    qtbot.keyClick(window.search, Qt.Key.Key_Down)  # into the grid
-    assert window.grid.hasFocus() and window.grid.currentIndex().row() == 0
-    qtbot.keyClick(window.grid, Qt.Key.Key_Right)
-    assert window.grid.currentIndex().row() == 1
-    qtbot.keyClick(window.grid, Qt.Key.Key_Escape)
-    assert window.search.text() == "" and window.results_model.rowCount() == 0
+        qtbot.keyClicks(window.search_tab.search, "cat")
+    qtbot.keyClick(window.search_tab.search, Qt.Key.Key_Down)  # into the grid
+    assert window.search_tab.grid.hasFocus() and window.search_tab.grid.currentIndex().row() == 0
+    qtbot.keyClick(window.search_tab.grid, Qt.Key.Key_Right)
+    assert window.search_tab.grid.currentIndex().row() == 1
+    qtbot.keyClick(window.search_tab.grid, Qt.Key.Key_Escape)
+    assert window.search_tab.search.text() == "" and window.search_tab.results_model.rowCount() == 0
 
 
 def test_model_load_error_is_shown_not_raised(qtbot, make_window, tmp_path):
     window = make_window(model=f"ViT-B-32:{tmp_path / 'missing.bin'}")
     assert window.controller.state == "error"
-    assert window.stack.currentIndex() == 0
-    assert "Settings" in window.empty_text.text()
-    assert "missing.bin" in window.empty_text.text()
+    assert window.search_tab.stack.currentIndex() == 0
+    assert "Settings" in window.search_tab.empty_text.text()
+    assert "missing.bin" in window.search_tab.empty_text.text()
     assert "Model not loaded" in window.model_label.text()
 
 
@@ -134,7 +134,7 @@ def test_model_error_page_offers_a_checkpoint_file(qtbot, make_window, tmp_path,
 
     window = make_window(model=f"GlimpseTiny:{tmp_path / 'missing.pt'}")
     assert window.controller.state == "error"
-    assert window.empty_button.text() == "Choose a checkpoint file…"
+    assert window.search_tab.empty_button.text() == "Choose a checkpoint file…"
     good = tmp_path / "tiny.pt"
     torch.save(Encoder(ModelSpec.parse("GlimpseTiny:random")).model.state_dict(), good)
     monkeypatch.setattr(
@@ -142,7 +142,7 @@ def test_model_error_page_offers_a_checkpoint_file(qtbot, make_window, tmp_path,
     )
     with qtbot.waitSignal(window.controller.stateChanged, timeout=60_000,
                           check_params_cb=lambda state, _m: state == "ready"):
-        qtbot.mouseClick(window.empty_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.search_tab.empty_button, Qt.MouseButton.LeftButton)
     assert str(window.controller.library.spec) == f"GlimpseTiny:{good}"
 
 
@@ -165,7 +165,7 @@ def test_cancel_indexing_keeps_what_was_done(qtbot, make_window, photo_dir):
     report = blocker.args[0].report
     assert report.cancelled and report.encode.encoded == 2
     assert not window.cancel_button.isVisible()
-    qtbot.waitUntil(lambda: window.folders_model.totals()[:2] == (2, 6))
+    qtbot.waitUntil(lambda: window.search_tab.folders_model.totals()[:2] == (2, 6))
 
 
 def test_close_mid_indexing_leaves_no_thread_and_loses_nothing(qtbot, make_window, photo_dir, tmp_path):
@@ -200,7 +200,7 @@ def test_label_and_evaluate_tabs_share_the_window_library(qtbot, make_window):
     assert not window.clear_action.isEnabled() and not window.paste_action.isEnabled()
     # ...and Ctrl+F brings the search back.
     qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert window.tabs.currentWidget() is window.splitter and window.clear_action.isEnabled()
+    assert window.tabs.currentWidget() is window.search_tab and window.clear_action.isEnabled()
 
 
 def test_changing_the_model_reindexes_while_the_old_one_answers(qtbot, make_window, photo_dir, tmp_path):
@@ -260,7 +260,7 @@ def test_search_answers_while_an_indexing_batch_is_being_encoded(qtbot, make_win
         qtbot.waitUntil(inside.is_set, timeout=30_000)
         assert window.controller.indexing
         with qtbot.waitSignal(window.resultsShown, timeout=10_000) as shown:
-            qtbot.keyClicks(window.search, "a lighthouse")
+            qtbot.keyClicks(window.search_tab.search, "a lighthouse")
         assert shown.args[0].hits
     finally:
         release.set()

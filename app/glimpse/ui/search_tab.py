@@ -1,0 +1,485 @@
+"""The Search tab: folders panel, filter row, result grid, preview.
+
+It owns the search state (the current query, the debounce timer) and turns
+user actions into controller calls and controller results into the grid. The
+window around it only places the search box in its toolbar, routes shortcuts
+and drops here, and shows what the tab reports in the status bar.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QMimeData,
+    QObject,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from glimpse.core import imaging
+from glimpse.core.errors import GlimpseError
+from glimpse.core.search import Filters, SearchHit, parse_date
+from glimpse.ui import preferences as prefs
+from glimpse.ui import preview as preview_mod
+from glimpse.ui import resources
+from glimpse.ui.controller import ERROR, READY, LibraryController, SearchOutcome
+from glimpse.ui.folders_model import FolderRole, FoldersModel
+from glimpse.ui.preview import PreviewPane
+from glimpse.ui.results_model import HitRole, ResultsModel
+from glimpse.ui.thumbnails import ThumbnailCache
+
+DEBOUNCE_MS = 250
+
+
+def image_source(mime: QMimeData) -> str | QImage | None:
+    """The image a drop or paste carries: a supported local file, or raw pixels."""
+    if mime.hasUrls():
+        for url in mime.urls():
+            path = url.toLocalFile()
+            if path and os.path.isfile(path) and imaging.is_supported(path):
+                return path
+    if mime.hasImage():
+        image = mime.imageData()
+        if isinstance(image, QImage) and not image.isNull():
+            return image
+    return None
+
+
+class SearchTab(QWidget):
+    resultsShown = Signal(object)  # SearchOutcome, after the grid shows it
+    statusMessage = Signal(str, int)  # text, milliseconds: for the window's status bar
+    addFolderRequested = Signal()  # the "Add…" button or the first-run page
+    checkpointRequested = Signal()  # the model-error page's "Choose a checkpoint file…"
+    shown = Signal()  # the tab wants to be the visible one (a drop, Ctrl+F)
+
+    def __init__(
+        self,
+        controller: LibraryController,
+        preferences: prefs.Preferences,
+        thumbnails: ThumbnailCache,
+        photo_actions: list[QAction],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.prefs = preferences
+        self.thumbnails = thumbnails
+        self.photo_actions = photo_actions  # Open, Show in folder, More like this
+        self._query: tuple[str, object, str] | None = None  # kind, value, label
+        self._empty_action = None
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.run_search)
+
+        # The search box lives in the window's toolbar, but it is the tab's.
+        self.search = QLineEdit()
+        self.search.setObjectName("searchField")
+        self.search.setPlaceholderText("Describe a photo, e.g. “dog on a beach”  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.addAction(resources.icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        self.search.textEdited.connect(self._on_text_edited)
+        self.search.returnPressed.connect(self.run_search)
+        self.search.installEventFilter(self)
+
+        self._build()
+        controller.searchFinished.connect(self._on_results)
+        controller.searchFailed.connect(self._on_search_failed)
+
+    @property
+    def has_query(self) -> bool:
+        return self._query is not None
+
+    def stop(self) -> None:
+        self._debounce.stop()
+
+    def _build(self) -> None:
+        # Folders panel
+        self.folders_model = FoldersModel(self)
+        self.folders_view = QTreeView()
+        self.folders_view.setObjectName("foldersView")
+        self.folders_view.setModel(self.folders_model)
+        self.folders_view.setRootIsDecorated(False)
+        self.folders_view.setUniformRowHeights(True)
+        self.folders_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.folders_view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.remove_folder_button = QPushButton(resources.icon("remove"), "Remove")
+        self.remove_folder_button.setToolTip("Stop watching the selected folder (files stay on disk)")
+        self.remove_folder_button.clicked.connect(self.remove_selected_folder)
+        add_button = QPushButton(resources.icon("folder-add"), "Add…")
+        add_button.clicked.connect(self.addFolderRequested)
+        folder_buttons = QHBoxLayout()
+        folder_buttons.addWidget(add_button)
+        folder_buttons.addWidget(self.remove_folder_button)
+        folders_title = QLabel("Folders")
+        folders_title.setObjectName("panelTitle")
+        folders_panel = QWidget()
+        folders_panel.setObjectName("foldersPanel")
+        fl = QVBoxLayout(folders_panel)
+        fl.addWidget(folders_title)
+        fl.addWidget(self.folders_view, 1)
+        fl.addLayout(folder_buttons)
+
+        # Filters row
+        self.folder_filter = QComboBox()
+        self.folder_filter.addItem("All folders", None)
+        self.folder_filter.currentIndexChanged.connect(self._on_filters_changed)
+        self.after_edit = QLineEdit()
+        self.before_edit = QLineEdit()
+        for edit, tip in ((self.after_edit, "from"), (self.before_edit, "until")):
+            edit.setPlaceholderText("YYYY-MM-DD")
+            edit.setClearButtonEnabled(True)
+            edit.setMaximumWidth(130)
+            edit.setToolTip(f"Taken {tip} this date (YYYY, YYYY-MM or YYYY-MM-DD)")
+            edit.editingFinished.connect(self._on_filters_changed)
+        self.count_spin = QSpinBox()
+        self.count_spin.setRange(1, 1000)
+        self.count_spin.setValue(self.prefs.get(prefs.RESULT_COUNT))
+        self.count_spin.valueChanged.connect(self._on_filters_changed)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Folder"))
+        filters.addWidget(self.folder_filter, 1)
+        filters.addWidget(QLabel("Taken from"))
+        filters.addWidget(self.after_edit)
+        filters.addWidget(QLabel("until"))
+        filters.addWidget(self.before_edit)
+        filters.addWidget(QLabel("Show"))
+        filters.addWidget(self.count_spin)
+        filters.addWidget(QLabel("results"))
+
+        # Results
+        size = self.prefs.get(prefs.THUMB_SIZE)
+        self.results_model = ResultsModel(self.thumbnails, size, self)
+        self.grid = QListView()
+        self.grid.setObjectName("resultsGrid")
+        self.grid.setModel(self.results_model)
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setMovement(QListView.Movement.Static)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
+        self.grid.setBatchSize(200)
+        self.grid.setSpacing(6)
+        self.grid.setWordWrap(False)
+        self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._grid_menu)
+        self.grid.activated.connect(lambda index: self.open_selected())
+        self.grid.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.apply_thumb_size(size)
+        self.results_header = QLabel()
+        self.results_header.setObjectName("resultsHeader")
+        results_page = QWidget()
+        rl = QVBoxLayout(results_page)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.results_header)
+        rl.addWidget(self.grid, 1)
+
+        # Empty / message page
+        self.empty_title = QLabel()
+        self.empty_title.setObjectName("emptyTitle")
+        self.empty_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_text = QLabel()
+        self.empty_text.setObjectName("emptyText")
+        self.empty_text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_text.setWordWrap(True)
+        self.empty_button = QPushButton()
+        self.empty_button.setObjectName("emptyButton")
+        self.empty_button.clicked.connect(self._on_empty_button)
+        empty_page = QWidget()
+        el = QVBoxLayout(empty_page)
+        el.addStretch(2)
+        el.addWidget(self.empty_title)
+        el.addWidget(self.empty_text)
+        el.addWidget(self.empty_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        el.addStretch(3)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(empty_page)
+        self.stack.addWidget(results_page)
+        middle = QWidget()
+        ml = QVBoxLayout(middle)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.addLayout(filters)
+        ml.addWidget(self.stack, 1)
+
+        self.preview = PreviewPane(self.thumbnails)
+        self.preview.openRequested.connect(preview_mod.open_in_viewer)
+        self.preview.revealRequested.connect(preview_mod.show_in_folder)
+        self.preview.similarRequested.connect(self.more_like)
+
+        self.splitter = QSplitter()
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(folders_panel)
+        self.splitter.addWidget(middle)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 760, 320])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+    def update_center(self) -> None:
+        c = self.controller
+        folders = self.folders_model.folders()
+        self._empty_action = None
+        if c.state == ERROR:
+            # Offline first run ends here: the quickest way on is a local
+            # checkpoint file, so that is what the page offers.
+            self._empty("Glimpse cannot search yet", c.state_message,
+                        "Choose a checkpoint file…", self.checkpointRequested.emit)
+        elif self._query is not None:
+            self.stack.setCurrentIndex(1)
+        elif not folders and c.library is not None:
+            self._empty("Add a photo folder",
+                        "Glimpse indexes the photos in the folders you add and keeps watching them.",
+                        "Add a photo folder…", self.addFolderRequested.emit)
+        elif c.library is None:
+            self._empty("Opening your library…", c.state_message, None, None)
+        else:
+            indexed, pending, _ = self.folders_model.totals()
+            extra = f" ({pending:,} more being indexed)" if pending else ""
+            self._empty("Search your photos",
+                        f"Type a description above to search {indexed:,} photos{extra}.\n"
+                        "Or drop or paste a picture to find photos like it.", None, None)
+
+    def _empty(self, title: str, text: str, button: str | None, action) -> None:
+        self.empty_title.setText(title)
+        self.empty_text.setText(text)
+        self.empty_button.setVisible(button is not None)
+        self.empty_button.setText(button or "")
+        self._empty_action = action
+        self.stack.setCurrentIndex(0)
+
+    def _on_empty_button(self) -> None:
+        if self._empty_action is not None:
+            self._empty_action()
+
+    def set_folders(self, rows: list) -> None:
+        self.folders_model.set_folders(rows)
+        current = self.folder_filter.currentData()
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.clear()
+        self.folder_filter.addItem("All folders", None)
+        for row in rows:
+            self.folder_filter.addItem(row.path, row.path)
+        index = self.folder_filter.findData(current) if current else 0
+        self.folder_filter.setCurrentIndex(max(0, index))
+        self.folder_filter.blockSignals(False)
+        if index < 0 and current:
+            self._on_filters_changed()  # the filtered folder was removed
+        self.update_center()
+
+    def _on_text_edited(self, text: str) -> None:
+        if text.strip():
+            self._debounce.start()
+        else:
+            self._debounce.stop()
+            self.clear_search(keep_focus=True)
+
+    def filters(self) -> Filters | None:
+        """The filter row as engine Filters; None (and a message) if a date is malformed."""
+        try:
+            after = parse_date(self.after_edit.text().strip() or None, "from")
+            before = parse_date(self.before_edit.text().strip() or None, "until")
+        except GlimpseError as exc:
+            self.results_header.setText(str(exc))
+            self.results_header.setProperty("error", True)
+            self._repolish(self.results_header)
+            self.stack.setCurrentIndex(1)
+            return None
+        return Filters(self.folder_filter.currentData(), after, before)
+
+    def _on_filters_changed(self, *_: object) -> None:
+        self.prefs.set(prefs.RESULT_COUNT, self.count_spin.value())
+        if self._query is not None:
+            self._debounce.stop()
+            self._run_query()
+
+    def run_search(self) -> None:
+        """Search for the text in the box (debounce timer, Enter)."""
+        self._debounce.stop()
+        text = self.search.text().strip()
+        if not text:
+            return
+        self._query = ("text", text, f"“{text}”")
+        self._run_query()
+
+    def _run_query(self) -> None:
+        if self._query is None:
+            return
+        filters = self.filters()
+        if filters is None:
+            return
+        kind, value, label = self._query
+        k = self.count_spin.value()
+        if kind == "text":
+            self.controller.search_text(str(value), filters, k)
+        elif kind == "pasted":
+            self.controller.search_pasted(value, filters, k)  # type: ignore[arg-type]
+        else:
+            self.controller.search_similar(value, label, filters, k)  # type: ignore[arg-type]
+        if self.controller.state != READY:
+            self._set_header("Waiting for the model to load…")
+        self.stack.setCurrentIndex(1)
+
+    def more_like(self, hit: SearchHit) -> None:
+        self._query = ("image", hit.photo_id, f"photos like {os.path.basename(hit.path)}")
+        self._run_query()
+
+    def more_like_selected(self) -> None:
+        hit = self.selected_hit()
+        if hit is not None:
+            self.more_like(hit)
+
+    def search_by_image(self, source: str | QImage) -> None:
+        """A dropped or pasted image: a file path, or pixels from the clipboard."""
+        if isinstance(source, QImage):
+            self._query = ("pasted", source, "photos like the pasted image")
+        else:
+            self._query = ("image", source, f"photos like {os.path.basename(source)}")
+        self.shown.emit()
+        self._run_query()
+
+    def paste_image(self) -> bool:
+        source = image_source(QGuiApplication.clipboard().mimeData())
+        if source is None:
+            self.statusMessage.emit("The clipboard holds no image to search with.", 5000)
+            return False
+        self.search_by_image(source)
+        return True
+
+    def clear_search(self, keep_focus: bool = False) -> None:
+        self._debounce.stop()
+        self.controller.cancel_search()
+        self._query = None
+        if self.search.text():
+            self.search.clear()
+        self.thumbnails.forget_pending()
+        self.results_model.set_hits([])
+        self.preview.show_hit(None)
+        self.update_center()
+        if not keep_focus:
+            self.search.setFocus()
+
+    def _on_results(self, outcome: SearchOutcome) -> None:
+        if self._query is None:
+            return
+        self.thumbnails.forget_pending()
+        self.results_model.set_hits(outcome.hits)
+        n = len(outcome.hits)
+        label = "No photos match" if n == 0 else f"{n:,} photos"
+        self._set_header(f"{label} for {outcome.label} · {outcome.seconds:.2f} s")
+        self.preview.show_hit(None)
+        self.stack.setCurrentIndex(1)
+        self.grid.scrollToTop()
+        self.resultsShown.emit(outcome)
+
+    def _on_search_failed(self, seq: int, message: str) -> None:
+        self.results_header.setText(message)
+        self.results_header.setProperty("error", True)
+        self._repolish(self.results_header)
+
+    def _set_header(self, text: str) -> None:
+        self.results_header.setText(text)
+        self.results_header.setProperty("error", False)
+        self._repolish(self.results_header)
+
+    @staticmethod
+    def _repolish(widget: QWidget) -> None:
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+    def selected_hit(self) -> SearchHit | None:
+        index = self.grid.currentIndex()
+        return index.data(HitRole) if index.isValid() else None
+
+    def _on_current_changed(self, current, previous) -> None:
+        self.preview.show_hit(current.data(HitRole) if current.isValid() else None)
+
+    def open_selected(self) -> None:
+        hit = self.selected_hit()
+        if hit is not None:
+            preview_mod.open_in_viewer(hit.path)
+
+    def reveal_selected(self) -> None:
+        hit = self.selected_hit()
+        if hit is not None:
+            preview_mod.show_in_folder(hit.path)
+
+    def _grid_menu(self, pos) -> None:
+        index = self.grid.indexAt(pos)
+        if not index.isValid():
+            return
+        self.grid.setCurrentIndex(index)
+        menu = QMenu(self)
+        for action in self.photo_actions:
+            menu.addAction(action)
+        copy = menu.addAction("Copy path")
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(index.data(HitRole).path))
+        menu.popup(self.grid.viewport().mapToGlobal(pos))
+
+    def focus_search(self) -> None:
+        self.shown.emit()
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """In the search box: Down moves into the grid; pasting an image searches by it."""
+        if obj is self.search and event.type() == QEvent.Type.KeyPress:
+            key: QKeyEvent = event  # type: ignore[assignment]
+            if key.key() == Qt.Key.Key_Down and self.results_model.rowCount() > 0:
+                self.grid.setFocus()
+                if not self.grid.currentIndex().isValid():
+                    self.grid.selectionModel().setCurrentIndex(
+                        self.results_model.index(0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    )
+                return True
+            if key.matches(QKeySequence.StandardKey.Paste):
+                mime = QGuiApplication.clipboard().mimeData()
+                if not mime.hasText() or mime.hasUrls():
+                    source = image_source(mime)
+                    if source is not None:
+                        self.search_by_image(source)
+                        return True
+        return super().eventFilter(obj, event)
+
+    def apply_thumb_size(self, size: int) -> None:
+        self.results_model.set_thumb_size(size)
+        self.grid.setIconSize(QSize(size, size))
+        self.grid.setGridSize(QSize(size + 20, size + 40))
+
+    def remove_selected_folder(self) -> None:
+        index = self.folders_view.currentIndex()
+        if index.isValid():
+            self.controller.remove_folder(index.siblingAtColumn(0).data(FolderRole))
