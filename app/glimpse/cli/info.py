@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
 from glimpse.cli.common import open_library, print_json
@@ -42,14 +43,35 @@ def cmd_errors(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from glimpse.core import presets
     from glimpse.core.models import DEFAULT_MODEL, list_models
 
+    path = presets.default_probe_path()
+    if args.measure or (not args.no_measure and not args.json and not presets.load_probes(path)):
+        print("Measuring each preset's speed on this computer (once; random weights, no download)...",
+              file=sys.stderr, flush=True)
+        presets.measure_presets(path, lambda line: print(line, file=sys.stderr, flush=True),
+                                force=args.measure)
+    probes = presets.load_probes(path)
     pairs = list_models()
     if args.json:
-        print_json([{"model": f"{a}:{t}"} for a, t in pairs])
+        print_json({
+            "presets": [
+                {**asdict(p), "image_ms_here": getattr(probes.get(p.model), "image_ms", None),
+                 "text_ms_here": getattr(probes.get(p.model), "text_ms", None)}
+                for p in presets.PRESETS
+            ],
+            "models": [f"{a}:{t}" for a, t in pairs],
+        })
         return 0
-    print(f"Default: {DEFAULT_MODEL}  (choose with --model ARCH:TAG or GLIMPSE_MODEL)")
+    print("Presets (use the name with --model, e.g. --model fast, or pick one in Settings):")
+    for p in presets.PRESETS:
+        default = "  [default]" if p.model == DEFAULT_MODEL else ""
+        print(f"  {presets.describe(p, probes.get(p.model))}{default}")
+        print(f"      {p.why} Understands: {p.languages}.")
+    print(f"\nDefault: {DEFAULT_MODEL}  (choose with --model ARCH:TAG or GLIMPSE_MODEL)")
     print("Also: ARCH:/path/to/checkpoint for a local file, ARCH:random for benchmarks.")
+    print("Every open_clip model:")
     for arch, tag in pairs:
         print(f"  {arch}:{tag}")
     return 0
@@ -60,8 +82,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     for name, func, help_text in [
         ("status", cmd_status, "Show folders, counts and the model in use."),
         ("errors", cmd_errors, "List files that could not be read, and why."),
-        ("models", cmd_models, "List the models Glimpse can use."),
+        ("models", cmd_models, "List the presets (with their speed here) and every model."),
     ]:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=func)
+        if name == "models":
+            p.add_argument("--measure", action="store_true",
+                           help="measure the presets' speed on this computer again")
+            p.add_argument("--no-measure", action="store_true",
+                           help="do not run the first-time speed probe")

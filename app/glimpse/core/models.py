@@ -56,8 +56,12 @@ class ModelSpec:
 
     @classmethod
     def parse(cls, text: str | None) -> ModelSpec:
-        """`ViT-B-32`, `ViT-B-32:openai`, `ViT-B-32:/x/model.bin`, `ViT-B-32:random`."""
+        """`ViT-B-32`, `ViT-B-32:openai`, `ViT-B-32:/x/model.bin`, `ViT-B-32:random`,
+        or a preset's name (`fast`, `balanced`, `best`, `multilingual`)."""
         text = (text or os.environ.get(MODEL_ENV) or DEFAULT_MODEL).strip()
+        from glimpse.core.presets import PRESETS
+
+        text = next((p.model for p in PRESETS if p.key == text.lower()), text)
         arch, sep, rest = text.partition(":")
         if not arch:
             raise ModelLoadError(f"'{text}' names no architecture; try e.g. {DEFAULT_MODEL}.")
@@ -241,12 +245,70 @@ def _load(spec: ModelSpec, device: str, cache_dir: Path | None) -> tuple[Any, Ca
                 )
         else:
             model, preprocess = _create_pretrained(spec.arch, pretrained, device, cache_dir)
-        tokenizer = open_clip.get_tokenizer(spec.arch)
+        model = prepare_for_inference(model, spec.arch)
+        tokenizer = _tokenizer(spec)
     except ModelLoadError:
         raise
     except Exception as exc:  # open_clip raises many kinds; all mean "cannot load"
         raise ModelLoadError(_load_failure_message(spec, exc)) from exc
     return model, preprocess, tokenizer
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def _tokenizer(spec: ModelSpec) -> Callable:
+    """The model's tokenizer, without a surprise trip to the network.
+
+    CLIP's own BPE vocabulary ships inside open_clip. Multilingual models
+    (SigLIP i18n, NLLB, XLM-R) use a Hugging Face tokenizer instead; a user who
+    downloaded such a checkpoint by hand keeps its tokenizer files beside it,
+    and those are used, so the model works offline. Otherwise the hub cache is
+    tried first and the hub itself only when it can be reached.
+    """
+    import open_clip
+
+    text_cfg = (open_clip.get_model_config(spec.arch) or {}).get("text_cfg", {})
+    hub_name = text_cfg.get("hf_tokenizer_name")
+    if not hub_name:
+        return open_clip.get_tokenizer(spec.arch)
+    if spec.checkpoint is not None and any(
+        (spec.checkpoint.parent / name).is_file() for name in TOKENIZER_FILES
+    ):
+        from open_clip.tokenizer import HFTokenizer
+
+        return HFTokenizer(
+            str(spec.checkpoint.parent),
+            context_length=text_cfg.get("context_length", 77),
+            tokenizer_mode=text_cfg.get("tokenizer_mode"),
+            **text_cfg.get("tokenizer_kwargs", {}),
+        )
+    try:
+        with _hub_offline():
+            return open_clip.get_tokenizer(spec.arch)
+    except Exception as cached_failure:
+        if spec.checkpoint is not None or not hub_reachable():
+            raise ModelLoadError(
+                f"{spec.arch} needs its tokenizer ({hub_name}), which is not on this computer. "
+                f"Download tokenizer.json and tokenizer_config.json from the model's Hugging Face "
+                f"page ({hub_name}) and put them beside the checkpoint file."
+            ) from cached_failure
+    return open_clip.get_tokenizer(spec.arch)
+
+
+def prepare_for_inference(model: Any, arch: str) -> Any:
+    """Put a freshly built model in the form its authors prescribe for inference.
+
+    MobileCLIP's MobileOne/FastViT blocks train with parallel branches that fold
+    into single convolutions for inference (Apple's README: timm's
+    reparameterize_model); unfolded, the image tower is markedly slower and the
+    outputs are the same.
+    """
+    if arch.startswith("MobileCLIP"):
+        from timm.utils import reparameterize_model
+
+        model = reparameterize_model(model)
+    return model.eval()
 
 
 def _create_pretrained(

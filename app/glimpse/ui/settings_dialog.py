@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from glimpse.core import presets
 from glimpse.core.errors import GlimpseError
 from glimpse.core.models import DEFAULT_MODEL, ModelSpec
+from glimpse.ui.workers import Worker, WorkerPool
 
 DEVICES = (("Automatic (GPU if available)", "auto"), ("CPU", "cpu"), ("GPU", "gpu"))
 THUMB_SIZES = (("Small", 128), ("Medium", 192), ("Large", 256))
@@ -44,21 +46,46 @@ def known_model_names() -> list[str]:
         names = [f"{arch}:{tag}" for arch, tag in list_models()]
     except Exception:  # open_clip missing or broken: typing a name still works
         names = []
-    ordered = [DEFAULT_MODEL] + [n for n in names if n != DEFAULT_MODEL]
+    first = [DEFAULT_MODEL] + [p.model for p in presets.PRESETS if p.model != DEFAULT_MODEL]
+    ordered = first + [n for n in names if n not in first]
     return ordered + ["GlimpseTiny:random"]
 
 
 class SettingsDialog(QDialog):
     def __init__(self, current: SettingsValues, parent: QWidget | None = None,
-                 model_names: list[str] | None = None) -> None:
+                 model_names: list[str] | None = None, probe_path: Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Glimpse settings")
         self.setMinimumWidth(560)
+        self.probe_path = probe_path or presets.default_probe_path()
+        self.probes = presets.load_probes(self.probe_path)
+        self._pool = WorkerPool(1, "settings", self)
+        self._probe_worker: Worker | None = None
+
+        # Presets first: most people choose by "fast or good", not by name.
+        self.preset = QComboBox()
+        self.preset.setObjectName("presetBox")
+        for p in presets.PRESETS:
+            self.preset.addItem(p.label, p.key)
+        self.preset.addItem("Custom model", None)
+        self.preset.activated.connect(self._on_preset_chosen)
+        self.preset_info = QLabel()
+        self.preset_info.setObjectName("presetInfo")
+        self.preset_info.setWordWrap(True)
+        self.measure_button = QPushButton("Measure speed here")
+        self.measure_button.setToolTip(
+            "Time each preset on this computer (random weights, no download; under a minute)"
+        )
+        self.measure_button.clicked.connect(self.measure_speed)
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset, 1)
+        preset_row.addWidget(self.measure_button)
 
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.addItems(model_names if model_names is not None else known_model_names())
         self.model.setCurrentText(current.model)
+        self.model.editTextChanged.connect(self._sync_preset)
         self.model.setToolTip(
             "An open_clip model as ARCH:TAG (weights are downloaded once), or "
             "ARCH:/path/to/checkpoint for a local file."
@@ -89,6 +116,8 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
 
         form = QFormLayout()
+        form.addRow("Preset", preset_row)
+        form.addRow("", self.preset_info)
         form.addRow("Model", model_row)
         form.addRow("Device", self.device)
         form.addRow("Thumbnails", self.thumb_size)
@@ -102,6 +131,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+        self._sync_preset(self.model.currentText())
 
     def _choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -132,3 +162,53 @@ class SettingsDialog(QDialog):
             self.error.setText(str(exc))
             return
         super().accept()
+
+    # -- presets ---------------------------------------------------------------
+
+    def _on_preset_chosen(self, index: int) -> None:
+        key = self.preset.itemData(index)
+        if key is not None:
+            self.model.setCurrentText(presets.preset(key).model)
+        self._sync_preset(self.model.currentText())
+
+    def _sync_preset(self, text: str) -> None:
+        """Keep the preset box and its description in step with the model field."""
+        chosen = presets.preset_for_model(text.strip())
+        self.preset.blockSignals(True)
+        self.preset.setCurrentIndex(
+            self.preset.findData(chosen.key) if chosen else self.preset.count() - 1
+        )
+        self.preset.blockSignals(False)
+        if chosen is None:
+            self.preset_info.setText("A model of your choice (see `glimpse models`).")
+            return
+        self.preset_info.setText(
+            f"{presets.describe(chosen, self.probes.get(chosen.model))}\n"
+            f"{chosen.why}\nUnderstands: {chosen.languages}."
+        )
+
+    def measure_speed(self) -> Worker:
+        """Probe the presets off the GUI thread; the figures appear when done."""
+        self.measure_button.setEnabled(False)
+        self.measure_button.setText("Measuring…")
+        path = self.probe_path
+        worker = Worker(lambda token, progress: presets.measure_presets(path, progress, force=True, cancel=token),
+                        name="probe")
+        worker.signals.progress.connect(lambda line: self.preset_info.setText(str(line)))
+        worker.signals.finished.connect(self._on_measured)
+        worker.signals.failed.connect(lambda exc: self._on_measured(None))
+        self._probe_worker = worker
+        self._pool.start(worker)
+        return worker
+
+    def _on_measured(self, probes: dict | None) -> None:
+        if probes is not None:
+            self.probes = probes
+        self.measure_button.setEnabled(True)
+        self.measure_button.setText("Measure speed here")
+        self._sync_preset(self.model.currentText())
+
+    def done(self, result: int) -> None:
+        """Closing while a probe runs waits for it: the worker must not outlive the dialog."""
+        self._pool.shutdown()
+        super().done(result)
