@@ -25,14 +25,22 @@ def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         print("No matching photos.")
     for rank, h in enumerate(hits, 1):
         date = f"  {h.taken_at[:10]}" if h.taken_at else ""
-        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}")
+        more = f"  (+{len(h.duplicates)} near-duplicates)" if h.duplicates else ""
+        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}{more}")
+
+
+def _collapse(lib, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    return None if args.all_duplicates else lib.default_collapse()
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         warn_if_random(lib)
         filters = _filters(args)
-        hits = lib.search(" ".join(args.query), k=args.k, filters=filters, image=args.image)
+        hits = lib.search(
+            " ".join(args.query), k=args.k, filters=filters, image=args.image,
+            like=args.like or (), unlike=args.unlike or (), collapse=_collapse(lib, args),
+        )
         _print_hits(hits, args.json)
         return 0
 
@@ -42,7 +50,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
         warn_if_random(lib)
         if not Path(args.image).expanduser().exists():
             raise GlimpseError(f"{args.image} does not exist.")
-        hits = lib.similar(args.image, k=args.k, filters=_filters(args))
+        hits = lib.similar(args.image, k=args.k, filters=_filters(args), collapse=_collapse(lib, args))
         _print_hits(hits, args.json)
         return 0
 
@@ -53,6 +61,8 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--after", help="only photos taken on or after this date (YYYY-MM-DD)")
     p.add_argument("--before", help="only photos taken before this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all-duplicates", action="store_true",
+                   help="list near-duplicates (same scene resized, bursts) one by one instead of folded")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -61,6 +71,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("search", parents=[common], help=help_text, description=help_text)
     p.add_argument("query", nargs="+", help='text, or combined: \'"beach" + "sunset" - "people"\'')
     p.add_argument("--image", help="also add this image to the query")
+    p.add_argument("--like", action="append", metavar="PHOTO",
+                   help="refine: more like this result (repeatable)")
+    p.add_argument("--unlike", action="append", metavar="PHOTO",
+                   help="refine: not like this result (repeatable)")
     _search_options(p)
     p.set_defaults(func=cmd_search)
 

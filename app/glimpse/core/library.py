@@ -13,12 +13,13 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from glimpse.core import imaging, search
+from glimpse.core import duplicates, feedback, imaging, search
 from glimpse.core.catalog import OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
@@ -308,18 +309,71 @@ class Library:
         filters: Filters | None = None,
         image: str | Path | None = None,
         spec: ModelSpec | None = None,
+        like: Sequence[str | Path | int] = (),
+        unlike: Sequence[str | Path | int] = (),
+        collapse: duplicates.Rules | None = None,
     ) -> list[SearchHit]:
-        """Text (optionally combined, optionally plus an image) query."""
+        """Text (optionally combined, optionally plus an image) query.
+
+        `like`/`unlike` are photos the user marked "more like this one" / "not
+        this" (relevance feedback); `collapse` folds near-duplicates into the
+        best-ranked one of each group (its `duplicates` field).
+        """
         terms = search.parse_query(query) if isinstance(query, str) else list(query)
         if image is not None:
             terms.append(QueryTerm(1.0, image=str(image)))
         vector = self.query_vector(terms, spec)
-        return self._rank(vector, k, filters, spec)
+        if like or unlike:
+            vector = feedback.refine(
+                vector,
+                [self.image_vector(p, spec) for p in like],
+                [self.image_vector(p, spec) for p in unlike],
+            )
+        return self._rank(vector, k, filters, spec, collapse)
 
     def _rank(
-        self, vector: np.ndarray, k: int, filters: Filters | None, spec: ModelSpec | None
+        self,
+        vector: np.ndarray,
+        k: int,
+        filters: Filters | None,
+        spec: ModelSpec | None,
+        collapse: duplicates.Rules | None = None,
     ) -> list[SearchHit]:
-        return search.run(self.catalog, self.index_for(spec), self.model_key(spec), vector, k, filters)
+        index, key = self.index_for(spec), self.model_key(spec)
+        if collapse is None:
+            return search.run(self.catalog, index, key, vector, k, filters)
+        # Fetch more than asked, so that k groups remain after folding.
+        hits = search.run(self.catalog, index, key, vector, min(max(k * 4, k + 50), 5000), filters)
+        ids, matrix = self.catalog.embeddings(key, [h.photo_id for h in hits])
+        row_of = {int(i): n for n, i in enumerate(ids)}
+        hits = [h for h in hits if h.photo_id in row_of]
+        vectors = matrix[[row_of[h.photo_id] for h in hits]] if hits else matrix
+        groups = duplicates.collapse(vectors, [h.taken_at for h in hits], collapse)
+        return [
+            replace(hits[g[0]], duplicates=tuple(hits[i] for i in g[1:])) for g in groups[:k]
+        ]
+
+    def default_collapse(self) -> duplicates.Rules | None:
+        """Fold near-duplicates in results, except for random weights, whose
+        vectors all look alike (collapsing would hide nearly everything)."""
+        return None if self.spec.is_random else duplicates.Rules()
+
+    def duplicate_groups(
+        self, rules: duplicates.Rules | None = None, spec: ModelSpec | None = None
+    ) -> list[duplicates.DuplicateGroup]:
+        """Every group of near-duplicate photos, largest first (nothing is deleted)."""
+        index, key = self.index_for(spec), self.model_key(spec)
+        ids, matrix = self.catalog.embeddings(key)
+        rows = self.catalog.photos_by_ids(int(i) for i in ids)
+
+        def quality(photo_id: int) -> tuple:
+            row = rows[photo_id]
+            return ((row.width or 0) * (row.height or 0), row.size, [-ord(c) for c in row.path])
+
+        return duplicates.find_groups(
+            ids, matrix, index.search, {i: r.taken_at for i, r in rows.items()}, quality,
+            rules or duplicates.Rules(),
+        )
 
     def similar(
         self,
@@ -327,10 +381,11 @@ class Library:
         k: int = 20,
         filters: Filters | None = None,
         spec: ModelSpec | None = None,
+        collapse: duplicates.Rules | None = None,
     ) -> list[SearchHit]:
         """More like this: a catalog photo (itself ranks first) or any image file."""
         vector = self.image_vector(image, spec)
-        return self._rank(vector, k, filters, spec)
+        return self._rank(vector, k, filters, spec, collapse)
 
     # -- evaluation support -------------------------------------------------
 

@@ -51,6 +51,8 @@ class SearchHit:
     width: int | None
     height: int | None
     fingerprint: str | None
+    # Near-duplicates of this photo that ranked below it (collapsed results only).
+    duplicates: tuple[SearchHit, ...] = ()
 
 
 def parse_query(text: str) -> list[QueryTerm]:
