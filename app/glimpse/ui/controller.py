@@ -22,6 +22,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -366,8 +367,12 @@ class LibraryController(QObject):
 
     # -- searching ------------------------------------------------------------
 
-    def search_text(self, query: str, filters: Filters | None = None, k: int = 60) -> int:
-        return self._search("text", query, query, filters, k)
+    def search_text(
+        self, query: str, filters: Filters | None = None, k: int = 60,
+        like: Sequence[int] = (), unlike: Sequence[int] = (),
+    ) -> int:
+        """A text query, refined by the photos marked "more like this one" / "not this"."""
+        return self._search("text", (query, tuple(like), tuple(unlike)), query, filters, k)
 
     def search_similar(
         self, image: int | str | Path, label: str, filters: Filters | None = None, k: int = 60
@@ -390,15 +395,18 @@ class LibraryController(QObject):
 
         def job(token: CancelToken, progress: ProgressFn) -> SearchOutcome:
             start = time.perf_counter()
+            collapse = lib.default_collapse()  # fold near-duplicates into one result
             if kind == "text":
-                hits = lib.search(what, k=k, filters=filters)
+                text, like, unlike = what
+                hits = lib.search(text, k=k, filters=filters, like=like, unlike=unlike,
+                                  collapse=collapse)
             elif kind == "pasted":
                 image, path = what
                 if not image.save(str(path), "PNG"):
                     raise GlimpseError("The pasted image could not be read.")
-                hits = lib.similar(path, k=k, filters=filters)
+                hits = lib.similar(path, k=k, filters=filters, collapse=collapse)
             else:
-                hits = lib.similar(what, k=k, filters=filters)
+                hits = lib.similar(what, k=k, filters=filters, collapse=collapse)
             return SearchOutcome(seq, "text" if kind == "text" else "image", label, hits,
                                  time.perf_counter() - start)
 

@@ -79,13 +79,17 @@ class ResultsModel(QAbstractListModel):
         if hit is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(hit.path)
+            name = os.path.basename(hit.path)
+            # A folded group shows its size, as a gallery's stack badge does.
+            return f"{name}  ⧉ +{len(hit.duplicates)}" if hit.duplicates else name
         if role == Qt.ItemDataRole.DecorationRole:
             return QIcon(self._thumbnail(index.row(), hit))
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"<br>{hit.width} × {hit.height}" if hit.width and hit.height else ""
             date = f"<br>{hit.taken_at.replace('T', ' ')}" if hit.taken_at else ""
-            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{date}{size}"
+            dups = (f"<br>+{len(hit.duplicates)} near-duplicates (Space shows them)"
+                    if hit.duplicates else "")
+            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{date}{size}{dups}"
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(self.thumb_size + 16, self.thumb_size + 36)
         if role == HitRole:

@@ -9,6 +9,7 @@ and drops here, and shows what the tab reports in the status bar.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from PySide6.QtCore import (
     QEvent,
@@ -48,6 +49,7 @@ from glimpse.ui import resources
 from glimpse.ui.controller import ERROR, READY, LibraryController, SearchOutcome
 from glimpse.ui.folders_model import FolderRole, FoldersModel
 from glimpse.ui.preview import PreviewPane
+from glimpse.ui.refine import RefineBar
 from glimpse.ui.results_model import HitRole, ResultsModel
 from glimpse.ui.thumbnails import ThumbnailCache
 
@@ -202,6 +204,24 @@ class SearchTab(QWidget):
         rl = QVBoxLayout(results_page)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.results_header)
+        # Relevance feedback marks, and a way back from a near-duplicate group.
+        self.refine = RefineBar(self)
+        self.refine.changed.connect(self._run_query)
+        self.refine.like_action.triggered.connect(lambda: self._mark_selected(True))
+        self.refine.unlike_action.triggered.connect(lambda: self._mark_selected(False))
+        self.duplicates_action = QAction("Show near-duplicates", self)
+        self.duplicates_action.setShortcut(QKeySequence("Space"))
+        self.duplicates_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.duplicates_action.triggered.connect(self.show_duplicates_of_selected)
+        self.back_action = QAction("Back to the results", self)
+        self.back_action.setShortcut(QKeySequence("Backspace"))
+        self.back_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.back_action.triggered.connect(self.back_from_duplicates)
+        for action in (self.refine.like_action, self.refine.unlike_action,
+                       self.duplicates_action, self.back_action):
+            self.grid.addAction(action)
+        self._before_group: tuple[str, object, str] | None = None
+        rl.addWidget(self.refine)
         rl.addWidget(self.grid, 1)
 
         # Empty / message page
@@ -332,6 +352,8 @@ class SearchTab(QWidget):
         text = self.search.text().strip()
         if not text:
             return
+        if self._query is None or self._query[:2] != ("text", text):
+            self.refine.clear()  # marks belong to the query they were made for
         self._query = ("text", text, f"“{text}”")
         self._run_query()
 
@@ -343,8 +365,11 @@ class SearchTab(QWidget):
             return
         kind, value, label = self._query
         k = self.count_spin.value()
+        if kind == "group":
+            return  # a near-duplicate group is shown from the results at hand
         if kind == "text":
-            self.controller.search_text(str(value), filters, k)
+            self.controller.search_text(str(value), filters, k,
+                                        like=self.refine.liked, unlike=self.refine.unliked)
         elif kind == "pasted":
             self.controller.search_pasted(value, filters, k)  # type: ignore[arg-type]
         else:
@@ -383,6 +408,7 @@ class SearchTab(QWidget):
         self._debounce.stop()
         self.controller.cancel_search()
         self._query = None
+        self.refine.clear()
         if self.search.text():
             self.search.clear()
         self.thumbnails.forget_pending()
@@ -445,6 +471,14 @@ class SearchTab(QWidget):
         menu = QMenu(self)
         for action in self.photo_actions:
             menu.addAction(action)
+        if self._query is not None and self._query[0] == "text":
+            menu.addSeparator()
+            menu.addAction(self.refine.like_action)
+            menu.addAction(self.refine.unlike_action)
+        hit = index.data(HitRole)
+        if hit is not None and hit.duplicates:
+            self.duplicates_action.setText(f"Show {len(hit.duplicates)} near-duplicates")
+            menu.addAction(self.duplicates_action)
         copy = menu.addAction("Copy path")
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(index.data(HitRole).path))
         menu.popup(self.grid.viewport().mapToGlobal(pos))
@@ -483,3 +517,31 @@ class SearchTab(QWidget):
         index = self.folders_view.currentIndex()
         if index.isValid():
             self.controller.remove_folder(index.siblingAtColumn(0).data(FolderRole))
+
+    # -- refining and near-duplicates ------------------------------------------
+
+    def _mark_selected(self, liked: bool) -> None:
+        hit = self.selected_hit()
+        if hit is None or self._query is None or self._query[0] != "text":
+            self.statusMessage.emit("Marks refine a text search: search by words first.", 5000)
+            return
+        self.refine.mark(hit, liked)
+
+    def show_duplicates_of_selected(self) -> None:
+        """Expand a folded result: the photo and its near-duplicates, best first."""
+        hit = self.selected_hit()
+        if hit is None or not hit.duplicates or self._query is None:
+            return
+        if self._query[0] != "group":
+            self._before_group = self._query
+        group = [replace(hit, duplicates=()), *hit.duplicates]
+        label = f"{len(group)} near-duplicates of {os.path.basename(hit.path)}"
+        self._query = ("group", group, label)
+        self.results_model.set_hits(group)
+        self._set_header(f"{label} · Backspace goes back to the results")
+        self.grid.setCurrentIndex(self.results_model.index(0))
+
+    def back_from_duplicates(self) -> None:
+        if self._query is not None and self._query[0] == "group" and self._before_group:
+            self._query, self._before_group = self._before_group, None
+            self._run_query()
