@@ -79,15 +79,18 @@ def register_checkpoint_config(arch: str, checkpoint: Path) -> Path:
 
     folder = checkpoint.parent
     own, hf = folder / f"{arch}.json", folder / HF_CONFIG_NAME
+    preprocess: dict[str, Any] = {}
     if own.is_file():
-        source, cfg, preprocess = own, _read_config(own), {}
+        source, cfg = own, _read_config(own)
     elif hf.is_file():
         data = _read_json(hf)
-        cfg = data.get("model_cfg") if isinstance(data, dict) else None
-        if not isinstance(cfg, dict):
+        found = data.get("model_cfg") if isinstance(data, dict) else None
+        if not isinstance(found, dict):
             raise ModelLoadError(f"{hf} has no \"model_cfg\" section describing the architecture.")
-        _check_config(cfg, hf)
-        source, preprocess = hf, data.get("preprocess_cfg") or {}
+        _check_config(found, hf)
+        source, cfg = hf, found
+        if isinstance(data.get("preprocess_cfg"), dict):
+            preprocess = data["preprocess_cfg"]
     else:
         raise ModelLoadError(
             f"Unknown model architecture '{arch}', and no {own.name} or {hf.name} beside "
