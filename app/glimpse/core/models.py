@@ -9,8 +9,10 @@ catalog keeps vectors of different models apart by that id.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,95 @@ def register_bundled_configs() -> None:
 
         open_clip.add_model_config(_CONFIG_DIR)
         _registered = True
+
+
+# Architectures registered from a config file found beside a checkpoint, by
+# name: a later checkpoint of the same name brings its own config again.
+_checkpoint_configs: dict[str, Path] = {}
+# Image preprocessing an open_clip_config.json asks for (mean, std, ...), by name.
+_checkpoint_preprocess: dict[str, dict[str, Any]] = {}
+_config_copies: tempfile.TemporaryDirectory[str] | None = None
+HF_CONFIG_NAME = "open_clip_config.json"  # as in Hugging Face open_clip repositories
+_CONFIG_KEYS = ("embed_dim", "vision_cfg", "text_cfg")
+_PREPROCESS_ARGS = {
+    "mean": "image_mean",
+    "std": "image_std",
+    "interpolation": "image_interpolation",
+    "resize_mode": "image_resize_mode",
+}
+
+
+def register_checkpoint_config(arch: str, checkpoint: Path) -> Path:
+    """Make `arch` known to open_clip from a config file beside its checkpoint.
+
+    A model trained with a custom architecture (or downloaded from a Hugging
+    Face open_clip repository) ships its config next to the weights; without
+    this, only architectures built into open_clip could be loaded from a file.
+    Looks for `<arch>.json` (an open_clip model config), then
+    `open_clip_config.json` (whose "model_cfg" holds one). Returns the file used.
+    """
+    import open_clip
+
+    folder = checkpoint.parent
+    own, hf = folder / f"{arch}.json", folder / HF_CONFIG_NAME
+    preprocess: dict[str, Any] = {}
+    if own.is_file():
+        source, cfg = own, _read_config(own)
+    elif hf.is_file():
+        data = _read_json(hf)
+        found = data.get("model_cfg") if isinstance(data, dict) else None
+        if not isinstance(found, dict):
+            raise ModelLoadError(f"{hf} has no \"model_cfg\" section describing the architecture.")
+        _check_config(found, hf)
+        source, cfg = hf, found
+        if isinstance(data.get("preprocess_cfg"), dict):
+            preprocess = data["preprocess_cfg"]
+    else:
+        raise ModelLoadError(
+            f"Unknown model architecture '{arch}', and no {own.name} or {hf.name} beside "
+            f"{checkpoint} describes it. Put the model's open_clip config there, or choose "
+            "an architecture `glimpse models` lists."
+        )
+    global _config_copies
+    with _register_lock:
+        if source == own:
+            open_clip.add_model_config(own)
+        else:
+            # open_clip names a config by its file stem, so the model_cfg is
+            # copied to `<arch>.json` in a folder that lives as long as we do.
+            if _config_copies is None:
+                _config_copies = tempfile.TemporaryDirectory(prefix="glimpse-configs-")
+            copy = Path(_config_copies.name) / f"{arch}.json"
+            copy.write_text(json.dumps(cfg), encoding="utf-8")
+            open_clip.add_model_config(copy)
+        _checkpoint_configs[arch] = source
+        _checkpoint_preprocess[arch] = {
+            _PREPROCESS_ARGS[k]: v for k, v in preprocess.items() if k in _PREPROCESS_ARGS
+        }
+    log.info("Architecture %s registered from %s", arch, source)
+    return source
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"Model config {path} cannot be read: {exc}.") from exc
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    cfg = _read_json(path)
+    _check_config(cfg, path)
+    return cfg
+
+
+def _check_config(cfg: Any, path: Path) -> None:
+    # open_clip silently skips a file without these keys; say so instead.
+    missing = [k for k in _CONFIG_KEYS if not isinstance(cfg, dict) or k not in cfg]
+    if missing:
+        raise ModelLoadError(
+            f"{path} is not an open_clip model config: it lacks {', '.join(missing)}."
+        )
 
 
 @dataclass(frozen=True)
@@ -216,14 +307,18 @@ def _load(spec: ModelSpec, device: str, cache_dir: Path | None) -> tuple[Any, Ca
     import torch
 
     register_bundled_configs()
+    if spec.checkpoint is not None and not spec.checkpoint.is_file():
+        raise ModelLoadError(f"Checkpoint file {spec.checkpoint} does not exist.")
+    if spec.checkpoint is not None and (
+        spec.arch not in open_clip.list_models() or spec.arch in _checkpoint_configs
+    ):
+        register_checkpoint_config(spec.arch, spec.checkpoint)
     if spec.arch not in open_clip.list_models():
         raise ModelLoadError(
             f"Unknown model architecture '{spec.arch}'. Run `glimpse models` to list them."
         )
     pretrained: str | None
     if spec.checkpoint is not None:
-        if not spec.checkpoint.is_file():
-            raise ModelLoadError(f"Checkpoint file {spec.checkpoint} does not exist.")
         pretrained = str(spec.checkpoint)
     elif spec.is_random or spec.tag is None:
         pretrained = None
@@ -329,6 +424,7 @@ def _create_pretrained(
             device=device,
             cache_dir=str(cache_dir) if cache_dir else None,
             weights_only=True,
+            **_checkpoint_preprocess.get(arch, {}),
         )
         return model, preprocess
 
