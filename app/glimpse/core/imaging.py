@@ -168,6 +168,7 @@ class DecodedPhoto:
     width: int
     height: int
     taken_at: dt.datetime | None
+    gps: tuple[float, float] | None = None  # (latitude, longitude) from EXIF
 
 
 def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> DecodedPhoto:
@@ -187,6 +188,7 @@ def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> Decod
         _load(im)
         orientation = _orientation(im)
         taken_at = _capture_time(im)
+        gps = _gps(im)
         rgb = _to_rgb(im)
         w, h = rgb.size
         if min(w, h) > min_side:
@@ -196,7 +198,7 @@ def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> Decod
         rgb = _detach(_apply_orientation(rgb, orientation), im)
     if orientation in (5, 6, 7, 8):
         full_w, full_h = full_h, full_w
-    return DecodedPhoto(rgb, full_w, full_h, taken_at)
+    return DecodedPhoto(rgb, full_w, full_h, taken_at, gps)
 
 
 def make_thumbnail(path: str | os.PathLike[str], max_side: int = 256) -> Image.Image:
@@ -230,6 +232,16 @@ def read_capture_time(path: str | os.PathLike[str]) -> dt.datetime | None:
     """
     with _opened(path) as im:
         return _capture_time(im)
+
+
+def read_gps(path: str | os.PathLike[str]) -> tuple[float, float] | None:
+    """(latitude, longitude) in degrees from EXIF; None if absent or nonsense.
+
+    Reads only the header (no pixels): the places backfill calls it for
+    photos indexed before places were stored.
+    """
+    with _opened(path) as im:
+        return _gps(im)
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> str:
@@ -433,6 +445,43 @@ def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     for op in _ORIENT_TRANSPOSE.get(orientation, ()):
         im = im.transpose(op)
     return im
+
+
+# --- GPS ---------------------------------------------------------------------------
+
+_GPS_IFD = 0x8825
+
+
+def _gps(im: Image.Image) -> tuple[float, float] | None:
+    try:
+        gps = im.getexif().get_ifd(_GPS_IFD)
+    except Exception:  # noqa: BLE001 - broken EXIF means "unknown place"
+        return None
+    if not gps:
+        return None
+    lat = _gps_degrees(gps.get(2), gps.get(1), "S")
+    lon = _gps_degrees(gps.get(4), gps.get(3), "W")
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    if lat == 0 and lon == 0:  # "null island": a receiver without a fix writes zeros
+        return None
+    return lat, lon
+
+
+def _gps_degrees(value: object, ref: object, negative: str) -> float | None:
+    """EXIF (degrees, minutes, seconds) rationals, signed by the N/S or E/W reference."""
+    try:
+        parts = [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)]  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not parts or len(parts) > 3 or any(not math.isfinite(p) or p < 0 for p in parts):
+        return None
+    degrees = sum(p / 60**i for i, p in enumerate(parts))
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "replace")
+    if not isinstance(ref, str) or ref.strip("\x00 ").upper() not in ("N", "S", "E", "W"):
+        return None  # no hemisphere: the sign is unknown, so the place would be a guess
+    return -degrees if ref.strip("\x00 ").upper() == negative else degrees
 
 
 # --- capture time ------------------------------------------------------------------
