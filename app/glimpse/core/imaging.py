@@ -19,6 +19,7 @@ import datetime as dt
 import errno
 import hashlib
 import importlib
+import io
 import math
 import os
 import re
@@ -32,6 +33,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from glimpse.core import raw as raw_files
 from glimpse.core.errors import ImageDecodeError
 
 # A 200 MP limit lets through every camera and panorama we know of but stops
@@ -131,6 +133,8 @@ def register_plugins() -> None:
         if "JXL" in Image.OPEN:
             formats.append("JXL")
             extensions.add(".jxl")
+        if _try_import("rawpy"):  # RAW/DNG: their embedded previews (core/raw.py)
+            extensions |= raw_files.RAW_EXTENSIONS
         _open_formats = tuple(f for f in formats if f in Image.OPEN)
         _extensions = frozenset(extensions)
         _plugins_registered = True
@@ -267,6 +271,10 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
     """
     register_plugins()
     _ensure_warning_filters()
+    if raw_files.is_raw(path):
+        with _raw_opened(path) as im:
+            yield im
+        return
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -292,6 +300,29 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
             if w * h > limit:
                 raise ImageDecodeError(_too_large(w * h, limit))
             yield im
+
+
+_RAW_ORIENTATION = "glimpse.raw_orientation"
+
+
+@contextmanager
+def _raw_opened(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
+    """A RAW file's embedded preview, opened like a photo (JPEG draft mode still applies)."""
+    preview, orientation = raw_files.preview(path)
+    if isinstance(preview, io.BytesIO):
+        try:
+            im = Image.open(preview, formats=("JPEG",))
+        except Exception as exc:  # noqa: BLE001 - a broken preview is a broken file
+            raise ImageDecodeError("RAW file with a corrupt embedded preview") from exc
+    else:
+        im = preview  # type: ignore[assignment]
+    with im:
+        if _orientation(im) == 1:  # previews rarely carry EXIF; LibRaw knows the turn
+            im.info[_RAW_ORIENTATION] = orientation
+        w, h = im.size
+        if w * h > _pixel_limit():
+            raise ImageDecodeError(_too_large(w * h, _pixel_limit()))
+        yield im  # type: ignore[misc]
 
 
 def _draft(im: ImageFile.ImageFile, size: tuple[int, int]) -> None:
@@ -432,6 +463,8 @@ def _detach(result: Image.Image, source: Image.Image) -> Image.Image:
 
 def _orientation(im: Image.Image) -> int:
     """EXIF orientation 1-8; anything unreadable counts as 1 (as stored)."""
+    if _RAW_ORIENTATION in im.info:
+        return int(im.info[_RAW_ORIENTATION])
     try:
         value = im.getexif().get(_TAG_ORIENTATION, 1)
     except Exception:  # noqa: BLE001 - broken EXIF must not cost the photo
