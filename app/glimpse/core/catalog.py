@@ -298,7 +298,8 @@ class Catalog:
     ) -> set[int]:
         """Ids of indexed photos passing the filters (dates are ISO strings;
         place_key is places.place_key() of a city, region or country name)."""
-        clauses, params = ["status='ok'"], []
+        clauses: list[str] = ["status='ok'"]
+        params: list[object] = []
         if place_key:
             clauses.append("id IN (SELECT photo_id FROM places WHERE instr(match_key, ?) > 0)")
             params.append(f"|{place_key}|")

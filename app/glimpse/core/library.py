@@ -344,9 +344,9 @@ class Library:
             # A name matches any field ("Lisbon" is a city and its region): count photos once.
             for name in {p for p in (city, region, country) if p}:
                 counts[name] = counts.get(name, 0) + n
-            for kind, name in (("country", country), ("region", region), ("city", city)):
-                if name:
-                    kinds[name] = kind  # the narrowest kind wins
+            for kind, field in (("country", country), ("region", region), ("city", city)):
+                if field:
+                    kinds[field] = kind  # the narrowest kind wins
         return sorted(((name, kinds[name], n) for name, n in counts.items()), key=lambda x: (-x[2], x[0]))
 
     def places_in_query(self, text: str) -> list[str]:

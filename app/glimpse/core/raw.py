@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 
+import numpy as np
 from PIL import Image
 
 from glimpse.core.errors import ImageDecodeError
@@ -49,4 +50,4 @@ def preview(path: str | os.PathLike[str]) -> tuple[io.BytesIO | Image.Image, int
         raise ImageDecodeError("not enough memory to decode image") from None
     if thumb.format == rawpy.ThumbFormat.JPEG:
         return io.BytesIO(bytes(thumb.data)), orientation
-    return Image.fromarray(thumb.data), orientation
+    return Image.fromarray(np.asarray(thumb.data)), orientation
