@@ -205,3 +205,20 @@ def test_real_gps_files_index_with_places(tmp_path: Path) -> None:
         names = {n: c for n, _, c in lib.places()}
         assert names.get("Italy") == len(list(folder.glob("*.jpg")))
         assert lib.search("photo", k=3, filters=Filters(place="tuscany"))
+
+
+def test_cli_place_option_and_hint(geo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from glimpse.cli.main import main
+
+    lib = ["--library", str(tmp_path / "clilib"), "--model", TINY_MODEL]
+    assert main(["index", *lib, str(geo_dir)]) == 0
+    capsys.readouterr()
+    assert main(["search", *lib, "photo", "--place", "lisboa", "--json"]) == 0
+    assert "[]" in capsys.readouterr().out  # Lisboa is not what GeoNames calls it
+    assert main(["search", *lib, "photo", "--place", "Lisbon"]) == 0
+    out = capsys.readouterr().out
+    assert "lisbon1.jpg" in out and "(Lisbon, Portugal)" in out and "paris.jpg" not in out
+    assert main(["similar", *lib, str(geo_dir / "paris.jpg"), "--place", "france"]) == 0
+    assert "paris.jpg" in capsys.readouterr().out
+    assert main(["search", *lib, "sunset", "in", "Lisbon"]) == 0
+    assert '--place "Lisbon" keeps only those' in capsys.readouterr().out

@@ -171,3 +171,11 @@ def test_samsung_motion_photo_is_one_photo() -> None:
 
     photo = imaging.decode_for_model(path)
     assert (photo.width, photo.height) == (3000, 4000)
+
+
+def test_similar_to_a_video_file_outside_the_library(library: Library, mixed_dir: Path, tmp_path: Path) -> None:
+    library.add_folder(mixed_dir)
+    library.index()
+    outside = make_video(tmp_path / "elsewhere" / "q.mkv", [300, 301])  # same start as other.webm
+    top = library.similar(outside, k=1)[0]
+    assert Path(top.path).name == "other.webm" and top.t_seconds == 0.0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core import imaging, places, search
+from glimpse.core import imaging, places, search, video
 from glimpse.core.catalog import OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
@@ -305,6 +305,8 @@ class Library:
         if isinstance(image, int):
             raise QueryError(f"Photo {image} is not indexed yet.")
         encoder = self.encoder_for(spec)
+        if video.is_video(image):  # a clip not in the library: its first keyframe
+            return encoder.encode_pil([video.decode_video(image, encoder.image_size).frames[0][1]])[0]
         return encoder.encode_pil([imaging.decode_for_model(image, encoder.image_size).image])[0]
 
     def _photo_row(self, image: str | Path | int) -> PhotoRow | None:
