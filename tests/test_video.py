@@ -179,3 +179,25 @@ def test_similar_to_a_video_file_outside_the_library(library: Library, mixed_dir
     outside = make_video(tmp_path / "elsewhere" / "q.mkv", [300, 301])  # same start as other.webm
     top = library.similar(outside, k=1)[0]
     assert Path(top.path).name == "other.webm" and top.t_seconds == 0.0
+
+
+def test_two_hour_video_is_capped(tmp_path: Path) -> None:
+    """A 2-hour clip (tiny frames, so the test is quick) yields MAX_FRAMES keyframes
+    spread over the whole film, not its first few minutes."""
+    path = tmp_path / "film.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=1, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.gop_size = 10
+        for i in range(2 * 3600):
+            arr = np.full((32, 32, 3), (i // 60) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    clip = video.decode_video(path, 32)
+    times = [t for t, _ in clip.frames]
+    assert len(times) == video.MAX_FRAMES
+    assert clip.duration == pytest.approx(7200, abs=2)
+    assert times[0] == 0.0 and times[-1] > 6900
+    assert all(b - a > 100 for a, b in zip(times, times[1:], strict=False))
