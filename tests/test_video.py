@@ -201,3 +201,24 @@ def test_two_hour_video_is_capped(tmp_path: Path) -> None:
     assert clip.duration == pytest.approx(7200, abs=2)
     assert times[0] == 0.0 and times[-1] > 6900
     assert all(b - a > 100 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_video_place_and_date_from_its_metadata(library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "meta"
+    root.mkdir()
+    with av.open(str(root / "walk.mov"), "w") as out:
+        out.metadata["location"] = "+38.7169-009.1399/"  # ISO 6709, as phones write it
+        out.metadata["creation_time"] = "2024-05-01T10:20:30.000000Z"
+        stream = out.add_stream("libx264", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        frame = av.VideoFrame.from_image(segment_image(1, (64, 48)))
+        for _ in range(10):
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    library.add_folder(root)
+    library.index()
+    [hit] = library.search("x", k=5, filters=Filters(place="Portugal"))
+    assert hit.kind == "video" and hit.place == "Lisbon, Portugal"
+    assert hit.taken_at is not None and hit.taken_at.startswith("2024-05-0")  # UTC shown as local time
