@@ -147,8 +147,10 @@ def test_live_photo_clip_is_not_a_second_item(tmp_path: Path) -> None:
     make_photo(root / "IMG_0001.jpg", 1)
     make_video(root / "IMG_0001.MOV", [1])
     make_video(root / "IMG_0002.mov", [2])  # a clip on its own is indexed
+    make_photo(root / "holiday.jpg", 3)
+    make_video(root / "holiday.mp4", [3])  # not a Live Photo pair: those are .MOV
     found = {Path(p).name for p in scan_folder(root)}
-    assert found == {"IMG_0001.jpg", "IMG_0002.mov"}
+    assert found == {"IMG_0001.jpg", "IMG_0002.mov", "holiday.jpg", "holiday.mp4"}
 
 
 def test_video_thumbnail_frame(tmp_path: Path) -> None:

@@ -112,8 +112,11 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
         for name in filenames:
             if name.startswith(".") or not (imaging.is_supported(name) or video.is_video(name)):
                 continue
-            if video.is_video(name) and os.path.splitext(name)[0].casefold() in stills:
-                continue  # the clip of a Live Photo: the still stands for both
+            stem, ext = os.path.splitext(name)
+            if ext.lower() == ".mov" and stem.casefold() in stills:
+                # The clip of a Live Photo (always .MOV): the still stands for both.
+                # Other clips sharing a photo's name (holiday.mp4 + holiday.jpg) stay.
+                continue
             path = os.path.join(dirpath, name)
             try:
                 st = os.stat(path)
