@@ -634,13 +634,6 @@ class Catalog:
         )
         return {FRAME_LABEL_BASE + r[0]: (r[1], r[2]) for r in rows}
 
-    def frame_vector(self, photo_id: int, model_key: int, t_seconds: float) -> np.ndarray | None:
-        rows = self._query(
-            "SELECT vector FROM frames WHERE photo_id=? AND model_key=? AND abs(t_seconds - ?) < 1e-3",
-            (photo_id, model_key, t_seconds),
-        )
-        return blob_to_vector(rows[0][0]) if rows else None
-
     def embedding_for(self, photo_id: int, model_key: int) -> np.ndarray | None:
         rows = self._query(
             "SELECT vector FROM embeddings WHERE photo_id=? AND model_key=?", (photo_id, model_key)
