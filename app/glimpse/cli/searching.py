@@ -14,7 +14,9 @@ def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from glimpse.core.search import Filters, parse_date
 
     folder = str(Path(args.folder).expanduser().resolve()) if args.folder else None
-    return Filters(folder, parse_date(args.after, "--after"), parse_date(args.before, "--before"))
+    return Filters(
+        folder, parse_date(args.after, "--after"), parse_date(args.before, "--before"), args.place
+    )
 
 
 def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -25,8 +27,15 @@ def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         print("No matching photos.")
     for rank, h in enumerate(hits, 1):
         date = f"  {h.taken_at[:10]}" if h.taken_at else ""
+        at = f"  at {_clock(h.t_seconds)}" if h.kind == "video" and h.t_seconds is not None else ""
+        place = f"  ({h.place})" if h.place else ""
         more = f"  (+{len(h.duplicates)} near-duplicates)" if h.duplicates else ""
-        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}{more}")
+        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{at}{date}{place}{more}")
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def _collapse(lib, args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -37,11 +46,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         warn_if_random(lib)
         filters = _filters(args)
+        text = " ".join(args.query)
         hits = lib.search(
-            " ".join(args.query), k=args.k, filters=filters, image=args.image,
+            text, k=args.k, filters=filters, image=args.image,
             like=args.like or (), unlike=args.unlike or (), collapse=_collapse(lib, args),
         )
         _print_hits(hits, args.json)
+        named = [] if args.json or args.place else lib.places_in_query(text)
+        if named:
+            print(f"Photos from {', '.join(named)} were raised; "
+                  f"--place \"{named[0]}\" keeps only those.")
         return 0
 
 
@@ -60,6 +74,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folder", help="only photos under this folder")
     p.add_argument("--after", help="only photos taken on or after this date (YYYY-MM-DD)")
     p.add_argument("--before", help="only photos taken before this date (YYYY-MM-DD)")
+    p.add_argument("--place", help="only photos taken in this city, region or country")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--all-duplicates", action="store_true",
                    help="list near-duplicates (same scene resized, bursts) one by one instead of folded")

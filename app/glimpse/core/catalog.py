@@ -20,7 +20,7 @@ import numpy as np
 
 from glimpse.core.errors import CatalogError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -62,7 +62,39 @@ _MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX embeddings_model ON embeddings(model_key);
     """,
+    # Places and videos (issue 10). A place row means "GPS was looked for":
+    # NULL coordinates say the photo has none, so it is not read again.
+    # A video's first sampled keyframe is its row in `embeddings`; its other
+    # keyframes live in `frames`, each its own label in the HNSW index.
+    """
+    CREATE TABLE places (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        lat REAL,
+        lon REAL,
+        city TEXT,
+        region TEXT,
+        country TEXT,
+        match_key TEXT
+    );
+    CREATE TABLE videos (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        duration REAL NOT NULL,
+        first_t REAL NOT NULL
+    );
+    CREATE TABLE frames (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        t_seconds REAL NOT NULL,
+        vector BLOB NOT NULL,
+        UNIQUE (photo_id, model_key, t_seconds)
+    );
+    CREATE INDEX frames_model ON frames(model_key);
+    """,
 ]
+
+# HNSW labels of video keyframes beyond the first: far above any photo id.
+FRAME_LABEL_BASE = 1 << 40
 
 # Photo states. 'missing' rows keep their embeddings for a while so that a
 # file that reappears elsewhere (a move seen as delete + create) is matched by
@@ -262,9 +294,15 @@ class Catalog:
         folder: str | None = None,
         after: str | None = None,
         before: str | None = None,
+        place_key: str | None = None,
     ) -> set[int]:
-        """Ids of indexed photos passing the filters (dates are ISO strings)."""
-        clauses, params = ["status='ok'"], []
+        """Ids of indexed photos passing the filters (dates are ISO strings;
+        place_key is places.place_key() of a city, region or country name)."""
+        clauses: list[str] = ["status='ok'"]
+        params: list[object] = []
+        if place_key:
+            clauses.append("id IN (SELECT photo_id FROM places WHERE instr(match_key, ?) > 0)")
+            params.append(f"|{place_key}|")
         if folder is not None:
             prefix = folder.rstrip(os.sep) + os.sep
             clauses.append("(path = ? OR substr(path, 1, ?) = ?)")
@@ -376,6 +414,8 @@ class Catalog:
     ) -> None:
         """New content at a known path: its old vectors no longer describe it."""
         db.execute("DELETE FROM embeddings WHERE photo_id=?", (photo_id,))
+        for table in ("frames", "videos", "places"):
+            db.execute(f"DELETE FROM {table} WHERE photo_id=?", (photo_id,))
         db.execute(
             """UPDATE photos SET size=?, mtime_ns=?, fingerprint=?, status='pending', error=NULL,
                updated_at=? WHERE id=?""",
@@ -471,7 +511,128 @@ class Catalog:
                WHERE id=?""",
             (source_id, target_id),
         )
+        db.execute(
+            """INSERT OR IGNORE INTO frames(photo_id, model_key, t_seconds, vector)
+               SELECT ?, model_key, t_seconds, vector FROM frames WHERE photo_id=?""",
+            (target_id, source_id),
+        )
+        for table, cols in (("videos", "duration, first_t"),
+                            ("places", "lat, lon, city, region, country, match_key")):
+            db.execute(
+                f"INSERT OR IGNORE INTO {table}(photo_id, {cols}) SELECT ?, {cols} "
+                f"FROM {table} WHERE photo_id=?",
+                (target_id, source_id),
+            )
         return cur.rowcount
+
+    # -- places and video frames (issue 10) ---------------------------------
+
+    @staticmethod
+    def store_place(
+        db: sqlite3.Connection, photo_id: int, lat: float | None, lon: float | None,
+        city: str | None, region: str | None, country: str | None, match_key: str | None,
+    ) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO places(photo_id, lat, lon, city, region, country, match_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, lat, lon, city, region, country, match_key),
+        )
+
+    def ids_without_place(self) -> list[int]:
+        """Indexed photos whose GPS was never looked for (indexed before places existed)."""
+        rows = self._query(
+            """SELECT id FROM photos p WHERE status='ok'
+               AND NOT EXISTS (SELECT 1 FROM places WHERE photo_id = p.id) ORDER BY id"""
+        )
+        return [r[0] for r in rows]
+
+    def places_by_ids(self, ids: Iterable[int]) -> dict[int, tuple[str | None, str | None, str | None]]:
+        rows = self._query_ids(
+            "SELECT photo_id, city, region, country FROM places "
+            "WHERE country IS NOT NULL AND photo_id IN ({ids})", ids,
+        )
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def place_rows(self) -> list[tuple[str | None, str | None, str | None, int]]:
+        """(city, region, country, number of indexed photos) for every place in the library."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self._query(
+                """SELECT pl.city, pl.region, pl.country, COUNT(*) FROM places pl
+                   JOIN photos p ON p.id = pl.photo_id
+                   WHERE p.status='ok' AND pl.country IS NOT NULL
+                   GROUP BY pl.city, pl.region, pl.country"""
+            )
+        ]
+
+    @staticmethod
+    def store_video(
+        db: sqlite3.Connection, photo_id: int, model_key: int, duration: float,
+        first_t: float, frames: Sequence[tuple[float, np.ndarray]],
+    ) -> list[int]:
+        """A video's duration and its keyframes beyond the first; returns their HNSW labels."""
+        db.execute(
+            "INSERT OR REPLACE INTO videos(photo_id, duration, first_t) VALUES (?, ?, ?)",
+            (photo_id, duration, first_t),
+        )
+        db.execute("DELETE FROM frames WHERE photo_id=? AND model_key=?", (photo_id, model_key))
+        labels = []
+        for t, vector in frames:
+            cur = db.execute(
+                "INSERT INTO frames(photo_id, model_key, t_seconds, vector) VALUES (?, ?, ?, ?)",
+                (photo_id, model_key, t, vector_to_blob(vector)),
+            )
+            labels.append(FRAME_LABEL_BASE + int(cur.lastrowid or 0))
+        return labels
+
+    def videos_by_ids(self, ids: Iterable[int]) -> dict[int, tuple[float, float]]:
+        """{photo id: (duration, time of the keyframe stored as its main vector)}."""
+        rows = self._query_ids(
+            "SELECT photo_id, duration, first_t FROM videos WHERE photo_id IN ({ids})", ids
+        )
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def has_frames(self, model_key: int) -> bool:
+        return bool(self._query("SELECT 1 FROM frames WHERE model_key=? LIMIT 1", (model_key,)))
+
+    def frame_labels(self, model_key: int, photo_ids: Iterable[int] | None = None) -> np.ndarray:
+        """HNSW labels of live videos' extra keyframes (all, or those of some videos)."""
+        if photo_ids is None:
+            rows = self._query(
+                """SELECT f.id FROM frames f JOIN photos p ON p.id = f.photo_id
+                   WHERE f.model_key=? AND p.status='ok' ORDER BY f.id""",
+                (model_key,),
+            )
+        else:
+            rows = self._query_ids(
+                "SELECT id FROM frames WHERE model_key=? AND photo_id IN ({ids}) ORDER BY id",
+                photo_ids, [model_key],
+            )
+        return np.array([FRAME_LABEL_BASE + r[0] for r in rows], dtype=np.int64)
+
+    def label_vectors(self, model_key: int, labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, vectors) for index labels of both kinds, in ascending label order."""
+        photo_ids = sorted(int(i) for i in labels if i < FRAME_LABEL_BASE)
+        frame_ids = sorted(int(i) - FRAME_LABEL_BASE for i in labels if i >= FRAME_LABEL_BASE)
+        ids, matrix = self.embeddings(model_key, photo_ids) if photo_ids else (np.zeros(0, np.int64), None)
+        rows = self._query_ids(
+            "SELECT id, vector FROM frames WHERE id IN ({ids}) ORDER BY id", frame_ids
+        )
+        parts = [m for m in (matrix,) if m is not None and len(m)]
+        if rows:
+            parts.append(np.stack([blob_to_vector(r[1]) for r in rows]))
+        out_ids = np.concatenate([ids, np.array([FRAME_LABEL_BASE + r[0] for r in rows], np.int64)])
+        if not parts:
+            return out_ids, np.zeros((0, 0), dtype=np.float32)
+        return out_ids, np.concatenate(parts)
+
+    def frames_by_labels(self, labels: Iterable[int]) -> dict[int, tuple[int, float]]:
+        """{frame label: (video's photo id, seconds into the video)}."""
+        frame_ids = [int(i) - FRAME_LABEL_BASE for i in labels if i >= FRAME_LABEL_BASE]
+        rows = self._query_ids(
+            "SELECT id, photo_id, t_seconds FROM frames WHERE id IN ({ids})", frame_ids
+        )
+        return {FRAME_LABEL_BASE + r[0]: (r[1], r[2]) for r in rows}
 
     def embedding_for(self, photo_id: int, model_key: int) -> np.ndarray | None:
         rows = self._query(

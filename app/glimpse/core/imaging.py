@@ -19,6 +19,7 @@ import datetime as dt
 import errno
 import hashlib
 import importlib
+import io
 import math
 import os
 import re
@@ -32,6 +33,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from glimpse.core import raw as raw_files
 from glimpse.core.errors import ImageDecodeError
 
 # A 200 MP limit lets through every camera and panorama we know of but stops
@@ -131,6 +133,8 @@ def register_plugins() -> None:
         if "JXL" in Image.OPEN:
             formats.append("JXL")
             extensions.add(".jxl")
+        if _try_import("rawpy"):  # RAW/DNG: their embedded previews (core/raw.py)
+            extensions |= raw_files.RAW_EXTENSIONS
         _open_formats = tuple(f for f in formats if f in Image.OPEN)
         _extensions = frozenset(extensions)
         _plugins_registered = True
@@ -168,6 +172,7 @@ class DecodedPhoto:
     width: int
     height: int
     taken_at: dt.datetime | None
+    gps: tuple[float, float] | None = None  # (latitude, longitude) from EXIF
 
 
 def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> DecodedPhoto:
@@ -187,6 +192,7 @@ def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> Decod
         _load(im)
         orientation = _orientation(im)
         taken_at = _capture_time(im)
+        gps = _gps(im)
         rgb = _to_rgb(im)
         w, h = rgb.size
         if min(w, h) > min_side:
@@ -196,7 +202,7 @@ def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> Decod
         rgb = _detach(_apply_orientation(rgb, orientation), im)
     if orientation in (5, 6, 7, 8):
         full_w, full_h = full_h, full_w
-    return DecodedPhoto(rgb, full_w, full_h, taken_at)
+    return DecodedPhoto(rgb, full_w, full_h, taken_at, gps)
 
 
 def make_thumbnail(path: str | os.PathLike[str], max_side: int = 256) -> Image.Image:
@@ -232,6 +238,16 @@ def read_capture_time(path: str | os.PathLike[str]) -> dt.datetime | None:
         return _capture_time(im)
 
 
+def read_gps(path: str | os.PathLike[str]) -> tuple[float, float] | None:
+    """(latitude, longitude) in degrees from EXIF; None if absent or nonsense.
+
+    Reads only the header (no pixels): the places backfill calls it for
+    photos indexed before places were stored.
+    """
+    with _opened(path) as im:
+        return _gps(im)
+
+
 def file_fingerprint(path: str | os.PathLike[str]) -> str:
     """A content hash (blake2b-128, hex) that follows a photo through renames and moves.
 
@@ -255,6 +271,10 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
     """
     register_plugins()
     _ensure_warning_filters()
+    if raw_files.is_raw(path):
+        with _raw_opened(path) as im:
+            yield im
+        return
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -280,6 +300,29 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
             if w * h > limit:
                 raise ImageDecodeError(_too_large(w * h, limit))
             yield im
+
+
+_RAW_ORIENTATION = "glimpse.raw_orientation"
+
+
+@contextmanager
+def _raw_opened(path: str | os.PathLike[str]) -> Iterator[ImageFile.ImageFile]:
+    """A RAW file's embedded preview, opened like a photo (JPEG draft mode still applies)."""
+    preview, orientation = raw_files.preview(path)
+    if isinstance(preview, io.BytesIO):
+        try:
+            im = Image.open(preview, formats=("JPEG",))
+        except Exception as exc:  # noqa: BLE001 - a broken preview is a broken file
+            raise ImageDecodeError("RAW file with a corrupt embedded preview") from exc
+    else:
+        im = preview  # type: ignore[assignment]
+    with im:
+        if _orientation(im) == 1:  # previews rarely carry EXIF; LibRaw knows the turn
+            im.info[_RAW_ORIENTATION] = orientation
+        w, h = im.size
+        if w * h > _pixel_limit():
+            raise ImageDecodeError(_too_large(w * h, _pixel_limit()))
+        yield im  # type: ignore[misc]
 
 
 def _draft(im: ImageFile.ImageFile, size: tuple[int, int]) -> None:
@@ -420,6 +463,8 @@ def _detach(result: Image.Image, source: Image.Image) -> Image.Image:
 
 def _orientation(im: Image.Image) -> int:
     """EXIF orientation 1-8; anything unreadable counts as 1 (as stored)."""
+    if _RAW_ORIENTATION in im.info:
+        return int(im.info[_RAW_ORIENTATION])
     try:
         value = im.getexif().get(_TAG_ORIENTATION, 1)
     except Exception:  # noqa: BLE001 - broken EXIF must not cost the photo
@@ -433,6 +478,43 @@ def _apply_orientation(im: Image.Image, orientation: int) -> Image.Image:
     for op in _ORIENT_TRANSPOSE.get(orientation, ()):
         im = im.transpose(op)
     return im
+
+
+# --- GPS ---------------------------------------------------------------------------
+
+_GPS_IFD = 0x8825
+
+
+def _gps(im: Image.Image) -> tuple[float, float] | None:
+    try:
+        gps = im.getexif().get_ifd(_GPS_IFD)
+    except Exception:  # noqa: BLE001 - broken EXIF means "unknown place"
+        return None
+    if not gps:
+        return None
+    lat = _gps_degrees(gps.get(2), gps.get(1), "S")
+    lon = _gps_degrees(gps.get(4), gps.get(3), "W")
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    if lat == 0 and lon == 0:  # "null island": a receiver without a fix writes zeros
+        return None
+    return lat, lon
+
+
+def _gps_degrees(value: object, ref: object, negative: str) -> float | None:
+    """EXIF (degrees, minutes, seconds) rationals, signed by the N/S or E/W reference."""
+    try:
+        parts = [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)]  # type: ignore[arg-type]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not parts or len(parts) > 3 or any(not math.isfinite(p) or p < 0 for p in parts):
+        return None
+    degrees = sum(p / 60**i for i, p in enumerate(parts))
+    if isinstance(ref, bytes):
+        ref = ref.decode("ascii", "replace")
+    if not isinstance(ref, str) or ref.strip("\x00 ").upper() not in ("N", "S", "E", "W"):
+        return None  # no hemisphere: the sign is unknown, so the place would be a guess
+    return -degrees if ref.strip("\x00 ").upper() == negative else degrees
 
 
 # --- capture time ------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core import imaging
+from glimpse.core import imaging, places, video
 from glimpse.core.catalog import Catalog, PhotoRow
 from glimpse.core.errors import ImageDecodeError
 from glimpse.core.index import VectorIndex
@@ -108,8 +108,14 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
     found: dict[str, tuple[int, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        stills = _still_stems(filenames)
         for name in filenames:
-            if name.startswith(".") or not imaging.is_supported(name):
+            if name.startswith(".") or not (imaging.is_supported(name) or video.is_video(name)):
+                continue
+            stem, ext = os.path.splitext(name)
+            if ext.lower() == ".mov" and stem.casefold() in stills:
+                # The clip of a Live Photo (always .MOV): the still stands for both.
+                # Other clips sharing a photo's name (holiday.mp4 + holiday.jpg) stay.
                 continue
             path = os.path.join(dirpath, name)
             try:
@@ -119,6 +125,15 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
             if st.st_size >= 0:
                 found[path] = (st.st_size, st.st_mtime_ns)
     return found
+
+
+def _still_stems(filenames: list[str]) -> set[str]:
+    """Stems of the photos in one folder (IMG_0001.HEIC -> "img_0001"), to pair Live Photo clips."""
+    return {
+        os.path.splitext(n)[0].casefold()
+        for n in filenames
+        if imaging.is_supported(n) and not n.startswith(".")
+    }
 
 
 def sync_catalog(
@@ -226,6 +241,11 @@ class _Decoded:
     height: int = 0
     taken_at: str | None = None
     error: str | None = None
+    gps: tuple[float, float] | None = None
+    # A video: its length, the time of `tensor`'s keyframe, and its other keyframes.
+    duration: float | None = None
+    first_t: float = 0.0
+    frames: list[tuple[float, object]] = field(default_factory=list)
 
 
 def encode_pending(
@@ -296,6 +316,8 @@ def _read_ahead(
 
 
 def _decode(row: PhotoRow, encoder: Encoder) -> _Decoded:
+    if video.is_video(row.path):
+        return _decode_video(row, encoder)
     try:
         photo = imaging.decode_for_model(row.path, min_side=encoder.image_size)
         tensor = encoder.preprocess(photo.image)
@@ -304,7 +326,24 @@ def _decode(row: PhotoRow, encoder: Encoder) -> _Decoded:
     except Exception as exc:  # a decoder bug must cost one file, not the whole run
         return _Decoded(row, error=f"could not decode: {type(exc).__name__}: {exc}")
     taken = photo.taken_at.isoformat(timespec="seconds") if photo.taken_at else None
-    return _Decoded(row, tensor, photo.width, photo.height, taken)
+    gps = places.locate(row.path, photo.gps)
+    return _Decoded(row, tensor, photo.width, photo.height, taken, gps=gps)
+
+
+def _decode_video(row: PhotoRow, encoder: Encoder) -> _Decoded:
+    try:
+        clip = video.decode_video(row.path, min_side=encoder.image_size)
+        tensors = [(t, encoder.preprocess(image)) for t, image in clip.frames]
+    except ImageDecodeError as exc:
+        return _Decoded(row, error=str(exc))
+    except Exception as exc:  # a decoder bug must cost one file, not the whole run
+        return _Decoded(row, error=f"could not decode video: {type(exc).__name__}: {exc}")
+    taken = clip.taken_at.isoformat(timespec="seconds") if clip.taken_at else None
+    (first_t, first), rest = tensors[0], tensors[1:]
+    return _Decoded(
+        row, first, clip.width, clip.height, taken, gps=places.locate(row.path, clip.gps),
+        duration=clip.duration, first_t=first_t, frames=rest,
+    )
 
 
 def _commit_batch(
@@ -317,18 +356,46 @@ def _commit_batch(
 ) -> None:
     good = [d for d in batch if d.error is None]
     vectors = encoder.encode_images([d.tensor for d in good]) if good else np.zeros((0, 0))
+    frame_vectors = _encode_frames(encoder, good)
+    located = [d for d in good if d.gps is not None]
+    names = places.resolve([d.gps for d in located if d.gps is not None])
+    where = dict(zip((d.row.id for d in located), names, strict=True))
+    frame_labels: list[int] = []
     with catalog.transaction() as db:
         for d, vec in zip(good, vectors, strict=True):
             catalog.store_decoded(db, d.row.id, d.width, d.height, d.taken_at)
             catalog.store_embedding(db, d.row.id, model_key, vec)
+            places.store(db, d.row.id, where.get(d.row.id))
+            if d.duration is not None:
+                frame_labels += catalog.store_video(
+                    db, d.row.id, model_key, d.duration, d.first_t, frame_vectors.get(d.row.id, [])
+                )
         for d in batch:
             if d.error is not None:
                 catalog.store_error(db, d.row.id, d.error)
                 report.errors.append((d.row.path, d.error))
     if index is not None and good:
         index.add(np.array([d.row.id for d in good], dtype=np.int64), vectors)
+    if index is not None and frame_labels:
+        extra = np.stack([v for d in good for _, v in frame_vectors.get(d.row.id, [])])
+        index.add(np.array(frame_labels, dtype=np.int64), extra)
     report.encoded += len(good)
     report.failed += len(batch) - len(good)
+
+
+_FRAME_CHUNK = 64  # keyframes per model call: bounds memory for a batch full of videos
+
+
+def _encode_frames(encoder: Encoder, good: list[_Decoded]) -> dict[int, list[tuple[float, np.ndarray]]]:
+    """Vectors for videos' extra keyframes, {photo id: [(seconds, vector)]}."""
+    flat = [(d.row.id, t, tensor) for d in good for t, tensor in d.frames]
+    out: dict[int, list[tuple[float, np.ndarray]]] = {}
+    for start in range(0, len(flat), _FRAME_CHUNK):
+        chunk = flat[start : start + _FRAME_CHUNK]
+        vecs = encoder.encode_images([tensor for _, _, tensor in chunk])
+        for (photo_id, t, _), vec in zip(chunk, vecs, strict=True):
+            out.setdefault(photo_id, []).append((t, vec))
+    return out
 
 
 def _progress(phase: str, done: int, total: int, start: float, current: str | None) -> Progress:

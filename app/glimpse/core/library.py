@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core import duplicates, feedback, imaging, search
+from glimpse.core import duplicates, feedback, imaging, places, search, video
 from glimpse.core.catalog import OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 
 LIBRARY_ENV = "GLIMPSE_LIBRARY"
 _SAVE_INDEX_EVERY_S = 60.0
+# Added to the score of photos from a place named in the query ("beach in
+# Lisbon"). Text-to-photo cosines of one query spread over ~0.1, so this lifts
+# a photo from the place past most others without hiding strong matches
+# that lack GPS.
+PLACE_BOOST = 0.05
 
 
 def default_library_dir() -> Path:
@@ -165,8 +170,9 @@ class Library:
         Used on load (a crash may have left the file behind the catalog) and
         after every scan (removals, and copies that reused stored vectors)."""
         index, key = self._indexes[model_id], self._index_keys[model_id]
+        labels = np.concatenate([self.catalog.embedding_ids(key), self.catalog.frame_labels(key)])
         added, removed = index.sync_with(
-            self.catalog.embedding_ids(key), lambda chunk: self.catalog.embeddings(key, chunk)[1]
+            labels, lambda chunk: self.catalog.label_vectors(key, chunk)[1]
         )
         if added or removed:
             log.info("index for %s reconciled: %d added, %d removed", model_id, added, removed)
@@ -228,7 +234,15 @@ class Library:
         if cancel is not None and cancel.cancelled:
             return IndexReport(scan, EncodeReport(cancelled=True))
         encode = self.encode(progress, cancel, spec, batch_size, workers)
+        if not encode.cancelled:
+            self.backfill_places(cancel)
         return IndexReport(scan, encode)
+
+    def backfill_places(self, cancel: CancelToken | None = None) -> int:
+        """Read GPS for photos indexed before places were stored (resumable)."""
+        return places.backfill(
+            self.catalog, cancelled=(lambda: cancel.cancelled) if cancel is not None else None
+        )
 
     def encode(
         self,
@@ -292,6 +306,8 @@ class Library:
         if isinstance(image, int):
             raise QueryError(f"Photo {image} is not indexed yet.")
         encoder = self.encoder_for(spec)
+        if video.is_video(image):  # a clip not in the library: its first keyframe
+            return encoder.encode_pil([video.decode_video(image, encoder.image_size).frames[0][1]])[0]
         return encoder.encode_pil([imaging.decode_for_model(image, encoder.image_size).image])[0]
 
     def _photo_row(self, image: str | Path | int) -> PhotoRow | None:
@@ -329,7 +345,53 @@ class Library:
                 [self.image_vector(p, spec) for p in like],
                 [self.image_vector(p, spec) for p in unlike],
             )
-        return self._rank(vector, k, filters, spec, collapse)
+        hits = self._rank(vector, k, filters, spec, collapse)
+        named = self.places_in_query(" ".join(t.text for t in terms if t.text))
+        if named and not (filters and filters.place):
+            hits = self._boost_places(vector, hits, named, k, filters, spec, collapse)
+        return hits
+
+    # -- places -------------------------------------------------------------
+
+    def places(self) -> list[tuple[str, str, int]]:
+        """(name, "city"/"region"/"country", photos) for the place filter, most photos first."""
+        counts: dict[str, int] = {}
+        kinds: dict[str, str] = {}
+        for city, region, country, n in self.catalog.place_rows():
+            # A name matches any field ("Lisbon" is a city and its region): count photos once.
+            for name in {p for p in (city, region, country) if p}:
+                counts[name] = counts.get(name, 0) + n
+            for kind, field in (("country", country), ("region", region), ("city", city)):
+                if field:
+                    kinds[field] = kind  # the narrowest kind wins
+        return sorted(((name, kinds[name], n) for name, n in counts.items()), key=lambda x: (-x[2], x[0]))
+
+    def places_in_query(self, text: str) -> list[str]:
+        """Places of this library named in a query ("beach in Lisbon" -> ["Lisbon"])."""
+        if not text.strip():
+            return []
+        return places.places_in_query(text, (name for name, _, _ in self.places()))
+
+    def _boost_places(
+        self, vector: np.ndarray, hits: list[SearchHit], named: list[str], k: int,
+        filters: Filters | None, spec: ModelSpec | None,
+        collapse: duplicates.Rules | None = None,
+    ) -> list[SearchHit]:
+        """Raise photos from the named places; photos without GPS stay in the ranking."""
+        base = filters or Filters()
+        pool = {h.photo_id: h for h in hits}
+        in_place: set[int] = set()
+        for name in named:
+            scoped = Filters(base.folder, base.after, base.before, name)
+            for h in self._rank(vector, k, scoped, spec, collapse):
+                pool.setdefault(h.photo_id, h)
+                in_place.add(h.photo_id)
+            key = places.place_key(name)
+            in_place |= self.catalog.photo_ids_matching(place_key=key) & pool.keys()
+        ranked = sorted(
+            pool.values(), key=lambda h: -(h.score + (PLACE_BOOST if h.photo_id in in_place else 0))
+        )
+        return ranked[:k]
 
     def _rank(
         self,

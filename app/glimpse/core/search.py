@@ -8,12 +8,14 @@ moves toward a concept and subtracting moves away from it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
 
-from glimpse.core.catalog import Catalog
+from glimpse.core import places
+from glimpse.core.catalog import FRAME_LABEL_BASE, Catalog
 from glimpse.core.errors import QueryError
 from glimpse.core.index import VectorIndex, exact_search
 
@@ -36,10 +38,11 @@ class Filters:
     folder: str | None = None
     after: str | None = None  # ISO date, inclusive
     before: str | None = None  # ISO date, exclusive
+    place: str | None = None  # a city, region or country name (any case and accents)
 
     @property
     def active(self) -> bool:
-        return any((self.folder, self.after, self.before))
+        return any((self.folder, self.after, self.before, self.place))
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class SearchHit:
     width: int | None
     height: int | None
     fingerprint: str | None
+    kind: str = "photo"  # or "video"
+    t_seconds: float | None = None  # a video: the time of its best-matching keyframe
+    duration: float | None = None  # a video's length in seconds
+    place: str | None = None  # "Lisbon, Portugal", when the photo has GPS
     # Near-duplicates of this photo that ranked below it (collapsed results only).
     duplicates: tuple[SearchHit, ...] = ()
 
@@ -114,24 +121,77 @@ def run(
     if k <= 0:
         raise QueryError("The number of results must be at least 1.")
     filters = filters or Filters()
+    with_frames = catalog.has_frames(model_key)
     if not filters.active:
-        ranked = index.search(vector, k)
+        ranked = _best_per_item(catalog, lambda n: index.search(vector, n), k, with_frames)
     else:
-        allowed = catalog.photo_ids_matching(filters.folder, filters.after, filters.before)
+        place_key = places.place_key(filters.place) if filters.place else None
+        allowed = catalog.photo_ids_matching(
+            filters.folder, filters.after, filters.before, place_key
+        )
+        frame_labels = catalog.frame_labels(model_key, allowed) if with_frames else None
         if len(allowed) <= EXACT_FILTER_LIMIT:
-            ids, matrix = catalog.embeddings(model_key, sorted(allowed))
-            ranked = exact_search(matrix, ids, vector, k)
+            ids, matrix = catalog.label_vectors(
+                model_key, [*allowed, *(frame_labels if frame_labels is not None else ())]
+            )
+            ranked = _best_per_item(
+                catalog, lambda n: exact_search(matrix, ids, vector, n), k, with_frames
+            )
         else:
-            ranked = index.search(vector, k, allowed=allowed)
-    rows = catalog.photos_by_ids(i for i, _ in ranked)
+            labels = allowed | {int(i) for i in frame_labels} if frame_labels is not None else allowed
+            ranked = _best_per_item(
+                catalog, lambda n: index.search(vector, n, allowed=labels), k, with_frames
+            )
+    ids_ranked = [i for i, _, _ in ranked]
+    rows = catalog.photos_by_ids(ids_ranked)
+    videos = catalog.videos_by_ids(ids_ranked)
+    where = catalog.places_by_ids(ids_ranked)
     hits = []
-    for photo_id, score in ranked:
+    for photo_id, score, t in ranked:
         row = rows.get(photo_id)
         if row is None:  # removed while we searched
             continue
+        video = videos.get(photo_id)
+        place = where.get(photo_id)
         hits.append(
             SearchHit(
-                photo_id, row.path, score, row.taken_at, row.width, row.height, row.fingerprint
+                photo_id, row.path, score, row.taken_at, row.width, row.height, row.fingerprint,
+                kind="video" if video else "photo",
+                t_seconds=(t if t is not None else video[1]) if video else None,
+                duration=video[0] if video else None,
+                place=places.place_label(*place) if place else None,
             )
         )
     return hits
+
+
+def _best_per_item(
+    catalog: Catalog,
+    search: Callable[[int], list[tuple[int, float]]],
+    k: int,
+    with_frames: bool,
+) -> list[tuple[int, float, float | None]]:
+    """(photo id, score, keyframe time or None), best first, one entry per item.
+
+    A video holds many labels (one per keyframe) and matches by its best one,
+    so when videos exist we ask for more neighbours until k distinct items
+    come back or the index runs dry."""
+    if not with_frames:
+        return [(i, s, None) for i, s in search(k)]
+    n = k * 2
+    while True:
+        raw = search(n)
+        frames = catalog.frames_by_labels(i for i, _ in raw if i >= FRAME_LABEL_BASE)
+        best: dict[int, tuple[float, float | None]] = {}
+        for label, score in raw:
+            if label >= FRAME_LABEL_BASE:
+                if label not in frames:
+                    continue  # deleted while we searched
+                photo_id, t = frames[label]
+            else:
+                photo_id, t = label, None
+            if photo_id not in best:
+                best[photo_id] = (score, t)
+        if len(best) >= k or len(raw) < n:
+            return [(i, s, t) for i, (s, t) in list(best.items())[:k]]
+        n *= 4

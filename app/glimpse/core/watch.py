@@ -17,7 +17,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from glimpse.core import imaging
+from glimpse.core import imaging, video
 
 # Wait for this much quiet before rescanning, but never longer than the cap,
 # so a folder that changes all the time is still indexed.
@@ -84,7 +84,7 @@ class _Handler(FileSystemEventHandler):
             return  # reads change nothing
         for path in (event.src_path, getattr(event, "dest_path", "")):
             path = path.decode() if isinstance(path, bytes) else path
-            if path and (event.is_directory or imaging.is_supported(path)):
+            if path and (event.is_directory or imaging.is_supported(path) or video.is_video(path)):
                 self.queue.put(path)
 
 

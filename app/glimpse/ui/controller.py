@@ -53,6 +53,7 @@ class SearchOutcome:
     label: str  # what the user asked, for the results header
     hits: list[SearchHit]
     seconds: float
+    places: list[str] = field(default_factory=list)  # library places named in a text query
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def user_message(exc: BaseException) -> str:
 class LibraryController(QObject):
     stateChanged = Signal(str, str)  # state, message
     foldersChanged = Signal(object)  # list[FolderRow]
+    placesChanged = Signal(object)  # list[(name, kind, photos)], with each folders refresh
     indexStarted = Signal(str)  # what: "index" or the model being switched to
     indexProgress = Signal(object)  # Progress
     indexFinished = Signal(object)  # IndexOutcome
@@ -217,14 +219,16 @@ class LibraryController(QObject):
         self._last_folder_refresh = time.monotonic()
         lib = self.library
 
-        def job(token: CancelToken, progress: ProgressFn) -> list[FolderRow]:
-            return lib.folders()
+        def job(token: CancelToken, progress: ProgressFn) -> tuple[list[FolderRow], list]:
+            return lib.folders(), lib.places()
 
         self._submit(self.misc, job, self._on_folders, self._on_folders_failed, "folders")
 
-    def _on_folders(self, rows: list[FolderRow]) -> None:
+    def _on_folders(self, result: tuple[list[FolderRow], list]) -> None:
         self._folders_in_flight = False
+        rows, places = result
         self.foldersChanged.emit(rows)
+        self.placesChanged.emit(places)
         if self._folders_dirty:
             self._folders_dirty = False
             self.refresh_folders()
@@ -407,8 +411,9 @@ class LibraryController(QObject):
                 hits = lib.similar(path, k=k, filters=filters, collapse=collapse)
             else:
                 hits = lib.similar(what, k=k, filters=filters, collapse=collapse)
+            named = lib.places_in_query(what[0]) if kind == "text" else []
             return SearchOutcome(seq, "text" if kind == "text" else "image", label, hits,
-                                 time.perf_counter() - start)
+                                 time.perf_counter() - start, named)
 
         self.searches.clear_queued()  # an older query still waiting is already stale
         worker = Worker(job, name="search")

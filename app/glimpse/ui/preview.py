@@ -8,6 +8,7 @@ so selecting a 50-megapixel photo never freezes the window.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -33,6 +34,31 @@ PREVIEW_SIZE = 1024
 def open_in_viewer(path: str) -> bool:
     """The system's default app for the file (tests replace this)."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+
+# Players that take a start time on the command line: (program, option).
+_PLAYERS = (("vlc", "--start-time={t}"), ("mpv", "--start={t}"), ("celluloid", "--mpv-start={t}"))
+
+
+def open_hit(hit: SearchHit) -> bool:
+    """Open a result; a video starts at its matching moment when a known player
+    (VLC, mpv) is installed, otherwise the system's default app opens it at the start."""
+    if hit.kind == "video" and hit.t_seconds:
+        for program, option in _PLAYERS:
+            exe = shutil.which(program)
+            if exe:
+                try:
+                    subprocess.Popen([exe, option.format(t=f"{hit.t_seconds:g}"), hit.path])
+                    return True
+                except OSError:
+                    continue
+    return open_in_viewer(hit.path)
+
+
+def clock(seconds: float) -> str:
+    """0:42, 1:02:03"""
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def show_in_folder(path: str) -> bool:
@@ -139,10 +165,15 @@ class PreviewPane(QWidget):
         except OSError:
             nbytes = "file missing"
         dims = f"{hit.width} × {hit.height} px, " if hit.width and hit.height else ""
+        if hit.kind == "video" and hit.duration is not None:
+            at = f", frame at {clock(hit.t_seconds)}" if hit.t_seconds is not None else ""
+            dims = f"video {clock(hit.duration)}{at}, " + dims
         self.dims.setText(dims + nbytes)
+        if hit.place:
+            self.date.setText(f"{self.date.text()} · {hit.place}")
         self.score.setText(f"{hit.score:.3f}")
         self._key, pixmap = self.thumbnails.request(
-            hit.path, hit.fingerprint, PREVIEW_SIZE, use_disk=False
+            hit.path, hit.fingerprint, PREVIEW_SIZE, use_disk=False, t_seconds=hit.t_seconds
         )
         self._pixmap = pixmap
         if pixmap is None:

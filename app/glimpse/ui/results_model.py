@@ -10,17 +10,49 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
 from glimpse.core.search import SearchHit
+from glimpse.ui.preview import clock
 from glimpse.ui.thumbnails import ThumbnailCache
 
 HitRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
+BadgeRole = Qt.ItemDataRole.UserRole + 4  # "▶ 0:42" on a video's thumbnail, else None
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def badge_text(hit: SearchHit) -> str | None:
+    return f"▶ {clock(hit.duration)}" if hit.kind == "video" and hit.duration is not None else None
+
+
+def _with_badge(pixmap: QPixmap, text: str) -> QPixmap:
+    """A copy of a video's frame with its duration drawn in the lower left corner."""
+    out = QPixmap(pixmap)
+    painter = QPainter(out)
+    font = QFont(painter.font())
+    font.setPixelSize(max(10, out.height() // 11))
+    font.setBold(True)
+    painter.setFont(font)
+    rect = painter.fontMetrics().boundingRect(text).adjusted(-5, -2, 5, 2)
+    rect.moveBottomLeft(out.rect().bottomLeft() + QPoint(4, -4))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 170))
+    painter.drawRoundedRect(rect, 4, 4)
+    painter.setPen(QColor(255, 255, 255))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return out
 
 
 def _placeholder(size: int) -> QPixmap:
@@ -40,6 +72,7 @@ class ResultsModel(QAbstractListModel):
         self._hits: list[SearchHit] = []
         self._rows_by_key: dict[str, list[int]] = {}
         self._key_by_row: dict[int, str] = {}
+        self._badged: dict[str, QPixmap] = {}
         self.thumbnails = thumbnails
         self.thumb_size = thumb_size
         self._placeholder = _placeholder(thumb_size)
@@ -51,6 +84,7 @@ class ResultsModel(QAbstractListModel):
     def set_hits(self, hits: list[SearchHit]) -> None:
         self.beginResetModel()
         self._hits = list(hits)
+        self._badged.clear()
         self._rows_by_key.clear()
         self._key_by_row.clear()
         self.endResetModel()
@@ -79,17 +113,26 @@ class ResultsModel(QAbstractListModel):
         if hit is None:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            name = os.path.basename(hit.path)
-            # A folded group shows its size, as a gallery's stack badge does.
-            return f"{name}  ⧉ +{len(hit.duplicates)}" if hit.duplicates else name
+            # Where it was taken says more at a glance than IMG_1234.jpg (the tooltip
+            # and the preview keep the name); a folded group shows its size, as a
+            # gallery's stack badge does.
+            label = hit.place or os.path.basename(hit.path)
+            return f"{label}  ⧉ +{len(hit.duplicates)}" if hit.duplicates else label
         if role == Qt.ItemDataRole.DecorationRole:
             return QIcon(self._thumbnail(index.row(), hit))
+        if role == BadgeRole:
+            return badge_text(hit)
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"<br>{hit.width} × {hit.height}" if hit.width and hit.height else ""
             date = f"<br>{hit.taken_at.replace('T', ' ')}" if hit.taken_at else ""
+            place = f"<br>{hit.place}" if hit.place else ""
+            at = ""
+            if hit.kind == "video" and hit.duration is not None:
+                frame = f", best frame at {clock(hit.t_seconds)}" if hit.t_seconds is not None else ""
+                at = f"<br>video {clock(hit.duration)}{frame}"
             dups = (f"<br>+{len(hit.duplicates)} near-duplicates (Space shows them)"
                     if hit.duplicates else "")
-            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{date}{size}{dups}"
+            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{at}{date}{place}{size}{dups}"
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(self.thumb_size + 16, self.thumb_size + 36)
         if role == HitRole:
@@ -108,10 +151,18 @@ class ResultsModel(QAbstractListModel):
     # -- thumbnails -----------------------------------------------------------
 
     def _thumbnail(self, row: int, hit: SearchHit) -> QPixmap:
-        key, pixmap = self.thumbnails.request(hit.path, hit.fingerprint, self.thumb_size)
+        key, pixmap = self.thumbnails.request(
+            hit.path, hit.fingerprint, self.thumb_size, t_seconds=hit.t_seconds
+        )
         if self._key_by_row.get(row) != key:
             self._key_by_row[row] = key
             self._rows_by_key.setdefault(key, []).append(row)
+        badge = badge_text(hit)
+        if pixmap is not None and badge is not None:
+            badged = self._badged.get(key)
+            if badged is None:
+                badged = self._badged[key] = _with_badge(pixmap, badge)
+            return badged
         return pixmap if pixmap is not None else self._placeholder
 
     def _on_thumbnail(self, key: str, *_: object) -> None:

@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeyEvent, QKeySeque
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QCompleter,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -40,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import imaging
+from glimpse.core import imaging, places
 from glimpse.core.errors import GlimpseError
 from glimpse.core.search import Filters, SearchHit, parse_date
 from glimpse.ui import preferences as prefs
@@ -111,6 +112,7 @@ class SearchTab(QWidget):
         self._build()
         controller.searchFinished.connect(self._on_results)
         controller.searchFailed.connect(self._on_search_failed)
+        controller.placesChanged.connect(self.set_places)
 
     @property
     def has_query(self) -> bool:
@@ -154,6 +156,7 @@ class SearchTab(QWidget):
         self.folder_filter = QComboBox()
         self.folder_filter.addItem("All folders", None)
         self.folder_filter.currentIndexChanged.connect(self._on_filters_changed)
+        self.place_filter = self._build_place_filter()
         self.after_edit = QLineEdit()
         self.before_edit = QLineEdit()
         for edit, tip in ((self.after_edit, "from"), (self.before_edit, "until")):
@@ -169,6 +172,8 @@ class SearchTab(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Folder"))
         filters.addWidget(self.folder_filter, 1)
+        filters.addWidget(QLabel("Place"))
+        filters.addWidget(self.place_filter)
         filters.addWidget(QLabel("Taken from"))
         filters.addWidget(self.after_edit)
         filters.addWidget(QLabel("until"))
@@ -203,7 +208,15 @@ class SearchTab(QWidget):
         results_page = QWidget()
         rl = QVBoxLayout(results_page)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.results_header)
+        self.chips = QWidget()
+        self.chips.setObjectName("placeChips")
+        self._chips_layout = QHBoxLayout(self.chips)
+        self._chips_layout.setContentsMargins(0, 0, 0, 0)
+        self.chips.hide()
+        header_row = QHBoxLayout()
+        header_row.addWidget(self.results_header, 1)
+        header_row.addWidget(self.chips)
+        rl.addLayout(header_row)
         # Relevance feedback marks, and a way back from a near-duplicate group.
         self.refine = RefineBar(self)
         self.refine.changed.connect(self._run_query)
@@ -253,7 +266,7 @@ class SearchTab(QWidget):
         ml.addWidget(self.stack, 1)
 
         self.preview = PreviewPane(self.thumbnails)
-        self.preview.openRequested.connect(preview_mod.open_in_viewer)
+        self.preview.openRequested.connect(lambda _path: self._open_hit(self.preview.hit))
         self.preview.revealRequested.connect(preview_mod.show_in_folder)
         self.preview.similarRequested.connect(self.more_like)
 
@@ -338,7 +351,7 @@ class SearchTab(QWidget):
             self._repolish(self.results_header)
             self.stack.setCurrentIndex(1)
             return None
-        return Filters(self.folder_filter.currentData(), after, before)
+        return Filters(self.folder_filter.currentData(), after, before, self.place_value())
 
     def _on_filters_changed(self, *_: object) -> None:
         self.prefs.set(prefs.RESULT_COUNT, self.count_spin.value())
@@ -423,6 +436,7 @@ class SearchTab(QWidget):
             return
         self.thumbnails.forget_pending()
         self.results_model.set_hits(outcome.hits)
+        self._show_place_chips(outcome.places)
         n = len(outcome.hits)
         label = "No photos match" if n == 0 else f"{n:,} photos"
         self._set_header(f"{label} for {outcome.label} · {outcome.seconds:.2f} s")
@@ -454,9 +468,103 @@ class SearchTab(QWidget):
         self.preview.show_hit(current.data(HitRole) if current.isValid() else None)
 
     def open_selected(self) -> None:
-        hit = self.selected_hit()
+        self._open_hit(self.selected_hit())
+
+    @staticmethod
+    def _open_hit(hit: SearchHit | None) -> None:
         if hit is not None:
-            preview_mod.open_in_viewer(hit.path)
+            preview_mod.open_hit(hit)  # a video starts at its matching frame where possible
+
+    # -- places ---------------------------------------------------------------
+
+    def _build_place_filter(self) -> QComboBox:
+        """An editable list of the library's places with photo counts; typing filters it."""
+        combo = QComboBox()
+        combo.setObjectName("placeFilter")
+        combo.setEditable(True)
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        combo.setMinimumContentsLength(14)
+        combo.lineEdit().setPlaceholderText("Any place")
+        combo.lineEdit().setClearButtonEnabled(True)
+        combo.setToolTip("Only photos taken in this city, region or country")
+        completer = QCompleter(combo.model(), combo)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        combo.setCompleter(completer)
+        combo.addItem("", None)
+        combo.activated.connect(lambda _index: self._on_place_edited())
+        combo.lineEdit().editingFinished.connect(self._on_place_edited)
+        self._place_applied: str | None = None
+        return combo
+
+    def set_places(self, rows: list) -> None:
+        """(name, kind, photos) rows from the library, most photos first."""
+        combo = self.place_filter
+        text = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("", None)
+        for name, kind, n in rows:
+            combo.addItem(f"{name} ({n:,})", name)
+            combo.setItemData(combo.count() - 1, f"{kind}, {n:,} photos", Qt.ItemDataRole.ToolTipRole)
+        index = combo.findText(text)
+        combo.setCurrentIndex(max(0, index))
+        combo.setEditText(text)
+        combo.blockSignals(False)
+
+    def place_value(self) -> str | None:
+        """The place to filter by: a listed item, or whatever name was typed."""
+        text = self.place_filter.currentText().strip()
+        if not text:
+            return None
+        index = self.place_filter.findText(text)
+        if index > 0:
+            return self.place_filter.itemData(index)
+        key = places.place_key(text)
+        for i in range(1, self.place_filter.count()):
+            name = self.place_filter.itemData(i)
+            if name and places.place_key(name) == key:
+                return name
+        return text
+
+    def set_place_filter(self, name: str | None) -> None:
+        combo = self.place_filter
+        combo.blockSignals(True)
+        index = combo.findData(name) if name else 0
+        if index >= 0:
+            combo.setCurrentIndex(index)
+        else:
+            combo.setEditText(name or "")
+        combo.blockSignals(False)
+        self._on_place_edited()
+
+    def _on_place_edited(self) -> None:
+        value = self.place_value()
+        if value != self._place_applied:
+            self._place_applied = value
+            self._on_filters_changed()
+
+    def _show_place_chips(self, named: list[str]) -> None:
+        """Places named in the query, offered as a one-click filter (never applied silently)."""
+        while self._chips_layout.count():
+            item = self._chips_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self._chip_buttons: list[QPushButton] = []
+        current = self.place_value()
+        shown = [n for n in named if n != current]
+        for name in shown:
+            chip = QPushButton(f"Only {name}")
+            chip.setObjectName("placeChip")
+            chip.setToolTip(f"Show only photos taken in {name}")
+            chip.clicked.connect(lambda _=False, n=name: self.set_place_filter(n))
+            self._chips_layout.addWidget(chip)
+            self._chip_buttons.append(chip)
+        self.chips.setVisible(bool(shown))
+
+    def place_chips(self) -> list[QPushButton]:
+        return list(getattr(self, "_chip_buttons", []))
 
     def reveal_selected(self) -> None:
         hit = self.selected_hit()

@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from glimpse.core import imaging
+from glimpse.core import imaging, video
 from glimpse.ui.workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -78,15 +78,21 @@ class ThumbnailCache(QObject):
         return pixmap
 
     def request(
-        self, path: str, fingerprint: str | None, size: int, use_disk: bool = True
+        self, path: str, fingerprint: str | None, size: int, use_disk: bool = True,
+        t_seconds: float | None = None,
     ) -> tuple[str, QPixmap | None]:
+        """`t_seconds`: for a video, the moment to show (its best-matching keyframe)."""
         key = thumb_key(path, fingerprint, size)
+        if t_seconds is not None:
+            key += f"-t{t_seconds:g}"
         pixmap = self.get(key)
         if pixmap is not None or key in self._pending or key in self._failed:
             return key, pixmap
         self._pending.add(key)
         disk = self.disk_path(key) if use_disk else None
-        worker = Worker(lambda token, progress: _load(key, path, size, disk), name="thumb")
+        worker = Worker(
+            lambda token, progress: _load(key, path, size, disk, t_seconds), name="thumb"
+        )
         worker.signals.finished.connect(self._on_loaded)
         worker.signals.failed.connect(self._on_failed)
         self.workers.start(worker)
@@ -121,14 +127,19 @@ class ThumbnailError(Exception):
         self.thumb_key = key
 
 
-def _load(key: str, path: str, size: int, disk: Path | None) -> tuple[str, QImage]:
+def _load(
+    key: str, path: str, size: int, disk: Path | None, t_seconds: float | None = None
+) -> tuple[str, QImage]:
     """Runs on a pool thread: disk cache hit, or decode + store."""
     if disk is not None and disk.is_file():
         image = QImage(str(disk))
         if not image.isNull():
             return key, image
     try:
-        thumb = imaging.make_thumbnail(path, size)
+        if video.is_video(path):
+            thumb = video.thumbnail_frame(path, t_seconds or 0.0, size)
+        else:
+            thumb = imaging.make_thumbnail(path, size)
     except Exception as exc:
         raise ThumbnailError(key, str(exc)) from exc
     image = _pil_to_qimage(thumb)
