@@ -68,6 +68,25 @@ class ProgressPrinter:
         self.stream.flush()
 
 
+class DownloadPrinter:
+    """The first run's model weights download: size, rate, time left on one line."""
+
+    def __init__(self, stream=None) -> None:  # type: ignore[no-untyped-def]
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, p) -> None:  # type: ignore[no-untyped-def]  # a DownloadProgress
+        now = time.monotonic()
+        final = p.total is not None and p.done >= p.total
+        if not final and now - self._last < (0.5 if self.tty else 5.0):
+            return
+        self._last = now
+        end = "\n" if final or not self.tty else "\x1b[K"
+        self.stream.write(("\r" if self.tty else "") + p.text() + end)
+        self.stream.flush()
+
+
 def _fmt_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
@@ -357,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         # open_clip logs its own "randomly initialised" line; our warning says it better.
         logging.getLogger("root").setLevel(logging.ERROR)
+    from glimpse.core import models
+
+    models.set_download_progress(DownloadPrinter())  # Ctrl-C keeps the partial file for resuming
     try:
         return int(args.func(args) or 0)
     except GlimpseError as exc:
