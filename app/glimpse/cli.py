@@ -72,19 +72,20 @@ class DownloadPrinter:
     """The first run's model weights download: size, rate, time left on one line."""
 
     def __init__(self, stream=None) -> None:  # type: ignore[no-untyped-def]
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self._stream = stream
         self._last = 0.0
 
     def __call__(self, p) -> None:  # type: ignore[no-untyped-def]  # a DownloadProgress
+        stream = self._stream or sys.stderr
+        tty = stream.isatty()
         now = time.monotonic()
         final = p.total is not None and p.done >= p.total
-        if not final and now - self._last < (0.5 if self.tty else 5.0):
+        if not final and now - self._last < (0.5 if tty else 5.0):
             return
         self._last = now
-        end = "\n" if final or not self.tty else "\x1b[K"
-        self.stream.write(("\r" if self.tty else "") + p.text() + end)
-        self.stream.flush()
+        end = "\n" if final or not tty else "\x1b[K"
+        stream.write(("\r" if tty else "") + p.text() + end)
+        stream.flush()
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -389,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        models.set_download_progress(None)
 
 
 if __name__ == "__main__":
