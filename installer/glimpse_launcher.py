@@ -14,6 +14,8 @@ def main() -> int:
     multiprocessing.freeze_support()  # a frozen app must handle worker start-up itself
     name = os.path.splitext(os.path.basename(sys.executable))[0].lower()
     if name.endswith("-gui"):
+        # gui_main checks Qt's platform plugin first (glimpse.ui.qt_preflight)
+        # and names missing system libraries instead of letting Qt abort.
         from glimpse.ui.app import main as gui_main
 
         return int(gui_main() or 0)

@@ -173,3 +173,35 @@ def test_bad_set_file_shows_an_error(qtbot, indexed_library, tmp_path: Path) -> 
     assert "header" in widget.message_label.text()
     assert not widget.save_button.isEnabled()
     widget.shutdown()
+
+
+def test_one_click_start_uses_a_default_set_in_the_library(qtbot, indexed_library, tmp_path: Path) -> None:
+    """No path typed: Start creates <library>/labels/<labeler>-<date>.csv, and a later
+    start by the same labeler resumes that set (even on another day)."""
+    import datetime
+
+    from glimpse.ui.label_tab import LabelTab, default_set_path
+
+    widget = LabelTab(indexed_library)
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.labeler() and widget.labeler_edit.text() == ""  # the login name: one click is enough
+    widget.labeler_edit.setText("Zoë Ann/x")
+    today = datetime.date.today().isoformat()
+    expected = Path(indexed_library.root) / "labels" / f"Zoë_Ann_x-{today}.csv"
+    assert widget.set_edit.text() == ""
+    assert str(expected) in widget.set_edit.placeholderText()
+    with qtbot.waitSignal(widget.imageShown, timeout=10_000):
+        qtbot.mouseClick(widget.start_button, Qt.MouseButton.LeftButton)
+    assert widget.session is not None and widget.session.path == expected
+    type_labels(qtbot, widget, "a red car", "a red car on a grey road")
+    with qtbot.waitSignal(widget.saved, timeout=5_000):
+        qtbot.mouseClick(widget.save_button, Qt.MouseButton.LeftButton)
+    assert len(LabelSet.open(expected).rows) == 1
+    assert "resumes" in widget.set_edit.placeholderText()
+    widget.shutdown()
+
+    # Another day: the labeler's latest set is resumed, not a new one started.
+    later = datetime.date.today() + datetime.timedelta(days=3)
+    assert default_set_path(Path(indexed_library.root), "Zoë Ann/x", later) == expected
+    assert default_set_path(Path(indexed_library.root), "Bob", later).name == f"Bob-{later.isoformat()}.csv"

@@ -54,6 +54,26 @@ class ProgressPrinter:
         self.stream.flush()
 
 
+class DownloadPrinter:
+    """The first run's model weights download: size, rate, time left on one line."""
+
+    def __init__(self, stream=None) -> None:  # type: ignore[no-untyped-def]
+        self._stream = stream
+        self._last = 0.0
+
+    def __call__(self, p) -> None:  # type: ignore[no-untyped-def]  # a DownloadProgress
+        stream = self._stream or sys.stderr
+        tty = stream.isatty()
+        now = time.monotonic()
+        final = p.total is not None and p.done >= p.total
+        if not final and now - self._last < (0.5 if tty else 5.0):
+            return
+        self._last = now
+        end = "\n" if final or not tty else "\x1b[K"
+        stream.write(("\r" if tty else "") + p.text() + end)
+        stream.flush()
+
+
 def fmt_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)

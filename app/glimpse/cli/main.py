@@ -15,6 +15,7 @@ from pathlib import Path
 
 from glimpse import __version__
 from glimpse.cli import duplicates, indexing, info, labels, searching, selftest
+from glimpse.cli.common import DownloadPrinter
 from glimpse.core.errors import GlimpseError
 
 COMMAND_GROUPS = [indexing, searching, duplicates, info, labels, selftest]
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         # open_clip logs its own "randomly initialised" line; our warning says it better.
         logging.getLogger("root").setLevel(logging.ERROR)
+    from glimpse.core import models
+
+    models.set_download_progress(DownloadPrinter())  # Ctrl-C keeps the partial file for resuming
     try:
         return int(args.func(args) or 0)
     except GlimpseError as exc:
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        models.set_download_progress(None)
 
 
 if __name__ == "__main__":

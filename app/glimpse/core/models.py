@@ -435,12 +435,56 @@ def _create_pretrained(
             return create()
     except Exception as cached_failure:
         if not hub_reachable():
-            raise ModelLoadError(
-                f"The weights for {arch} ({pretrained}) are not on this computer and the "
-                "model hub cannot be reached (no network?). "
-                + _offline_advice(arch)
-            ) from cached_failure
-    return create()
+            raise ModelLoadError(_not_here_message(arch, pretrained)) from cached_failure
+    # Our downloader (progress, resume, sha256 check) fills the hub cache; then load cache-only.
+    from glimpse.core import downloads
+
+    if downloads.fetch_pretrained(arch, pretrained, cache_dir, _download_progress) is not None:
+        with _hub_offline():
+            return create()
+    return create()  # a tag hosted outside the hub: open_clip downloads it
+
+
+def _not_here_message(arch: str, tag: str) -> str:
+    return (
+        f"The weights for {arch} ({tag}) are not on this computer and the "
+        "model hub cannot be reached (no network?). " + _offline_advice(arch)
+    )
+
+
+# Where downloads report when the caller gave no callback (the CLI sets a
+# progress line here once; the GUI calls ensure_weights with its own).
+_download_progress: Callable[[Any], None] | None = None
+
+
+def set_download_progress(callback: Callable[[Any], None] | None) -> None:
+    global _download_progress
+    _download_progress = callback
+
+
+def ensure_weights(
+    spec: ModelSpec,
+    cache_dir: Path | None = None,
+    progress: Callable[[Any], None] | None = None,
+    token: Any = None,
+) -> Path | None:
+    """Download a pretrained tag's weights, with progress and cancel, before loading.
+
+    Returns the downloaded file, or None when there was nothing to download
+    (a local checkpoint, random weights, weights already cached, a tag not on
+    the hub). Offline, says so at once with the manual alternative.
+    """
+    if spec.checkpoint is not None or spec.is_random or spec.tag is None:
+        return None
+    from glimpse.core import downloads
+
+    register_bundled_configs()
+    located = downloads.hub_repo_for(spec.arch, spec.tag)
+    if located is None or downloads.is_cached(*located, cache_dir):
+        return None
+    if downloads.offline() or not hub_reachable():
+        raise ModelLoadError(_not_here_message(spec.arch, spec.tag))
+    return downloads.download(downloads.resolve(*located), cache_dir, progress, token)
 
 
 class _hub_offline:
@@ -456,11 +500,17 @@ class _hub_offline:
         self._hub.HF_HUB_OFFLINE = self._old
 
 
-def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+def hub_reachable(host: str | None = None, timeout: float = 3.0) -> bool:
+    """A quick TCP probe of the hub (HF_ENDPOINT's host when set)."""
     import socket
+    from urllib.parse import urlsplit
 
+    from glimpse.core import downloads
+
+    url = urlsplit(downloads.endpoint())
+    port = url.port or (80 if url.scheme == "http" else 443)
     try:
-        with socket.create_connection((host, 443), timeout=timeout):
+        with socket.create_connection((host or url.hostname or "huggingface.co", port), timeout=timeout):
             return True
     except OSError:
         return False

@@ -10,8 +10,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from glimpse import __version__
-from glimpse.ui import preferences, resources
+from glimpse.ui import preferences, qt_preflight, resources
 from glimpse.ui.gui_gc import GuiThreadGarbageCollector
+
+PREFLIGHT_FAILED = 3  # exit status when Qt's display plugin cannot load
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -40,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Before Qt: a missing system library makes Qt abort with advice that does
+    # not help; say which libraries are missing and how to install them.
+    problem = qt_preflight.preflight()
+    if problem:
+        qt_preflight.report(problem)
+        return PREFLIGHT_FAILED
     app = make_app([sys.argv[0], *argv])
 
     from glimpse.ui.controller import READY

@@ -34,7 +34,7 @@ from glimpse.core.catalog import FolderRow
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import CancelToken, Progress
 from glimpse.core.library import IndexReport, Library
-from glimpse.core.models import ModelSpec
+from glimpse.core.models import ModelSpec, ensure_weights
 from glimpse.core.search import Filters, SearchHit
 from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
 
@@ -85,6 +85,7 @@ class LibraryController(QObject):
     searchFailed = Signal(int, str)
     errorsLoaded = Signal(object)  # list[(path, reason)]
     message = Signal(str)  # transient news for the status bar
+    downloadProgress = Signal(object)  # DownloadProgress of the model's weights; None when over
     _watchedChange = Signal()  # from the watcher thread, hops to the GUI thread
 
     def __init__(self, parent: QObject | None = None, batch_size: int = 16) -> None:
@@ -97,6 +98,7 @@ class LibraryController(QObject):
         self.state_message = ""
         self.batch_size = batch_size
         self._index_worker: Worker | None = None
+        self._load_worker: Worker | None = None
         self._rerun = False
         self._seq = 0
         self._pending_search: tuple[Any, ...] | None = None
@@ -144,19 +146,36 @@ class LibraryController(QObject):
         self._set_state(LOADING, f"Loading model {lib.spec}…")
 
         def job(token: CancelToken, progress: ProgressFn) -> str:
+            # First use of a pretrained model: its weights download here, with
+            # progress in the status bar and a cancel button (resumed next time).
+            ensure_weights(lib.spec, lib.cache_dir, progress, token)
             lib.encoder  # noqa: B018 - loads it
             lib.index_for()
             return str(lib.spec)
 
-        self._submit(self.background, job, self._on_model_ready, self._on_model_failed, "load")
+        worker = Worker(job, name="load")
+        worker.signals.progress.connect(self.downloadProgress)
+        worker.signals.finished.connect(self._on_model_ready)
+        worker.signals.failed.connect(self._on_model_failed)
+        self._load_worker = worker
+        self.background.start(worker)
+
+    def cancel_download(self) -> None:
+        """Stop a weights download (the partial file is kept and resumed later)."""
+        if self._load_worker is not None:
+            self._load_worker.cancel()
 
     def _on_model_ready(self, name: str) -> None:
+        self._load_worker = None
+        self.downloadProgress.emit(None)
         self._set_state(READY, name)
         self._run_pending_search()
         if self.library is not None and self.library.folder_paths():
             self.request_index()  # catch up with what changed while we were closed
 
     def _on_model_failed(self, exc: BaseException) -> None:
+        self._load_worker = None
+        self.downloadProgress.emit(None)
         self._set_state(ERROR, model_error_advice(user_message(exc)))
 
     def _set_state(self, state: str, message: str) -> None:

@@ -10,6 +10,9 @@ tens of milliseconds), and a late result for a photo no longer shown is dropped.
 
 from __future__ import annotations
 
+import datetime
+import getpass
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,32 @@ if TYPE_CHECKING:
 IMAGE_SIDE = 1024
 ALL_FOLDERS = "All library folders"
 UNSUITABLE_REASONS = ("too blurry", "blank or black", "duplicate", "private", "other")
+
+
+def _file_label(labeler: str) -> str:
+    """A labeler's name as a file-name part: letters, digits, '-' and '_' only."""
+    name = re.sub(r"[^\w-]+", "_", labeler.strip(), flags=re.UNICODE).strip("_")
+    return name or "labels"
+
+
+def default_set_path(library_root: Path, labeler: str, today: datetime.date | None = None) -> Path:
+    """Where a labeler's set lives when nobody chose a file: inside the library,
+    `labels/<labeler>-<date>.csv`. The labeler's latest existing set there is
+    resumed (labeling spans days); a new one is named after today."""
+    folder = library_root / "labels"
+    stem = _file_label(labeler)
+    pattern = re.compile(rf"^{re.escape(stem)}-\d{{4}}-\d{{2}}-\d{{2}}\.csv$")
+    existing = sorted(p for p in folder.glob(f"{stem}-*.csv") if pattern.match(p.name))
+    if existing:
+        return existing[-1]
+    return folder / f"{stem}-{(today or datetime.date.today()).isoformat()}.csv"
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): the labeler types one
+        return ""
 
 
 def _load_image(path: str) -> QImage:
@@ -112,10 +141,13 @@ class LabelTab(QWidget):
         self.folder_combo = QComboBox()
         self.set_edit = QLineEdit()
         self.set_edit.setPlaceholderText("label set CSV (created if new, resumed if it exists)")
+        self.set_edit.setClearButtonEnabled(True)
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_set)
         self.labeler_edit = QLineEdit()
-        self.labeler_edit.setPlaceholderText("your name or initials")
+        login = _login_name()
+        self.labeler_edit.setPlaceholderText(login or "your name or initials")
+        self.labeler_edit.textChanged.connect(self._update_default_set)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.target_spin = QSpinBox()
@@ -211,24 +243,38 @@ class LabelTab(QWidget):
         self._show_offer(None)
         self._set_editing_enabled(False)
         self.start_button.setEnabled(library is not None)
+        self._update_default_set()
+
+    def default_set(self) -> Path | None:
+        """The label set used when the box is left empty (None without a library)."""
+        if self.library is None:
+            return None
+        return default_set_path(Path(self.library.root), self.labeler())
+
+    def labeler(self) -> str:
+        """Who labels: the name typed, else the login name shown as placeholder."""
+        return self.labeler_edit.text().strip() or _login_name()
 
     def start(self) -> bool:
         """Open (or resume) the chosen label set and show the first photo."""
         if self.library is None:
             return self._note("Open a library first.", error=True)
         text = self.set_edit.text().strip()
-        if not text:
+        chosen = Path(text).expanduser() if text else self.default_set()
+        if chosen is None:
             return self._note("Choose a label set file first.", error=True)
         try:
+            chosen.parent.mkdir(parents=True, exist_ok=True)
             self.session = LabelingSession(
-                self.library, Path(text).expanduser(), folder=self.folder_combo.currentData(),
-                seed=self.seed_spin.value(), labeler=self.labeler_edit.text(),
+                self.library, chosen, folder=self.folder_combo.currentData(),
+                seed=self.seed_spin.value(), labeler=self.labeler(),
                 target=self.target_spin.value(),
             )
-        except GlimpseError as exc:
+        except (GlimpseError, OSError) as exc:
             self.session = None
             self._set_editing_enabled(False)
             return self._note(str(exc), error=True)
+        self._update_default_set()
         self._set_editing_enabled(True)
         self._show_offer(self.session.current)
         self._note(
@@ -297,6 +343,15 @@ class LabelTab(QWidget):
         )
         if path:
             self.set_edit.setText(path)
+
+    def _update_default_set(self) -> None:
+        """Show the default set in the empty box, so one click on Start begins labeling."""
+        default = self.default_set()
+        if default is None:
+            self.set_edit.setPlaceholderText("label set CSV (created if new, resumed if it exists)")
+            return
+        verb = "resumes" if default.exists() else "creates"
+        self.set_edit.setPlaceholderText(f"{default}  (Start {verb} it; Choose… for another file)")
 
     def _set_editing_enabled(self, on: bool) -> None:
         for w in (self.short_edit, self.long_edit, self.save_button, self.skip_button,

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setIcon(resources.icon("cancel"))
         self.cancel_button.setToolTip("Stop indexing (what is done is kept)")
         self.cancel_button.clicked.connect(self.controller.cancel_indexing)
+        self.cancel_button.clicked.connect(self.controller.cancel_download)
         self.errors_button = QToolButton()
         self.errors_button.setDefaultAction(self.errors_action)
         self.errors_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         c.foldersChanged.connect(self._on_folders)
         c.indexStarted.connect(self._on_index_started)
         c.indexProgress.connect(self._on_index_progress)
+        c.downloadProgress.connect(self._on_download_progress)
         c.indexFinished.connect(self._on_index_finished)
         c.indexFailed.connect(self._on_index_failed)
         c.pausedChanged.connect(self._on_paused_changed)
@@ -231,6 +233,7 @@ class MainWindow(QMainWindow):
         self.progress_label.setText("Preparing to index…" if what == "index" else f"Switching to {what}…")
         self.progress_bar.setRange(0, 0)
         self.pause_button.setChecked(False)
+        self.cancel_button.setToolTip("Stop indexing (what is done is kept)")
         self._show_progress(True)
 
     def _on_index_progress(self, p: Progress) -> None:
@@ -247,6 +250,21 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(" · ".join(parts))
         self.progress_bar.setRange(0, max(1, p.total))
         self.progress_bar.setValue(p.done)
+
+    def _on_download_progress(self, p: object) -> None:
+        """The model's weights downloading (first run): size, rate, time left, cancel."""
+        if p is None:
+            if self.controller._index_worker is None:
+                self._show_progress(False)
+            return
+        self._show_progress(True)
+        self.pause_button.hide()
+        self.cancel_button.setToolTip("Stop the download (it resumes from there next time)")
+        self.progress_label.setText(p.text())  # type: ignore[attr-defined]
+        total = p.total  # type: ignore[attr-defined]
+        self.progress_bar.setRange(0, 1000 if total else 0)
+        if total:
+            self.progress_bar.setValue(int(1000 * p.done / total))  # type: ignore[attr-defined]
 
     def _on_index_finished(self, outcome: IndexOutcome) -> None:
         self._show_progress(False)
