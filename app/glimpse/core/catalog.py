@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from glimpse.core.errors import CatalogError
+from glimpse.core.faults import pause_point
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -62,7 +63,22 @@ _MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX embeddings_model ON embeddings(model_key);
     """,
+    # 1 -> 2: a folder whose root is absent (an unplugged disk, an unmounted
+    # share) is offline since this time; its photos keep rows and vectors.
+    # Deleted photos ('missing') are kept for a while: index their age.
+    """
+    ALTER TABLE folders ADD COLUMN offline_since REAL;
+    CREATE INDEX photos_status_updated ON photos(status, updated_at);
+    """,
 ]
+
+# Deleted photos keep their row and vectors this long (and at most this many
+# rows), so a file restored from the trash or copied back is not re-encoded.
+MISSING_KEEP_S = 30 * 24 * 3600.0
+MISSING_KEEP_ROWS = 20_000
+
+# SQL true for a photo whose folder is online (`p` is the photos alias).
+_ONLINE = "p.folder_id NOT IN (SELECT id FROM folders WHERE offline_since IS NOT NULL)"
 
 # Photo states. 'missing' rows keep their embeddings for a while so that a
 # file that reappears elsewhere (a move seen as delete + create) is matched by
@@ -92,6 +108,7 @@ class FolderRow:
     indexed: int
     pending: int
     failed: int
+    offline_since: float | None = None  # seconds since the epoch; None when present
 
 
 _IDS_PER_QUERY = 500  # well under SQLite's parameter limit (999 in older builds)
@@ -143,12 +160,16 @@ class Catalog:
                 for statement in _split_sql(_MIGRATIONS[step]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={step + 1}")
+                pause_point("migration")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All-or-nothing writes: a crash mid-batch leaves the previous state."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # another writer held it past the timeout
+                raise CatalogError(_disk_message(exc, self.path)) from exc
             try:
                 yield self._db
                 self._db.execute("COMMIT")
@@ -165,7 +186,10 @@ class Catalog:
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise CatalogError(_disk_message(exc, self.path)) from exc
 
     def _query_ids(
         self, sql: str, ids: Iterable[int], params: Sequence[object] = ()
@@ -210,12 +234,42 @@ class Catalog:
             SELECT f.id, f.path,
                    COALESCE(SUM(p.status='ok'), 0),
                    COALESCE(SUM(p.status='pending'), 0),
-                   COALESCE(SUM(p.status='error'), 0)
+                   COALESCE(SUM(p.status='error'), 0),
+                   f.offline_since
             FROM folders f LEFT JOIN photos p ON p.folder_id = f.id
             GROUP BY f.id ORDER BY f.path
             """
         )
         return [FolderRow(*r) for r in rows]
+
+    def set_offline(self, folder_id: int, offline: bool) -> None:
+        """Remember since when a folder's root has been absent (kept if already set)."""
+        with self.transaction() as db:
+            if offline:
+                db.execute(
+                    "UPDATE folders SET offline_since=? WHERE id=? AND offline_since IS NULL",
+                    (time.time(), folder_id),
+                )
+            else:
+                db.execute("UPDATE folders SET offline_since=NULL WHERE id=?", (folder_id,))
+
+    def move_folder(self, old: str, new: str) -> int:
+        """Re-point a folder and its photos' paths (keeping ids and vectors);
+        returns the number of photos re-pointed."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM folders WHERE path=?", (old,)).fetchone()
+            if row is None:
+                raise CatalogError(f"{old} is not a watched folder.")
+            prefix = old.rstrip(os.sep) + os.sep
+            db.execute(
+                "UPDATE folders SET path=?, offline_since=NULL WHERE id=?", (new, row[0])
+            )
+            cur = db.execute(
+                "UPDATE photos SET path = ? || substr(path, ?) WHERE folder_id=? "
+                "AND substr(path, 1, ?) = ?",
+                (new.rstrip(os.sep) + os.sep, len(prefix) + 1, row[0], len(prefix), prefix),
+            )
+            return cur.rowcount
 
     def folder_id(self, path: str) -> int | None:
         rows = self._query("SELECT id FROM folders WHERE path=?", (path,))
@@ -255,6 +309,10 @@ class Catalog:
         rows = self._query("SELECT status, COUNT(*) FROM photos GROUP BY status")
         counts = {PENDING: 0, OK: 0, ERROR: 0, MISSING: 0}
         counts.update({status: n for status, n in rows})
+        # Kept but not searchable: photos of folders whose disk is absent.
+        counts["offline"] = self._query(
+            f"SELECT COUNT(*) FROM photos p WHERE status<>'missing' AND NOT ({_ONLINE})"
+        )[0][0]
         return counts
 
     def photo_ids_matching(
@@ -263,8 +321,8 @@ class Catalog:
         after: str | None = None,
         before: str | None = None,
     ) -> set[int]:
-        """Ids of indexed photos passing the filters (dates are ISO strings)."""
-        clauses, params = ["status='ok'"], []
+        """Ids of indexed, searchable photos passing the filters (dates are ISO strings)."""
+        clauses, params = ["status='ok'", _ONLINE], []
         if folder is not None:
             prefix = folder.rstrip(os.sep) + os.sep
             clauses.append("(path = ? OR substr(path, 1, ?) = ?)")
@@ -281,7 +339,7 @@ class Catalog:
         if before is not None:
             clauses.append(f"{when} < ?")
             params.append(before)
-        rows = self._query(f"SELECT id FROM photos WHERE {' AND '.join(clauses)}", params)
+        rows = self._query(f"SELECT id FROM photos p WHERE {' AND '.join(clauses)}", params)
         return {r[0] for r in rows}
 
     # -- models and embeddings ---------------------------------------------
@@ -316,8 +374,8 @@ class Catalog:
     def ids_needing_embedding(self, model_key: int) -> list[int]:
         """Photos that are pending, or indexed by another model but not this one."""
         rows = self._query(
-            """SELECT p.id FROM photos p
-               WHERE p.status IN ('pending', 'ok')
+            f"""SELECT p.id FROM photos p
+               WHERE p.status IN ('pending', 'ok') AND {_ONLINE}
                  AND NOT EXISTS (SELECT 1 FROM embeddings e
                                  WHERE e.photo_id = p.id AND e.model_key = ?)
                ORDER BY p.path""",
@@ -326,10 +384,11 @@ class Catalog:
         return [r[0] for r in rows]
 
     def embedding_ids(self, model_key: int) -> np.ndarray:
-        """Ids of photos that are indexed ('ok') and have a vector for this model."""
+        """Ids of photos that are indexed ('ok'), searchable (their folder is online)
+        and have a vector for this model: exactly what the HNSW index holds."""
         rows = self._query(
-            """SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
-               WHERE e.model_key=? AND p.status='ok' ORDER BY e.photo_id""",
+            f"""SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
+               WHERE e.model_key=? AND p.status='ok' AND {_ONLINE} ORDER BY e.photo_id""",
             (model_key,),
         )
         return np.array([r[0] for r in rows], dtype=np.int64)
@@ -337,11 +396,12 @@ class Catalog:
     def embeddings(
         self, model_key: int, ids: Sequence[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, float32 matrix) of live photos' vectors for one model."""
+        """(ids, float32 matrix) of live photos' vectors for one model (all searchable
+        photos when `ids` is None; exactly those ids otherwise)."""
         if ids is None:
             rows = self._query(
-                """SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
-                   WHERE e.model_key=? AND p.status='ok' ORDER BY e.photo_id""",
+                f"""SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
+                   WHERE e.model_key=? AND p.status='ok' AND {_ONLINE} ORDER BY e.photo_id""",
                 (model_key,),
             )
         else:
@@ -413,10 +473,36 @@ class Catalog:
         )
 
     @staticmethod
-    def purge_missing(db: sqlite3.Connection) -> list[int]:
-        """Forget files that stayed gone after a full scan (not moves)."""
-        ids = [r[0] for r in db.execute("SELECT id FROM photos WHERE status='missing'")]
-        db.execute("DELETE FROM photos WHERE status='missing'")
+    def missing_rows(db: sqlite3.Connection) -> list[PhotoRow]:
+        """Deleted photos still kept for their vectors, newest first."""
+        rows = db.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE status='missing' "
+            "ORDER BY updated_at DESC"
+        ).fetchall()
+        return [PhotoRow(*r) for r in rows]
+
+    @staticmethod
+    def purge_missing(
+        db: sqlite3.Connection,
+        keep_s: float = MISSING_KEEP_S,
+        keep_rows: int = MISSING_KEEP_ROWS,
+        now: float | None = None,
+    ) -> list[int]:
+        """Forget deleted photos gone longer than `keep_s`, and the oldest beyond
+        `keep_rows`: until then a file that comes back reuses its vectors."""
+        cutoff = (time.time() if now is None else now) - keep_s
+        ids = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM photos WHERE status='missing' AND "
+                "(updated_at < ? OR id NOT IN (SELECT id FROM photos WHERE status='missing' "
+                "ORDER BY updated_at DESC LIMIT ?))",
+                (cutoff, max(0, int(keep_rows))),
+            )
+        ]
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            db.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return ids
 
     @staticmethod
@@ -486,6 +572,11 @@ def _split_sql(script: str) -> list[str]:
 
 def _disk_message(exc: Exception, path: Path) -> str:
     text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return (
+            f"Another program is writing to the catalog at {path} (another Glimpse "
+            "window, `glimpse index` or `glimpse watch`). Wait for it to finish and try again."
+        )
     if "full" in text:
         return (
             f"The disk holding the catalog ({path.parent}) is full. Free some space and run "

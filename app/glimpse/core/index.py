@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from glimpse.core.errors import GlimpseError
+from glimpse.core.faults import pause_point
 from glimpse.core.files import replace_atomically
 
 # M=16, ef_construction=200 are hnswlib's recommended defaults for ~512-d
@@ -128,8 +129,12 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         with self._lock:
             ids = np.array(sorted(self._live), dtype=np.int64)
-            atomic_write(path, lambda tmp: self._index.save_index(str(tmp)))
+            atomic_write(path, lambda tmp: self._save_raw(tmp))
             atomic_write(_ids_path(path), lambda tmp: _save_ids(tmp, ids))
+
+    def _save_raw(self, tmp: Path) -> None:
+        self._index.save_index(str(tmp))
+        pause_point("index-save")  # written, not yet renamed over the old file
 
     @classmethod
     def load(cls, path: Path, dim: int) -> VectorIndex | None:
