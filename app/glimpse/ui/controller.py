@@ -82,6 +82,7 @@ class LibraryController(QObject):
     searchFailed = Signal(int, str)
     errorsLoaded = Signal(object)  # list[(path, reason)]
     message = Signal(str)  # transient news for the status bar
+    moveSuggested = Signal(str, str)  # offline folder, the new folder holding its photos
     _watchedChange = Signal()  # from the watcher thread, hops to the GUI thread
 
     def __init__(self, parent: QObject | None = None, batch_size: int = 16) -> None:
@@ -170,13 +171,51 @@ class LibraryController(QObject):
 
     # -- folders --------------------------------------------------------------
 
-    def add_folder(self, path: str | Path) -> None:
+    def add_folder(self, path: str | Path, as_new: bool = False) -> None:
+        """Add a folder; if it holds the photos of an offline folder (a disk
+        mounted elsewhere, a renamed folder), ask instead (moveSuggested)."""
         lib = self._require()
 
-        def job(token: CancelToken, progress: ProgressFn) -> str:
-            return lib.add_folder(path)
+        def job(token: CancelToken, progress: ProgressFn) -> tuple[str, str | None]:
+            resolved = str(Path(path).expanduser().resolve())
+            if not as_new and resolved not in lib.folder_paths():
+                source = lib.moved_from(path)
+                if source is not None:
+                    return resolved, source.path
+            return lib.add_folder(path), None
 
-        self._submit(self.misc, job, self._on_folder_added, self._on_misc_failed, "add-folder")
+        self._submit(self.misc, job, self._on_folder_checked, self._on_misc_failed, "add-folder")
+
+    def _on_folder_checked(self, result: tuple[str, str | None]) -> None:
+        resolved, moved_from = result
+        if moved_from is not None:
+            self.moveSuggested.emit(moved_from, resolved)
+        else:
+            self._on_folder_added(resolved)
+
+    def move_folder(self, old: str, new: str | Path) -> None:
+        """Re-point a folder that moved (no re-encoding); on the background pool,
+        after the index job in flight has let go."""
+        lib = self._require()
+        if self._index_worker is not None:
+            self._index_worker.cancel()
+            self._rerun = True
+        if self._watcher is not None:
+            self._watcher.remove(old)
+
+        def job(token: CancelToken, progress: ProgressFn) -> tuple[str, str, int]:
+            n = lib.move_folder(old, new)
+            return old, str(Path(new).expanduser().resolve()), n
+
+        self._submit(self.background, job, self._on_folder_moved, self._on_misc_failed, "move")
+
+    def _on_folder_moved(self, result: tuple[str, str, int]) -> None:
+        old, new, n = result
+        if self._watcher is not None:
+            self._watcher.add(new)
+        self.message.emit(f"{old} is now {new}: {n:,} photos kept, nothing re-encoded")
+        self.refresh_folders()
+        self.request_index()
 
     def _on_folder_added(self, resolved: str) -> None:
         if self._watcher is not None:
