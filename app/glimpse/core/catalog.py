@@ -141,9 +141,16 @@ class Catalog:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if "unable to open" in str(exc) or "readonly" in str(exc):
+                raise CatalogError(
+                    f"The catalog at {self.path} cannot be opened for writing ({exc}). Check "
+                    f"that {self.path.parent} is writable (not a read-only disk or share), "
+                    "or choose another library folder with --library."
+                ) from exc
             raise CatalogError(
-                f"The catalog at {self.path} cannot be opened ({exc}). "
-                "Move it aside to start a fresh library; your photos are untouched."
+                f"The catalog at {self.path} cannot be opened ({exc}). Move it aside "
+                "(rename it) and run `glimpse index` to start a fresh library from your "
+                "folders; your photos are untouched."
             ) from exc
 
     # -- plumbing -----------------------------------------------------------
@@ -168,12 +175,12 @@ class Catalog:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # another writer held it past the timeout
+            except sqlite3.DatabaseError as exc:  # another writer held it past the timeout
                 raise CatalogError(_disk_message(exc, self.path)) from exc
             try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 self._rollback()
                 raise CatalogError(_disk_message(exc, self.path)) from exc
             except BaseException:
@@ -188,7 +195,7 @@ class Catalog:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise CatalogError(_disk_message(exc, self.path)) from exc
 
     def _query_ids(
@@ -572,6 +579,11 @@ def _split_sql(script: str) -> list[str]:
 
 def _disk_message(exc: Exception, path: Path) -> str:
     text = str(exc).lower()
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"The catalog at {path} is damaged ({exc}). Move it aside (rename it) and run "
+            "`glimpse index` to rebuild it from your folders; your photos are untouched."
+        )
     if "locked" in text or "busy" in text:
         return (
             f"Another program is writing to the catalog at {path} (another Glimpse "

@@ -82,7 +82,13 @@ class Library:
         cache_dir: Path | None = None,
     ) -> None:
         self.root = Path(root).expanduser() if root else default_library_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GlimpseError(
+                f"Cannot create the library folder {self.root} ({exc.strerror}). Choose a "
+                "writable place with --library or GLIMPSE_LIBRARY."
+            ) from exc
         self.catalog = Catalog(self.root / "catalog.sqlite")
         # Held by every write job; other processes wait, then get a clear refusal.
         self.writer = WriterLock(self.root)
