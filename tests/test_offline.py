@@ -259,3 +259,32 @@ def test_mount_point_with_only_hidden_files_is_offline(library, two_folders) -> 
     assert report.scan.offline == [] and report.scan.removed == 7
     assert library.catalog.counts()["missing"] == 7
     assert os.path.isdir(disk)
+
+
+def test_watch_rewatches_a_folder_whose_disk_is_back(library, two_folders, tmp_path: Path) -> None:
+    from glimpse.cli.indexing import _rewatch_returned
+
+    _, disk = two_folders
+    shutil.move(disk, tmp_path / "parked")
+    library.index()
+
+    class FakeWatcher:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str]] = []
+            self.queue = self
+
+        def remove(self, path: str) -> None:
+            self.calls.append(("remove", path))
+
+        def add(self, path: str) -> None:
+            self.calls.append(("add", path))
+
+        def put(self, path: str) -> None:
+            self.calls.append(("rescan", path))
+
+    watcher = FakeWatcher()
+    _rewatch_returned(library, watcher)
+    assert watcher.calls == []  # still away
+    shutil.move(tmp_path / "parked", disk)
+    _rewatch_returned(library, watcher)
+    assert watcher.calls == [("remove", str(disk)), ("add", str(disk)), ("rescan", str(disk))]

@@ -57,6 +57,21 @@ def _print_offline(lib, offline: list[str]) -> None:  # type: ignore[no-untyped-
         )
 
 
+# How often `glimpse watch` looks whether an offline folder's disk is back
+# (an unmounted folder sends no events when it is mounted again).
+OFFLINE_RECHECK_S = 30.0
+
+
+def _rewatch_returned(lib, watcher) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.core.indexer import folder_is_offline
+
+    for folder in lib.folders():
+        if folder.offline_since is not None and not folder_is_offline(folder.path, folder.indexed):
+            watcher.remove(folder.path)
+            watcher.add(folder.path)
+            watcher.queue.put(folder.path)  # a rescan brings it back online
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from glimpse.core.watch import FolderWatcher
 
@@ -91,10 +106,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
             watcher.start()
             print(f"Watching {len(folders)} folder(s); press Ctrl-C to stop.", flush=True)
             stop = threading.Event()
+            next_check = time.monotonic() + OFFLINE_RECHECK_S
             with interrupt_cancels(token):
                 try:
                     while not token.cancelled and not stop.wait(0.5):
-                        pass
+                        if time.monotonic() >= next_check:
+                            next_check = time.monotonic() + OFFLINE_RECHECK_S
+                            _rewatch_returned(lib, watcher)
                 finally:
                     watcher.stop()
         return 0

@@ -164,16 +164,18 @@ def sync_catalog(
     report = ScanReport()
     on_disk: dict[str, tuple[int, tuple[int, int]]] = {}
     known: dict[str, PhotoRow] = {}
+    was_offline = {f.path: f.offline_since is not None for f in catalog.folders()}
     for folder in folders:
         folder_id = catalog.folder_id(folder)
         if folder_id is None:
             continue
         rows = catalog.photos_under(folder_id)
-        if folder_is_offline(folder, sum(r.status != MISSING for r in rows)):
-            catalog.set_offline(folder_id, True)
+        offline = folder_is_offline(folder, sum(r.status != MISSING for r in rows))
+        if offline != was_offline.get(folder, False):
+            catalog.set_offline(folder_id, offline)
+        if offline:
             report.offline.append(folder)
             continue  # its photos keep rows and vectors until it comes back
-        catalog.set_offline(folder_id, False)
         for path, st in scan_folder(Path(folder)).items():
             on_disk.setdefault(path, (folder_id, st))
         for row in rows:

@@ -34,35 +34,33 @@ class LibraryBusyError(GlimpseError):
     """Another process is writing to this library."""
 
 
-def _try_lock(fd: int) -> bool:
-    if os.name == "nt":  # pragma: no cover - exercised on Windows only
-        import msvcrt
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
 
+    def _try_lock(fd: int) -> bool:
         try:
             os.lseek(fd, 0, os.SEEK_SET)
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
-    import fcntl
 
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    if os.name == "nt":  # pragma: no cover
-        import msvcrt
-
+    def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        return
+
+else:
     import fcntl
 
-    fcntl.flock(fd, fcntl.LOCK_UN)
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def describe_holder(path: Path) -> str:
