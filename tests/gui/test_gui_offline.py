@@ -66,3 +66,19 @@ def test_adding_the_moved_folder_offers_a_move(qtbot, make_window, photo_dir, tm
     qtbot.waitUntil(lambda: bool(asked))
     assert str(photo_dir) in asked[0] and str(new) in asked[0]
     _wait_moved(qtbot, window, new)
+
+
+def test_a_folder_whose_disk_is_back_is_rescanned(qtbot, make_window, photo_dir, tmp_path):
+    window = make_window()
+    c = window.controller
+    index_folder(qtbot, window, photo_dir)
+    parked = tmp_path / "parked"
+    _go_offline(qtbot, window, photo_dir, parked)
+    assert c._offline_timer.isActive()  # looks now and then while a folder is away
+    shutil.move(parked, photo_dir)
+    with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS) as blocker:
+        c.check_offline_folders()  # what the timer does
+    assert blocker.args[0].report.encode.encoded == 0
+    model = window.search_tab.folders_model
+    qtbot.waitUntil(lambda: model.folders()[0].offline_since is None and not c.indexing)
+    assert not c._offline_timer.isActive()

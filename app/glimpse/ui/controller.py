@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from glimpse.core.catalog import FolderRow
@@ -59,6 +59,9 @@ class IndexOutcome:
     report: IndexReport | None
     switched_to: str | None = None  # the model now answering, after a switch
     errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+OFFLINE_RECHECK_MS = 30_000
 
 
 def user_message(exc: BaseException) -> str:
@@ -102,6 +105,11 @@ class LibraryController(QObject):
         self._folders_dirty = False
         self._last_folder_refresh = 0.0
         self._watcher: Any = None
+        self._folder_rows: list[FolderRow] = []
+        # An unmounted folder sends no event when its disk comes back: look now and then.
+        self._offline_timer = QTimer(self)
+        self._offline_timer.setInterval(OFFLINE_RECHECK_MS)
+        self._offline_timer.timeout.connect(self.check_offline_folders)
         self._closing = False
         self._tmp = Path(tempfile.mkdtemp(prefix="glimpse-gui-"))
         self._watchedChange.connect(self.request_index)
@@ -262,6 +270,12 @@ class LibraryController(QObject):
 
     def _on_folders(self, rows: list[FolderRow]) -> None:
         self._folders_in_flight = False
+        self._folder_rows = list(rows)
+        if any(r.offline_since is not None for r in rows):
+            if not self._offline_timer.isActive():
+                self._offline_timer.start()
+        else:
+            self._offline_timer.stop()
         self.foldersChanged.emit(rows)
         if self._folders_dirty:
             self._folders_dirty = False
@@ -295,6 +309,29 @@ class LibraryController(QObject):
         except Exception as exc:  # e.g. inotify limits: search still works without watching
             self._watcher = None
             self.message.emit(f"Folders are not watched for changes: {exc}")
+
+    def check_offline_folders(self) -> None:
+        """If an offline folder's disk is back, watch it again and rescan."""
+        offline = [(r.path, r.indexed) for r in self._folder_rows if r.offline_since is not None]
+        if not offline or self.library is None or self._closing:
+            return
+
+        def job(token: CancelToken, progress: ProgressFn) -> list[str]:
+            from glimpse.core.indexer import folder_is_offline
+
+            return [path for path, n in offline if not folder_is_offline(path, n)]
+
+        self._submit(self.misc, job, self._on_offline_back, self._on_misc_failed, "offline")
+
+    def _on_offline_back(self, back: list[str]) -> None:
+        if not back:
+            return
+        if self._watcher is not None:
+            for path in back:
+                self._watcher.remove(path)
+                self._watcher.add(path)
+        self.message.emit(f"Back online: {', '.join(back)}")
+        self.request_index()
 
     def _on_watch_event(self, paths: set[str]) -> None:
         """Watcher thread: only emit; the slot runs on the GUI thread."""
@@ -491,6 +528,7 @@ class LibraryController(QObject):
         """
         self._closing = True
         self._rerun = False
+        self._offline_timer.stop()
         if self._index_worker is not None:
             self._index_worker.cancel()
         if self._watcher is not None:
