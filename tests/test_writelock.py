@@ -100,7 +100,7 @@ def test_watch_holds_the_library_and_index_is_refused_with_its_name(
         )
         assert busy.returncode == 2
         assert "being updated by another process" in busy.stderr
-        assert f"pid {watch.pid}" in busy.stderr and "watch" in busy.stderr
+        assert f"pid {watch.pid}: glimpse watch {photo_dir}" in busy.stderr
         assert "Traceback" not in busy.stderr
         second_watch = subprocess.run(
             [*cmd, "watch"], env=_env(lib, GLIMPSE_LOCK_WAIT_S="0"),

@@ -78,7 +78,7 @@ class WriterLock:
 
     def __init__(self, library_dir: Path, label: str | None = None) -> None:
         self.path = Path(library_dir) / LOCK_NAME
-        self.label = label or " ".join([os.path.basename(sys.argv[0] or "python"), *sys.argv[1:]])
+        self.label = label or _command_line()
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
@@ -141,6 +141,14 @@ class WriterLock:
             pass
         finally:
             os.close(fd)
+
+
+def _command_line() -> str:
+    """How this process was started, as a user would recognise it ("glimpse watch ~/Photos")."""
+    program = os.path.basename(sys.argv[0] or "python")
+    if program in ("__main__.py", "-m", "-c", ""):
+        program = "glimpse"
+    return " ".join([program, *sys.argv[1:]])
 
 
 def _wait_s(wait_s: float | None) -> float:
