@@ -288,3 +288,18 @@ def test_watch_rewatches_a_folder_whose_disk_is_back(library, two_folders, tmp_p
     shutil.move(tmp_path / "parked", disk)
     _rewatch_returned(library, watcher)
     assert watcher.calls == [("remove", str(disk)), ("add", str(disk)), ("rescan", str(disk))]
+
+
+def test_two_copies_of_a_deleted_photo_coming_back_encode_nothing(library, photo_dir: Path) -> None:
+    library.add_folder(photo_dir)
+    library.index()
+    data = (photo_dir / "img_02.jpg").read_bytes()
+    (photo_dir / "img_02.jpg").unlink()
+    library.index()
+    (photo_dir / "back1.jpg").write_bytes(data)
+    (photo_dir / "back2.jpg").write_bytes(data)
+    report = library.index()
+    assert (report.scan.restored, report.scan.copied, report.encode.encoded) == (1, 1, 0)
+    rows = [library.catalog.photo_by_path(str(photo_dir / n)) for n in ("back1.jpg", "back2.jpg")]
+    assert {r.status for r in rows} == {"ok"} and rows[0].id != rows[1].id
+    assert _encoded(library) == 9

@@ -198,10 +198,10 @@ def sync_catalog(
         catalog.mark_missing(db, (row.id for row in gone))
         # Rows a new file may take over (keeping id and vectors): files gone in
         # this scan (a move) and deleted ones still kept (a restore, a re-copy).
+        # Newest first (this scan's first), each row once.
         gone_by_fp: dict[str, list[PhotoRow]] = {}
-        kept = [r for r in catalog.missing_rows(db) if r.path not in on_disk]
-        for row in [*kept, *gone]:
-            if row.fingerprint:
+        for row in catalog.missing_rows(db):
+            if row.fingerprint and row.path not in on_disk:
                 gone_by_fp.setdefault(row.fingerprint, []).append(row)
         gone_ids = {row.id for row in gone}
         reused: set[int] = set()
@@ -227,7 +227,7 @@ def sync_catalog(
                     catalog.mark_changed(db, old.id, size, mtime, fp)
                     report.changed += 1
             elif gone_by_fp.get(fp):
-                moved = gone_by_fp[fp].pop()
+                moved = gone_by_fp[fp].pop(0)
                 catalog.move_photo(db, moved.id, path, folder_id, size, mtime)
                 reused.add(moved.id)
                 if moved.id in gone_ids:
