@@ -286,9 +286,9 @@ class Library:
                 fp = imaging.file_fingerprint(file)
             except OSError:
                 continue
-            for row in self.catalog.find_by_fingerprint(fp):
-                if row.folder_id is not None:
-                    votes[row.folder_id] = votes.get(row.folder_id, 0) + 1
+            for folder_id in {r.folder_id for r in self.catalog.find_by_fingerprint(fp)}:
+                if folder_id is not None:
+                    votes[folder_id] = votes.get(folder_id, 0) + 1
         for folder in sorted(offline, key=lambda f: -votes.get(f.id, 0)):
             if votes.get(folder.id, 0) * 2 >= len(picked):
                 return folder
