@@ -308,7 +308,7 @@ def watch_storm(
             lambda: proc.poll() is not None or catalog_matches_disk(lib, folder),
             settle_timeout_s, interval=0.25,
         ) and proc.poll() is None
-        settle = time.monotonic() - t0
+        settle = time.monotonic() - t0  # from the first change, not the last
         if not settled:
             problems.append("catalog never matched the disk")
         # Idle: the last rescan may still be closing (the watcher saves its index
