@@ -223,13 +223,26 @@ def timed_full_run(lib: Path, folder: Path) -> float:
     return time.monotonic() - t
 
 
-def downgrade_to_schema_1(lib: Path) -> None:
-    """Undo this branch's migration (1 -> 2) so the next open must run it again."""
+def catalog_at_schema_1(lib: Path, folder: Path) -> dict[str, int]:
+    """A library as the first Glimpse release left it (schema 1, built from the
+    first migration alone, so this stays right whatever migrations follow):
+    the folder and its photos known, not yet encoded. Returns {path: photo id}."""
+    from glimpse.core.catalog import _MIGRATIONS
+
+    lib.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(lib / "catalog.sqlite", isolation_level=None)
-    db.execute("DROP INDEX IF EXISTS photos_status_updated")
-    db.execute("ALTER TABLE folders DROP COLUMN offline_since")
+    db.executescript(_MIGRATIONS[0])
     db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO folders(path, added_at) VALUES (?, 0)", (str(folder),))
+    for path in sorted(photo_files(folder)):
+        db.execute(
+            "INSERT INTO photos(path, folder_id, size, mtime_ns, status, updated_at) "
+            "VALUES (?, 1, 0, 0, 'pending', 0)",
+            (path,),
+        )
+    ids = dict(db.execute("SELECT path, id FROM photos").fetchall())
     db.close()
+    return ids
 
 
 # -- the watch storm -------------------------------------------------------------------
