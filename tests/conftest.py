@@ -18,6 +18,16 @@ TINY_MODEL = "GlimpseTiny:random"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Full-size fault injection takes many minutes: only when asked for by -m."""
+    if "faults_long" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="full-size fault injection: run with -m faults_long")
+    for item in items:
+        if "faults_long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test off the user's real library, settings and caches."""

@@ -74,6 +74,35 @@ class DownloadPrinter:
         stream.flush()
 
 
+def offline_note(offline_since: float | None) -> str:
+    """"offline since 2026-11-24 16:02" for a folder whose disk is absent, else ""."""
+    if offline_since is None:
+        return ""
+    return "offline since " + time.strftime("%Y-%m-%d %H:%M", time.localtime(offline_since))
+
+
+def add_folders(lib, folders: list[str], as_new: bool) -> None:  # type: ignore[no-untyped-def]
+    """Add folders to the library, unless one holds the photos of an offline
+    folder: then suggest `glimpse folders move` (re-encoding them all would
+    cost hours) and leave it out, unless --as-new says it really is new."""
+    from pathlib import Path
+
+    known = set(lib.folder_paths())
+    for folder in folders:
+        resolved = str(Path(folder).expanduser().resolve())
+        if resolved not in known and not as_new:
+            source = lib.moved_from(folder)
+            if source is not None:
+                sys.stderr.write(
+                    f"{resolved} holds the photos of {source.path} "
+                    f"({offline_note(source.offline_since)}). To keep their index, run:\n"
+                    f"  glimpse folders move '{source.path}' '{resolved}'\n"
+                    "(or add --as-new to index it as a separate folder). Skipped it for now.\n"
+                )
+                continue
+        lib.add_folder(folder)
+
+
 def fmt_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)

@@ -7,15 +7,21 @@ import sys
 import threading
 import time
 
-from glimpse.cli.common import ProgressPrinter, announce_model, interrupt_cancels, open_library
+from glimpse.cli.common import (
+    ProgressPrinter,
+    add_folders,
+    announce_model,
+    interrupt_cancels,
+    offline_note,
+    open_library,
+)
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import CancelToken
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        for folder in args.folders:
-            lib.add_folder(folder)
+        add_folders(lib, args.folders, args.as_new)
         if not lib.folder_paths():
             raise GlimpseError("No folders to index: run `glimpse index FOLDER`.")
         token = CancelToken()
@@ -27,7 +33,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(
             f"Files: {s.added} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
             f"{s.removed} removed, {s.unchanged} unchanged."
+            + (f" {s.restored} came back (vectors kept)." if s.restored else "")
         )
+        _print_offline(lib, s.offline)
         rate = f" ({e.rate:.1f} img/s)" if e.encoded else ""
         print(f"Encoded {e.encoded} photos{rate}; {e.failed} could not be read.")
         for path, reason in e.errors[:10]:
@@ -40,44 +48,73 @@ def cmd_index(args: argparse.Namespace) -> int:
         return 0
 
 
+def _print_offline(lib, offline: list[str]) -> None:  # type: ignore[no-untyped-def]
+    since = {f.path: f.offline_since for f in lib.folders()}
+    for folder in offline:
+        print(
+            f"{folder}: {offline_note(since.get(folder))} (absent or empty); its photos are "
+            "kept and left out of searches until it is back."
+        )
+
+
+# How often `glimpse watch` looks whether an offline folder's disk is back
+# (an unmounted folder sends no events when it is mounted again).
+OFFLINE_RECHECK_S = 30.0
+
+
+def _rewatch_returned(lib, watcher) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.core.indexer import folder_is_offline
+
+    for folder in lib.folders():
+        if folder.offline_since is not None and not folder_is_offline(folder.path, folder.indexed):
+            watcher.remove(folder.path)
+            watcher.add(folder.path)
+            watcher.queue.put(folder.path)  # a rescan brings it back online
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from glimpse.core.watch import FolderWatcher
 
     with open_library(args) as lib:
-        for folder in args.folders:
-            lib.add_folder(folder)
+        add_folders(lib, args.folders, args.as_new)
         folders = lib.folder_paths()
         if not folders:
             raise GlimpseError("No folders to watch: run `glimpse watch FOLDER`.")
-        announce_model(lib)
-        token = CancelToken()
-        lock = threading.Lock()
+        # One watcher per library: a second one (or an indexer) is told who holds it.
+        with lib.writer.hold():
+            announce_model(lib)
+            token = CancelToken()
+            lock = threading.Lock()
 
-        def reindex(paths: set[str] | None = None) -> None:
-            with lock:
-                report = lib.index(progress=ProgressPrinter(), cancel=token)
-            s, e = report.scan, report.encode
-            changed = s.added + s.changed + s.moved + s.copied + s.removed
-            if changed or e.encoded or e.failed:
-                print(
-                    f"{time.strftime('%H:%M:%S')}  {s.added} new, {s.changed} changed, "
-                    f"{s.moved} moved, {s.removed} removed; encoded {e.encoded}, failed {e.failed}",
-                    flush=True,
-                )
+            def reindex(paths: set[str] | None = None) -> None:
+                with lock:
+                    report = lib.index(progress=ProgressPrinter(), cancel=token)
+                s, e = report.scan, report.encode
+                changed = s.added + s.changed + s.moved + s.copied + s.removed
+                if changed or e.encoded or e.failed:
+                    print(
+                        f"{time.strftime('%H:%M:%S')}  {s.added} new, {s.changed} changed, "
+                        f"{s.moved} moved, {s.removed} removed; encoded {e.encoded}, "
+                        f"failed {e.failed}",
+                        flush=True,
+                    )
 
-        reindex()
-        watcher = FolderWatcher(
-            folders, reindex, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr)
-        )
-        watcher.start()
-        print(f"Watching {len(folders)} folder(s); press Ctrl-C to stop.", flush=True)
-        stop = threading.Event()
-        with interrupt_cancels(token):
-            try:
-                while not token.cancelled and not stop.wait(0.5):
-                    pass
-            finally:
-                watcher.stop()
+            reindex()
+            watcher = FolderWatcher(
+                folders, reindex, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr)
+            )
+            watcher.start()
+            print(f"Watching {len(folders)} folder(s); press Ctrl-C to stop.", flush=True)
+            stop = threading.Event()
+            next_check = time.monotonic() + OFFLINE_RECHECK_S
+            with interrupt_cancels(token):
+                try:
+                    while not token.cancelled and not stop.wait(0.5):
+                        if time.monotonic() >= next_check:
+                            next_check = time.monotonic() + OFFLINE_RECHECK_S
+                            _rewatch_returned(lib, watcher)
+                finally:
+                    watcher.stop()
         return 0
 
 
@@ -87,9 +124,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("index", parents=[common], help=help_text, description=help_text)
     p.add_argument("folders", nargs="*", help="photo folders to add and index")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--as-new", action="store_true",
+                   help="index the folders even if they look like a moved offline folder")
     p.set_defaults(func=cmd_index)
 
     help_text = "Index, then keep the index live as files change."
     p = sub.add_parser("watch", parents=[common], help=help_text, description=help_text)
     p.add_argument("folders", nargs="*")
+    p.add_argument("--as-new", action="store_true",
+                   help="watch the folders even if they look like a moved offline folder")
     p.set_defaults(func=cmd_watch)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import asdict
 
-from glimpse.cli.common import open_library, print_json
+from glimpse.cli.common import offline_note, open_library, print_json
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -19,9 +19,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Model:   {st.model}  ({st.indexed_for_model} photos encoded with it)")
         c = st.counts
         print(f"Photos:  {c['ok']} indexed, {c['pending']} pending, {c['error']} unreadable")
+        if c.get("offline"):
+            print(f"         {c['offline']} in offline folders: kept, left out of searches")
         print("Folders:" if st.folders else "Folders: none (run `glimpse index FOLDER`)")
         for f in st.folders:
-            print(f"  {f.path}  ({f.indexed} indexed, {f.pending} pending, {f.failed} failed)")
+            note = offline_note(f.offline_since)
+            print(f"  {f.path}  ({f.indexed} indexed, {f.pending} pending, {f.failed} failed)"
+                  + (f"  {note}" if note else ""))
         if len(st.known_models) > 1:
             print("Other models with vectors here:")
             for model_id, dim, n in st.known_models:

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from glimpse.core.errors import CatalogError
+from glimpse.core.faults import pause_point
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -91,10 +92,25 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX frames_model ON frames(model_key);
     """,
+    # 2 -> 3: a folder whose root is absent (an unplugged disk, an unmounted
+    # share) is offline since this time; its photos keep rows and vectors.
+    # Deleted photos ('missing') are kept for a while: index their age.
+    """
+    ALTER TABLE folders ADD COLUMN offline_since REAL;
+    CREATE INDEX photos_status_updated ON photos(status, updated_at);
+    """,
 ]
 
 # HNSW labels of video keyframes beyond the first: far above any photo id.
 FRAME_LABEL_BASE = 1 << 40
+
+# Deleted photos keep their row and vectors this long (and at most this many
+# rows), so a file restored from the trash or copied back is not re-encoded.
+MISSING_KEEP_S = 30 * 24 * 3600.0
+MISSING_KEEP_ROWS = 20_000
+
+# SQL true for a photo whose folder is online (`p` is the photos alias).
+_ONLINE = "p.folder_id NOT IN (SELECT id FROM folders WHERE offline_since IS NOT NULL)"
 
 # Photo states. 'missing' rows keep their embeddings for a while so that a
 # file that reappears elsewhere (a move seen as delete + create) is matched by
@@ -124,6 +140,7 @@ class FolderRow:
     indexed: int
     pending: int
     failed: int
+    offline_since: float | None = None  # seconds since the epoch; None when present
 
 
 _IDS_PER_QUERY = 500  # well under SQLite's parameter limit (999 in older builds)
@@ -156,9 +173,16 @@ class Catalog:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            if "unable to open" in str(exc) or "readonly" in str(exc):
+                raise CatalogError(
+                    f"The catalog at {self.path} cannot be opened for writing ({exc}). Check "
+                    f"that {self.path.parent} is writable (not a read-only disk or share), "
+                    "or choose another library folder with --library."
+                ) from exc
             raise CatalogError(
-                f"The catalog at {self.path} cannot be opened ({exc}). "
-                "Move it aside to start a fresh library; your photos are untouched."
+                f"The catalog at {self.path} cannot be opened ({exc}). Move it aside "
+                "(rename it) and run `glimpse index` to start a fresh library from your "
+                "folders; your photos are untouched."
             ) from exc
 
     # -- plumbing -----------------------------------------------------------
@@ -175,16 +199,20 @@ class Catalog:
                 for statement in _split_sql(_MIGRATIONS[step]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={step + 1}")
+                pause_point("migration")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All-or-nothing writes: a crash mid-batch leaves the previous state."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:  # another writer held it past the timeout
+                raise CatalogError(_disk_message(exc, self.path)) from exc
             try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 self._rollback()
                 raise CatalogError(_disk_message(exc, self.path)) from exc
             except BaseException:
@@ -197,7 +225,10 @@ class Catalog:
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise CatalogError(_disk_message(exc, self.path)) from exc
 
     def _query_ids(
         self, sql: str, ids: Iterable[int], params: Sequence[object] = ()
@@ -242,12 +273,42 @@ class Catalog:
             SELECT f.id, f.path,
                    COALESCE(SUM(p.status='ok'), 0),
                    COALESCE(SUM(p.status='pending'), 0),
-                   COALESCE(SUM(p.status='error'), 0)
+                   COALESCE(SUM(p.status='error'), 0),
+                   f.offline_since
             FROM folders f LEFT JOIN photos p ON p.folder_id = f.id
             GROUP BY f.id ORDER BY f.path
             """
         )
         return [FolderRow(*r) for r in rows]
+
+    def set_offline(self, folder_id: int, offline: bool) -> None:
+        """Remember since when a folder's root has been absent (kept if already set)."""
+        with self.transaction() as db:
+            if offline:
+                db.execute(
+                    "UPDATE folders SET offline_since=? WHERE id=? AND offline_since IS NULL",
+                    (time.time(), folder_id),
+                )
+            else:
+                db.execute("UPDATE folders SET offline_since=NULL WHERE id=?", (folder_id,))
+
+    def move_folder(self, old: str, new: str) -> int:
+        """Re-point a folder and its photos' paths (keeping ids and vectors);
+        returns the number of photos re-pointed."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM folders WHERE path=?", (old,)).fetchone()
+            if row is None:
+                raise CatalogError(f"{old} is not a watched folder.")
+            prefix = old.rstrip(os.sep) + os.sep
+            db.execute(
+                "UPDATE folders SET path=?, offline_since=NULL WHERE id=?", (new, row[0])
+            )
+            cur = db.execute(
+                "UPDATE photos SET path = ? || substr(path, ?) WHERE folder_id=? "
+                "AND substr(path, 1, ?) = ?",
+                (new.rstrip(os.sep) + os.sep, len(prefix) + 1, row[0], len(prefix), prefix),
+            )
+            return cur.rowcount
 
     def folder_id(self, path: str) -> int | None:
         rows = self._query("SELECT id FROM folders WHERE path=?", (path,))
@@ -287,6 +348,10 @@ class Catalog:
         rows = self._query("SELECT status, COUNT(*) FROM photos GROUP BY status")
         counts = {PENDING: 0, OK: 0, ERROR: 0, MISSING: 0}
         counts.update({status: n for status, n in rows})
+        # Kept but not searchable: photos of folders whose disk is absent.
+        counts["offline"] = self._query(
+            f"SELECT COUNT(*) FROM photos p WHERE status<>'missing' AND NOT ({_ONLINE})"
+        )[0][0]
         return counts
 
     def photo_ids_matching(
@@ -296,9 +361,9 @@ class Catalog:
         before: str | None = None,
         place_key: str | None = None,
     ) -> set[int]:
-        """Ids of indexed photos passing the filters (dates are ISO strings;
-        place_key is places.place_key() of a city, region or country name)."""
-        clauses: list[str] = ["status='ok'"]
+        """Ids of indexed, searchable photos passing the filters (dates are ISO
+        strings; place_key is places.place_key() of a city, region or country name)."""
+        clauses: list[str] = ["status='ok'", _ONLINE]
         params: list[object] = []
         if place_key:
             clauses.append("id IN (SELECT photo_id FROM places WHERE instr(match_key, ?) > 0)")
@@ -319,7 +384,7 @@ class Catalog:
         if before is not None:
             clauses.append(f"{when} < ?")
             params.append(before)
-        rows = self._query(f"SELECT id FROM photos WHERE {' AND '.join(clauses)}", params)
+        rows = self._query(f"SELECT id FROM photos p WHERE {' AND '.join(clauses)}", params)
         return {r[0] for r in rows}
 
     # -- models and embeddings ---------------------------------------------
@@ -354,8 +419,8 @@ class Catalog:
     def ids_needing_embedding(self, model_key: int) -> list[int]:
         """Photos that are pending, or indexed by another model but not this one."""
         rows = self._query(
-            """SELECT p.id FROM photos p
-               WHERE p.status IN ('pending', 'ok')
+            f"""SELECT p.id FROM photos p
+               WHERE p.status IN ('pending', 'ok') AND {_ONLINE}
                  AND NOT EXISTS (SELECT 1 FROM embeddings e
                                  WHERE e.photo_id = p.id AND e.model_key = ?)
                ORDER BY p.path""",
@@ -364,10 +429,11 @@ class Catalog:
         return [r[0] for r in rows]
 
     def embedding_ids(self, model_key: int) -> np.ndarray:
-        """Ids of photos that are indexed ('ok') and have a vector for this model."""
+        """Ids of photos that are indexed ('ok'), searchable (their folder is online)
+        and have a vector for this model: exactly what the HNSW index holds."""
         rows = self._query(
-            """SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
-               WHERE e.model_key=? AND p.status='ok' ORDER BY e.photo_id""",
+            f"""SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
+               WHERE e.model_key=? AND p.status='ok' AND {_ONLINE} ORDER BY e.photo_id""",
             (model_key,),
         )
         return np.array([r[0] for r in rows], dtype=np.int64)
@@ -375,11 +441,12 @@ class Catalog:
     def embeddings(
         self, model_key: int, ids: Sequence[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, float32 matrix) of live photos' vectors for one model."""
+        """(ids, float32 matrix) of live photos' vectors for one model (all searchable
+        photos when `ids` is None; exactly those ids otherwise)."""
         if ids is None:
             rows = self._query(
-                """SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
-                   WHERE e.model_key=? AND p.status='ok' ORDER BY e.photo_id""",
+                f"""SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
+                   WHERE e.model_key=? AND p.status='ok' AND {_ONLINE} ORDER BY e.photo_id""",
                 (model_key,),
             )
         else:
@@ -453,10 +520,36 @@ class Catalog:
         )
 
     @staticmethod
-    def purge_missing(db: sqlite3.Connection) -> list[int]:
-        """Forget files that stayed gone after a full scan (not moves)."""
-        ids = [r[0] for r in db.execute("SELECT id FROM photos WHERE status='missing'")]
-        db.execute("DELETE FROM photos WHERE status='missing'")
+    def missing_rows(db: sqlite3.Connection) -> list[PhotoRow]:
+        """Deleted photos still kept for their vectors, newest first."""
+        rows = db.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE status='missing' "
+            "ORDER BY updated_at DESC"
+        ).fetchall()
+        return [PhotoRow(*r) for r in rows]
+
+    @staticmethod
+    def purge_missing(
+        db: sqlite3.Connection,
+        keep_s: float = MISSING_KEEP_S,
+        keep_rows: int = MISSING_KEEP_ROWS,
+        now: float | None = None,
+    ) -> list[int]:
+        """Forget deleted photos gone longer than `keep_s`, and the oldest beyond
+        `keep_rows`: until then a file that comes back reuses its vectors."""
+        cutoff = (time.time() if now is None else now) - keep_s
+        ids = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM photos WHERE status='missing' AND "
+                "(updated_at < ? OR id NOT IN (SELECT id FROM photos WHERE status='missing' "
+                "ORDER BY updated_at DESC LIMIT ?))",
+                (cutoff, max(0, int(keep_rows))),
+            )
+        ]
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            db.execute(f"DELETE FROM photos WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return ids
 
     @staticmethod
@@ -647,6 +740,16 @@ def _split_sql(script: str) -> list[str]:
 
 def _disk_message(exc: Exception, path: Path) -> str:
     text = str(exc).lower()
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return (
+            f"The catalog at {path} is damaged ({exc}). Move it aside (rename it) and run "
+            "`glimpse index` to rebuild it from your folders; your photos are untouched."
+        )
+    if "locked" in text or "busy" in text:
+        return (
+            f"Another program is writing to the catalog at {path} (another Glimpse "
+            "window, `glimpse index` or `glimpse watch`). Wait for it to finish and try again."
+        )
     if "full" in text:
         return (
             f"The disk holding the catalog ({path.parent}) is full. Free some space and run "

@@ -9,6 +9,7 @@ rebuilt from scratch when it cannot be read.
 from __future__ import annotations
 
 import errno
+import hashlib
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from glimpse.core.errors import GlimpseError
-from glimpse.core.files import replace_atomically
+from glimpse.core.faults import pause_point
+from glimpse.core.files import replace_atomically, text_writer
 
 # M=16, ef_construction=200 are hnswlib's recommended defaults for ~512-d
 # vectors. ef_search=256 gives recall@10 >= 0.99 against exact search on
@@ -128,8 +130,15 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         with self._lock:
             ids = np.array(sorted(self._live), dtype=np.int64)
-            atomic_write(path, lambda tmp: self._index.save_index(str(tmp)))
+            digest: list[str] = []
+            atomic_write(path, lambda tmp: digest.append(self._save_raw(tmp)))
             atomic_write(_ids_path(path), lambda tmp: _save_ids(tmp, ids))
+            atomic_write(_sum_path(path), text_writer(digest[0]))
+
+    def _save_raw(self, tmp: Path) -> str:
+        self._index.save_index(str(tmp))
+        pause_point("index-save")  # written, not yet renamed over the old file
+        return _file_digest(tmp)
 
     @classmethod
     def load(cls, path: Path, dim: int) -> VectorIndex | None:
@@ -140,6 +149,10 @@ class VectorIndex:
         if not path.is_file() or not ids_file.is_file():
             return None
         try:
+            # hnswlib trusts its file: a flipped byte in a link list can crash the
+            # process on the first search. A damaged file is rebuilt instead.
+            if _sum_path(path).read_text("utf-8").strip() != _file_digest(path):
+                return None
             live = np.load(ids_file, allow_pickle=False)
             raw = hnswlib.Index(space="ip", dim=dim)
             raw.load_index(str(path), max_elements=0)
@@ -166,6 +179,18 @@ class VectorIndex:
 
 def _ids_path(path: Path) -> Path:
     return path.with_name(path.name + ".ids.npy")
+
+
+def _sum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".b2")
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _save_ids(tmp: Path, ids: np.ndarray) -> None:

@@ -11,6 +11,7 @@ loses at most the batch in flight.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -22,8 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from glimpse.core import imaging, places, video
-from glimpse.core.catalog import Catalog, PhotoRow
+from glimpse.core.catalog import MISSING, Catalog, PhotoRow
 from glimpse.core.errors import ImageDecodeError
+from glimpse.core.faults import pause_point
 from glimpse.core.index import VectorIndex
 from glimpse.core.models import Encoder
 
@@ -81,6 +83,9 @@ class ScanReport:
     copied: int = 0
     removed: int = 0
     unchanged: int = 0
+    restored: int = 0  # came back after a deletion: kept vectors reused
+    purged: int = 0  # deleted photos whose kept vectors were finally dropped
+    offline: list[str] = field(default_factory=list)  # folders skipped: root absent
 
 
 @dataclass
@@ -103,7 +108,11 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
     """{absolute path: (size, mtime_ns)} for every supported image under root.
 
     Hidden files and folders (".thumbnails", ".Trash") are skipped: they hold
-    caches and deleted files, not the user's photos.
+    caches and deleted files, not the user's photos. Only regular files count:
+    a FIFO or a device named x.jpg would block or never end when read.
+    Symlinked files are followed (a link to a photo elsewhere is indexed under
+    the link's path); symlinked folders are not (no loops, no photo seen twice).
+    Names that are not valid UTF-8 cannot be stored in the catalog and are skipped.
     """
     found: dict[str, tuple[int, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
@@ -118,11 +127,13 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
                 # Other clips sharing a photo's name (holiday.mp4 + holiday.jpg) stay.
                 continue
             path = os.path.join(dirpath, name)
+            if not _storable(path):
+                continue
             try:
-                st = os.stat(path)
+                st = os.stat(path)  # follows a symlink; a loop raises ELOOP
             except OSError:
-                continue  # vanished between listing and stat
-            if st.st_size >= 0:
+                continue  # vanished between listing and stat, or a dangling link
+            if stat.S_ISREG(st.st_mode):
                 found[path] = (st.st_size, st.st_mtime_ns)
     return found
 
@@ -134,6 +145,26 @@ def _still_stems(filenames: list[str]) -> set[str]:
         for n in filenames
         if imaging.is_supported(n) and not n.startswith(".")
     }
+
+
+def _storable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by os.walk as surrogates
+        return False
+    return True
+
+
+def folder_is_offline(root: str, known_photos: int) -> bool:
+    """An absent or unreadable root, or an empty folder where the catalog knows
+    photos (the bare mount point of an unplugged disk), means "offline", not
+    "every photo deleted"."""
+    try:
+        with os.scandir(root) as entries:
+            empty = next(entries, None) is None
+    except OSError:  # missing, not a folder, no permission, dead network share
+        return True
+    return empty and known_photos > 0
 
 
 def sync_catalog(
@@ -148,20 +179,30 @@ def sync_catalog(
     report = ScanReport()
     on_disk: dict[str, tuple[int, tuple[int, int]]] = {}
     known: dict[str, PhotoRow] = {}
+    was_offline = {f.path: f.offline_since is not None for f in catalog.folders()}
     for folder in folders:
         folder_id = catalog.folder_id(folder)
         if folder_id is None:
             continue
-        for path, stat in scan_folder(Path(folder)).items():
-            on_disk.setdefault(path, (folder_id, stat))
-        for row in catalog.photos_under(folder_id):
+        rows = catalog.photos_under(folder_id)
+        offline = folder_is_offline(folder, sum(r.status != MISSING for r in rows))
+        if offline != was_offline.get(folder, False):
+            catalog.set_offline(folder_id, offline)
+        if offline:
+            report.offline.append(folder)
+            continue  # its photos keep rows and vectors until it comes back
+        for path, st in scan_folder(Path(folder)).items():
+            on_disk.setdefault(path, (folder_id, st))
+        for row in rows:
             known[row.path] = row
 
-    gone = [row for path, row in known.items() if path not in on_disk]
+    gone = [row for path, row in known.items() if path not in on_disk and row.status != MISSING]
     to_hash = [
         path
         for path, (_, (size, mtime)) in on_disk.items()
-        if path not in known or (known[path].size, known[path].mtime_ns) != (size, mtime)
+        if path not in known
+        or known[path].status == MISSING
+        or (known[path].size, known[path].mtime_ns) != (size, mtime)
     ]
     report.unchanged = len(on_disk) - len(to_hash)
     fingerprints = _fingerprint_all(to_hash, progress, cancel, workers)
@@ -170,17 +211,30 @@ def sync_catalog(
 
     with catalog.transaction() as db:
         catalog.mark_missing(db, (row.id for row in gone))
+        # Rows a new file may take over (keeping id and vectors): files gone in
+        # this scan (a move) and deleted ones still kept (a restore, a re-copy).
+        # Newest first (this scan's first), each row once.
         gone_by_fp: dict[str, list[PhotoRow]] = {}
-        for row in gone:
-            if row.fingerprint:
+        for row in catalog.missing_rows(db):
+            if row.fingerprint and row.path not in on_disk:
                 gone_by_fp.setdefault(row.fingerprint, []).append(row)
+        gone_ids = {row.id for row in gone}
+        reused: set[int] = set()
         for path in to_hash:
             fp = fingerprints.get(path)
             if fp is None:
                 continue  # unreadable or vanished while hashing: next scan will see it
             folder_id, (size, mtime) = on_disk[path]
             old = known.get(path)
-            if old is not None:
+            if old is not None and old.status == MISSING:
+                # Deleted earlier, back at the same path: the same bytes reuse the row.
+                if old.fingerprint == fp:
+                    catalog.move_photo(db, old.id, path, folder_id, size, mtime)
+                    report.restored += 1
+                else:
+                    catalog.mark_changed(db, old.id, size, mtime, fp)
+                    report.added += 1
+            elif old is not None:
                 if old.fingerprint == fp:
                     catalog.touch(db, old.id, size, mtime)
                     report.unchanged += 1
@@ -188,9 +242,13 @@ def sync_catalog(
                     catalog.mark_changed(db, old.id, size, mtime, fp)
                     report.changed += 1
             elif gone_by_fp.get(fp):
-                moved = gone_by_fp[fp].pop()
+                moved = gone_by_fp[fp].pop(0)
                 catalog.move_photo(db, moved.id, path, folder_id, size, mtime)
-                report.moved += 1
+                reused.add(moved.id)
+                if moved.id in gone_ids:
+                    report.moved += 1
+                else:
+                    report.restored += 1
             else:
                 new_id = catalog.insert_photo(db, path, folder_id, size, mtime, fp)
                 twins = catalog.twin_ids(db, fp, new_id)
@@ -198,7 +256,8 @@ def sync_catalog(
                     report.copied += 1
                 else:
                     report.added += 1
-        report.removed = len(catalog.purge_missing(db))
+        report.removed = len(gone_ids - reused)
+        report.purged = len(catalog.purge_missing(db))
     return report
 
 
@@ -374,6 +433,7 @@ def _commit_batch(
             if d.error is not None:
                 catalog.store_error(db, d.row.id, d.error)
                 report.errors.append((d.row.path, d.error))
+        pause_point("commit")  # the batch written, not yet committed
     if index is not None and good:
         index.add(np.array([d.row.id for d in good], dtype=np.int64), vectors)
     if index is not None and frame_labels:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from glimpse.core import duplicates, feedback, imaging, places, search, video
-from glimpse.core.catalog import OK, Catalog, FolderRow, PhotoRow
+from glimpse.core.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
 from glimpse.core.index import VectorIndex, atomic_write
@@ -30,10 +30,12 @@ from glimpse.core.indexer import (
     ProgressCallback,
     ScanReport,
     encode_pending,
+    scan_folder,
     sync_catalog,
 )
 from glimpse.core.models import Encoder, ModelSpec
 from glimpse.core.search import Filters, QueryTerm, SearchHit
+from glimpse.core.writelock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,16 @@ class Library:
         cache_dir: Path | None = None,
     ) -> None:
         self.root = Path(root).expanduser() if root else default_library_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GlimpseError(
+                f"Cannot create the library folder {self.root} ({exc.strerror}). Choose a "
+                "writable place with --library or GLIMPSE_LIBRARY."
+            ) from exc
         self.catalog = Catalog(self.root / "catalog.sqlite")
+        # Held by every write job; other processes wait, then get a clear refusal.
+        self.writer = WriterLock(self.root)
         self.settings = self._load_settings()
         model = model or os.environ.get("GLIMPSE_MODEL") or self.settings.get("model")
         self.spec = model if isinstance(model, ModelSpec) else ModelSpec.parse(model)
@@ -191,17 +201,110 @@ class Library:
         if not folder.is_dir():
             raise GlimpseError(f"{folder} is not a folder.")
         resolved = str(folder.resolve())
-        self.catalog.add_folder(resolved)
+        with self.writer.hold():
+            self.catalog.add_folder(resolved)
         return resolved
 
     def remove_folder(self, path: str | Path) -> int:
         """Stop watching a folder and forget its photos (the files stay on disk)."""
-        removed = self.catalog.remove_folder(str(Path(path).expanduser().resolve()))
+        with self.writer.hold():
+            removed = self.catalog.remove_folder(self._known_folder(path))
+            self._reconcile_all()
+            self._save_all_indexes()
+        return len(removed)
+
+    def _known_folder(self, path: str | Path) -> str:
+        """A watched folder's stored path, as typed or resolved (an offline folder's
+        path cannot be resolved through symlinks on a disk that is not there)."""
+        paths = self.folder_paths()
+        typed = str(Path(path).expanduser().absolute()).rstrip(os.sep) or os.sep
+        if typed in paths:
+            return typed
+        return str(Path(path).expanduser().resolve())
+
+    def move_folder(self, old: str | Path, new: str | Path, sample: int = 24) -> int:
+        """Re-point a watched folder at its new place (a renamed folder, a disk
+        mounted elsewhere) keeping every photo's row and vectors. A sample of
+        its photos is fingerprinted at the new place first, so pointing it at
+        the wrong folder is refused instead of silently re-encoding everything.
+        Returns the number of photos re-pointed."""
+        old_path = self._known_folder(old)
+        folder_id = self.catalog.folder_id(old_path)
+        if folder_id is None:
+            raise GlimpseError(f"{old} is not a watched folder (see `glimpse folders list`).")
+        target = Path(new).expanduser()
+        if not target.is_dir():
+            raise GlimpseError(f"{target} is not a folder.")
+        new_path = str(target.resolve())
+        if new_path == old_path:
+            raise GlimpseError(f"{old_path} is already where the library expects it.")
+        for other in self.folder_paths():
+            if other != old_path and (
+                new_path == other or new_path.startswith(other.rstrip(os.sep) + os.sep)
+            ):
+                raise GlimpseError(f"{new_path} is already watched (as part of {other}).")
+        checked, matched = self._check_sample(folder_id, old_path, new_path, sample)
+        if checked and matched * 2 < checked:
+            raise GlimpseError(
+                f"{new_path} does not hold the photos of {old_path}: only {matched} of "
+                f"{checked} sampled photos were found there with the same content. "
+                "Pick the folder the photos were moved to."
+            )
+        with self.writer.hold():
+            moved = self.catalog.move_folder(old_path, new_path)
+            self._reconcile_all()
+            self._save_all_indexes()
+        return moved
+
+    def _check_sample(
+        self, folder_id: int, old_path: str, new_path: str, sample: int
+    ) -> tuple[int, int]:
+        """(photos sampled, photos found at the new place with the same fingerprint)."""
+        rows = [r for r in self.catalog.photos_under(folder_id) if r.fingerprint and r.status != MISSING]
+        if not rows:
+            return 0, 0
+        step = max(1, len(rows) // sample)
+        picked = rows[::step][:sample]
+        prefix = old_path.rstrip(os.sep) + os.sep
+        matched = 0
+        for row in picked:
+            candidate = os.path.join(new_path, row.path[len(prefix):])
+            try:
+                if imaging.file_fingerprint(candidate) == row.fingerprint:
+                    matched += 1
+            except OSError:
+                continue
+        return len(picked), matched
+
+    def moved_from(self, path: str | Path, sample: int = 24) -> FolderRow | None:
+        """The offline folder whose photos these are, if a folder about to be added
+        holds them (a disk mounted at a new path, a renamed folder): then a move,
+        not a fresh index, is what the user wants."""
+        offline = [f for f in self.catalog.folders() if f.offline_since is not None]
+        if not offline:
+            return None
+        files = sorted(scan_folder(Path(path).expanduser().resolve()))
+        if not files:
+            return None
+        picked = files[:: max(1, len(files) // sample)][:sample]
+        votes: dict[int, int] = {}
+        for file in picked:
+            try:
+                fp = imaging.file_fingerprint(file)
+            except OSError:
+                continue
+            for folder_id in {r.folder_id for r in self.catalog.find_by_fingerprint(fp)}:
+                if folder_id is not None:
+                    votes[folder_id] = votes.get(folder_id, 0) + 1
+        for folder in sorted(offline, key=lambda f: -votes.get(f.id, 0)):
+            if votes.get(folder.id, 0) * 2 >= len(picked):
+                return folder
+        return None
+
+    def _reconcile_all(self) -> None:
         with self._load_lock:
             for model_id in list(self._indexes):
                 self._reconcile(model_id)
-        self._save_all_indexes()
-        return len(removed)
 
     def folders(self) -> list[FolderRow]:
         return self.catalog.folders()
@@ -214,11 +317,13 @@ class Library:
     def sync(
         self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
     ) -> ScanReport:
-        """Reflect new, changed, moved and deleted files in the catalog (no encoding)."""
-        report = sync_catalog(self.catalog, self.folder_paths(), progress, cancel)
-        with self._load_lock:
-            for model_id in list(self._indexes):
-                self._reconcile(model_id)
+        """Reflect new, changed, moved and deleted files in the catalog (no encoding).
+
+        Folders whose root is absent are marked offline and left alone; the
+        index is reconciled so that it holds exactly the searchable photos."""
+        with self.writer.hold():
+            report = sync_catalog(self.catalog, self.folder_paths(), progress, cancel)
+            self._reconcile_all()
         return report
 
     def index(
@@ -230,12 +335,13 @@ class Library:
         workers: int | None = None,
     ) -> IndexReport:
         """Scan every watched folder, then encode what is new with the model."""
-        scan = self.sync(progress, cancel)
-        if cancel is not None and cancel.cancelled:
-            return IndexReport(scan, EncodeReport(cancelled=True))
-        encode = self.encode(progress, cancel, spec, batch_size, workers)
-        if not encode.cancelled:
-            self.backfill_places(cancel)
+        with self.writer.hold():
+            scan = self.sync(progress, cancel)
+            if cancel is not None and cancel.cancelled:
+                return IndexReport(scan, EncodeReport(cancelled=True))
+            encode = self.encode(progress, cancel, spec, batch_size, workers)
+            if not encode.cancelled:
+                self.backfill_places(cancel)
         return IndexReport(scan, encode)
 
     def backfill_places(self, cancel: CancelToken | None = None) -> int:
@@ -264,13 +370,14 @@ class Library:
                 index.save(path)
                 last_save[0] = time.monotonic()
 
-        try:
-            report = encode_pending(
-                self.catalog, encoder, self.model_key(spec), index, progress, cancel,
-                batch_size=batch_size, workers=workers, on_batch=maybe_save,
-            )
-        finally:
-            index.save(path)
+        with self.writer.hold():
+            try:
+                report = encode_pending(
+                    self.catalog, encoder, self.model_key(spec), index, progress, cancel,
+                    batch_size=batch_size, workers=workers, on_batch=maybe_save,
+                )
+            finally:
+                index.save(path)
         return report
 
     def _save_all_indexes(self) -> None:

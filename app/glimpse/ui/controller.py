@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from glimpse.core.catalog import FolderRow
@@ -63,6 +63,9 @@ class IndexOutcome:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
+OFFLINE_RECHECK_MS = 30_000
+
+
 def user_message(exc: BaseException) -> str:
     """Our own errors carry a message for the user; anything else is a bug, said plainly."""
     if isinstance(exc, GlimpseError):
@@ -86,6 +89,7 @@ class LibraryController(QObject):
     errorsLoaded = Signal(object)  # list[(path, reason)]
     message = Signal(str)  # transient news for the status bar
     downloadProgress = Signal(object)  # DownloadProgress of the model's weights; None when over
+    moveSuggested = Signal(str, str)  # offline folder, the new folder holding its photos
     _watchedChange = Signal()  # from the watcher thread, hops to the GUI thread
 
     def __init__(self, parent: QObject | None = None, batch_size: int = 16) -> None:
@@ -106,6 +110,11 @@ class LibraryController(QObject):
         self._folders_dirty = False
         self._last_folder_refresh = 0.0
         self._watcher: Any = None
+        self._folder_rows: list[FolderRow] = []
+        # An unmounted folder sends no event when its disk comes back: look now and then.
+        self._offline_timer = QTimer(self)
+        self._offline_timer.setInterval(OFFLINE_RECHECK_MS)
+        self._offline_timer.timeout.connect(self.check_offline_folders)
         self._closing = False
         self._tmp = Path(tempfile.mkdtemp(prefix="glimpse-gui-"))
         self._watchedChange.connect(self.request_index)
@@ -192,13 +201,51 @@ class LibraryController(QObject):
 
     # -- folders --------------------------------------------------------------
 
-    def add_folder(self, path: str | Path) -> None:
+    def add_folder(self, path: str | Path, as_new: bool = False) -> None:
+        """Add a folder; if it holds the photos of an offline folder (a disk
+        mounted elsewhere, a renamed folder), ask instead (moveSuggested)."""
         lib = self._require()
 
-        def job(token: CancelToken, progress: ProgressFn) -> str:
-            return lib.add_folder(path)
+        def job(token: CancelToken, progress: ProgressFn) -> tuple[str, str | None]:
+            resolved = str(Path(path).expanduser().resolve())
+            if not as_new and resolved not in lib.folder_paths():
+                source = lib.moved_from(path)
+                if source is not None:
+                    return resolved, source.path
+            return lib.add_folder(path), None
 
-        self._submit(self.misc, job, self._on_folder_added, self._on_misc_failed, "add-folder")
+        self._submit(self.misc, job, self._on_folder_checked, self._on_misc_failed, "add-folder")
+
+    def _on_folder_checked(self, result: tuple[str, str | None]) -> None:
+        resolved, moved_from = result
+        if moved_from is not None:
+            self.moveSuggested.emit(moved_from, resolved)
+        else:
+            self._on_folder_added(resolved)
+
+    def move_folder(self, old: str, new: str | Path) -> None:
+        """Re-point a folder that moved (no re-encoding); on the background pool,
+        after the index job in flight has let go."""
+        lib = self._require()
+        if self._index_worker is not None:
+            self._index_worker.cancel()
+            self._rerun = True
+        if self._watcher is not None:
+            self._watcher.remove(old)
+
+        def job(token: CancelToken, progress: ProgressFn) -> tuple[str, str, int]:
+            n = lib.move_folder(old, new)
+            return old, str(Path(new).expanduser().resolve()), n
+
+        self._submit(self.background, job, self._on_folder_moved, self._on_misc_failed, "move")
+
+    def _on_folder_moved(self, result: tuple[str, str, int]) -> None:
+        old, new, n = result
+        if self._watcher is not None:
+            self._watcher.add(new)
+        self.message.emit(f"{old} is now {new}: {n:,} photos kept, nothing re-encoded")
+        self.refresh_folders()
+        self.request_index()
 
     def _on_folder_added(self, resolved: str) -> None:
         if self._watcher is not None:
@@ -246,6 +293,12 @@ class LibraryController(QObject):
     def _on_folders(self, result: tuple[list[FolderRow], list]) -> None:
         self._folders_in_flight = False
         rows, places = result
+        self._folder_rows = list(rows)
+        if any(r.offline_since is not None for r in rows):
+            if not self._offline_timer.isActive():
+                self._offline_timer.start()
+        else:
+            self._offline_timer.stop()
         self.foldersChanged.emit(rows)
         self.placesChanged.emit(places)
         if self._folders_dirty:
@@ -280,6 +333,29 @@ class LibraryController(QObject):
         except Exception as exc:  # e.g. inotify limits: search still works without watching
             self._watcher = None
             self.message.emit(f"Folders are not watched for changes: {exc}")
+
+    def check_offline_folders(self) -> None:
+        """If an offline folder's disk is back, watch it again and rescan."""
+        offline = [(r.path, r.indexed) for r in self._folder_rows if r.offline_since is not None]
+        if not offline or self.library is None or self._closing:
+            return
+
+        def job(token: CancelToken, progress: ProgressFn) -> list[str]:
+            from glimpse.core.indexer import folder_is_offline
+
+            return [path for path, n in offline if not folder_is_offline(path, n)]
+
+        self._submit(self.misc, job, self._on_offline_back, self._on_misc_failed, "offline")
+
+    def _on_offline_back(self, back: list[str]) -> None:
+        if not back:
+            return
+        if self._watcher is not None:
+            for path in back:
+                self._watcher.remove(path)
+                self._watcher.add(path)
+        self.message.emit(f"Back online: {', '.join(back)}")
+        self.request_index()
 
     def _on_watch_event(self, paths: set[str]) -> None:
         """Watcher thread: only emit; the slot runs on the GUI thread."""
@@ -484,6 +560,7 @@ class LibraryController(QObject):
         """
         self._closing = True
         self._rerun = False
+        self._offline_timer.stop()
         if self._index_worker is not None:
             self._index_worker.cancel()
         if self._watcher is not None:

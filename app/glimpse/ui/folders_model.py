@@ -1,11 +1,17 @@
-"""Watched folders and their counts as a table model (folder, indexed, pending, failed)."""
+"""Watched folders and their counts as a table model (folder, indexed, pending, failed).
+
+An offline folder (its disk unplugged) is shown greyed, "(offline)" after its
+name, with the date in the tooltip: its photos are kept but not searched."""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtWidgets import QApplication
 
 from glimpse.core.catalog import FolderRow
 
@@ -61,17 +67,32 @@ class FoldersModel(QAbstractTableModel):
         if row is None:
             return None
         col = index.column()
+        offline = row.offline_since is not None
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
-                return os.path.basename(row.path.rstrip(os.sep)) or row.path
+                name = os.path.basename(row.path.rstrip(os.sep)) or row.path
+                return f"{name} (offline)" if offline else name
             return f"{(row.indexed, row.pending, row.failed)[col - 1]:,}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (
+            tip = (
                 f"{row.path}\n{row.indexed:,} indexed, {row.pending:,} waiting, "
                 f"{row.failed:,} could not be read"
             )
+            if offline:
+                tip += f"\n{offline_text(row.offline_since)}: its photos are kept but left " \
+                       "out of searches until it is back (right-click: Folder moved…)"
+            return tip
+        if role == Qt.ItemDataRole.ForegroundRole and offline:
+            return QBrush(QApplication.palette().color(
+                QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
         if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == FolderRole:
             return row.path
         return None
+
+
+def offline_text(offline_since: float | None) -> str:
+    if offline_since is None:
+        return ""
+    return "Offline since " + time.strftime("%Y-%m-%d %H:%M", time.localtime(offline_since))

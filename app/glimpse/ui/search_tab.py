@@ -26,12 +26,14 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QCompleter,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -111,6 +113,7 @@ class SearchTab(QWidget):
 
         self._build()
         controller.searchFinished.connect(self._on_results)
+        controller.moveSuggested.connect(self.offer_move)
         controller.searchFailed.connect(self._on_search_failed)
         controller.placesChanged.connect(self.set_places)
 
@@ -130,6 +133,14 @@ class SearchTab(QWidget):
         self.folders_view.setRootIsDecorated(False)
         self.folders_view.setUniformRowHeights(True)
         self.folders_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.folders_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.folder_moved_action = QAction("Folder moved…", self.folders_view)
+        self.folder_moved_action.setToolTip(
+            "The folder was moved or renamed, or its disk is mounted elsewhere: "
+            "point Glimpse at the new place without re-encoding"
+        )
+        self.folder_moved_action.triggered.connect(self.choose_moved_folder)
+        self.folders_view.addAction(self.folder_moved_action)
         header = self.folders_view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -620,6 +631,31 @@ class SearchTab(QWidget):
         self.results_model.set_thumb_size(size)
         self.grid.setIconSize(QSize(size, size))
         self.grid.setGridSize(QSize(size + 20, size + 40))
+
+    def choose_moved_folder(self) -> None:
+        index = self.folders_view.currentIndex()
+        if not index.isValid():
+            return
+        old = index.siblingAtColumn(0).data(FolderRole)
+        start = os.path.dirname(old.rstrip(os.sep))
+        new = QFileDialog.getExistingDirectory(self, f"Where is {os.path.basename(old)} now?", start)
+        if new:
+            self.controller.move_folder(old, new)
+
+    def offer_move(self, old: str, new: str) -> None:
+        """A folder being added holds an offline folder's photos: moving keeps the index."""
+        answer = QMessageBox.question(
+            self, "Folder moved?",
+            f"{new} holds the photos of {old}, which is offline.\n\n"
+            "Treat it as the same folder, moved (keeps the index, nothing re-encoded)? "
+            "Choose No to index it as a separate folder.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.move_folder(old, new)
+        else:
+            self.controller.add_folder(new, as_new=True)
 
     def remove_selected_folder(self) -> None:
         index = self.folders_view.currentIndex()
