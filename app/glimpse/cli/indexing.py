@@ -37,7 +37,28 @@ def cmd_index(args: argparse.Namespace) -> int:
         if report.cancelled:
             print("Stopped early; run the same command again to continue where it left off.")
             return 130
-        return 0
+        if args.no_ocr:
+            return 0
+        return _read_text(lib, token, printer)
+
+
+def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
+    """The OCR pass, after encoding (it is slower and less urgent)."""
+    with interrupt_cancels(token):
+        r = lib.read_text(progress=printer, cancel=token)
+    rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
+    print(f"Read text in {r.done} photos{rate}; {r.failed} could not be read.")
+    if r.cancelled:
+        print(f"Stopped early with {r.remaining} photos left to read; run `glimpse ocr` "
+              "(or index again) to continue.")
+        return 130
+    return 0
+
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        announce_model(lib)
+        return _read_text(lib, CancelToken(), ProgressPrinter())
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -87,7 +108,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("index", parents=[common], help=help_text, description=help_text)
     p.add_argument("folders", nargs="*", help="photo folders to add and index")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--no-ocr", action="store_true",
+                   help="skip reading text in photos (run `glimpse ocr` later)")
     p.set_defaults(func=cmd_index)
+
+    help_text = "Read the text in indexed photos (screenshots, receipts, signs) for search."
+    p = sub.add_parser("ocr", parents=[common], help=help_text, description=help_text)
+    p.set_defaults(func=cmd_ocr)
 
     help_text = "Index, then keep the index live as files change."
     p = sub.add_parser("watch", parents=[common], help=help_text, description=help_text)

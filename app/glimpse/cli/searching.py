@@ -26,13 +26,28 @@ def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     for rank, h in enumerate(hits, 1):
         date = f"  {h.taken_at[:10]}" if h.taken_at else ""
         print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}")
+        if h.text_match:
+            print(f"     text: {' '.join((h.snippet or '').split())}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    import sys
+
+    from glimpse.core import query_dates
+
     with open_library(args) as lib:
         warn_if_random(lib)
         filters = _filters(args)
-        hits = lib.search(" ".join(args.query), k=args.k, filters=filters, image=args.image)
+        query = " ".join(args.query)
+        if not args.no_date_words:
+            dated = query_dates.extract(query)
+            if dated.range is not None:
+                query = dated.text
+                after, before = query_dates.intersect(filters.after, filters.before, dated.range)
+                filters = type(filters)(filters.folder, after, before)
+                print(f"Date filter: {dated.range.label} (from the query; --no-date-words "
+                      "to ignore)", file=sys.stderr if args.json else sys.stdout)
+        hits = lib.search(query, k=args.k, filters=filters, image=args.image, sort=args.sort)
         _print_hits(hits, args.json)
         return 0
 
@@ -61,6 +76,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("search", parents=[common], help=help_text, description=help_text)
     p.add_argument("query", nargs="+", help='text, or combined: \'"beach" + "sunset" - "people"\'')
     p.add_argument("--image", help="also add this image to the query")
+    p.add_argument(
+        "--no-date-words", action="store_true",
+        help='do not read date words ("june 2021", "last summer") as a date filter',
+    )
+    p.add_argument(
+        "--sort", choices=("best", "newest", "oldest"), default="best",
+        help="best match (default), or the good matches newest/oldest first",
+    )
     _search_options(p)
     p.set_defaults(func=cmd_search)
 

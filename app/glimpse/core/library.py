@@ -15,10 +15,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glimpse.core import imaging, search
+from glimpse.core import fusion, imaging, passes, search, text_search
 from glimpse.core.catalog import OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
@@ -32,7 +33,11 @@ from glimpse.core.indexer import (
     sync_catalog,
 )
 from glimpse.core.models import Encoder, ModelSpec
+from glimpse.core.passes import PassReport
 from glimpse.core.search import Filters, QueryTerm, SearchHit
+
+if TYPE_CHECKING:
+    from glimpse.core.ocr import OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,7 @@ class Library:
         self._index_keys: dict[str, int] = {}
         self._model_keys: dict[str, int] = {}
         self._load_lock = threading.RLock()
+        self._ocr: OcrEngine | None = None
 
     # -- settings -----------------------------------------------------------
 
@@ -258,6 +264,24 @@ class Library:
             index.save(path)
         return report
 
+    def read_text(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        spec: ModelSpec | None = None,
+    ) -> PassReport:
+        """The OCR pass (core/ocr.py) over photos that already have a vector: resumable,
+        and lower priority than encoding, which makes photos findable first."""
+        from glimpse.core.ocr import OcrEngine, OcrPass
+
+        with self._load_lock:
+            if self._ocr is None:
+                self._ocr = OcrEngine()
+        self.catalog.sweep_text()
+        return passes.run_pass(
+            self.catalog, OcrPass(self._ocr), progress, cancel, after_model_key=self.model_key(spec)
+        )
+
     def _save_all_indexes(self) -> None:
         for model_id, index in self._indexes.items():
             index.save(self._index_path(model_id))
@@ -308,13 +332,64 @@ class Library:
         filters: Filters | None = None,
         image: str | Path | None = None,
         spec: ModelSpec | None = None,
+        sort: str = "best",
     ) -> list[SearchHit]:
-        """Text (optionally combined, optionally plus an image) query."""
-        terms = search.parse_query(query) if isinstance(query, str) else list(query)
+        """Text (optionally combined, optionally plus an image) query, by meaning and by
+        the words read in photos (fused; a quoted phrase is words only). An empty query
+        with a filter lists the filtered photos."""
+        if isinstance(query, str) and not query.strip() and image is None and filters:
+            order = "oldest" if sort == "oldest" else "newest"
+            return fusion.sort_hits(self._browse(k, filters), order)
+        words = text_search.plan(query) if isinstance(query, str) and image is None else None
+        if words is not None and words.words_only:
+            return fusion.sort_hits(self._word_hits(words, k, filters, spec), sort)
+        if isinstance(query, str):  # an image alone may come with no words
+            terms = search.parse_query(query) if query.strip() or image is None else []
+        else:
+            terms = list(query)
         if image is not None:
             terms.append(QueryTerm(1.0, image=str(image)))
         vector = self.query_vector(terms, spec)
-        return self._rank(vector, k, filters, spec)
+        if words is None:
+            return fusion.sort_hits(self._rank(vector, k, filters, spec), sort)
+        meaning = self._rank(vector, max(k, 50), filters, spec)
+        found = self._word_hits(words, max(k, 50), filters, spec, vector)
+        return fusion.sort_hits(fusion.fuse(meaning, [(h, h.snippet or "") for h in found], k), sort)
+
+    def _word_hits(
+        self, words: text_search.TextQuery, k: int, filters: Filters | None,
+        spec: ModelSpec | None, vector: np.ndarray | None = None,
+    ) -> list[SearchHit]:
+        """Photos whose text matches, best first; scored by meaning when a vector is given."""
+        allowed = None
+        if filters is not None and filters.active:
+            allowed = self.catalog.photo_ids_matching(filters.folder, filters.after, filters.before)
+        found = text_search.find(self.catalog, words, k, allowed)
+        rows = self.catalog.photos_by_ids(pid for pid, _ in found)
+        hits = []
+        for pid, snippet in found:
+            row = rows.get(pid)
+            if row is None:
+                continue
+            score = 0.0
+            if vector is not None:
+                stored = self.catalog.embedding_for(pid, self.model_key(spec))
+                if stored is not None:
+                    score = float(stored @ vector / max(float(np.linalg.norm(stored)), 1e-12))
+            hits.append(SearchHit(pid, row.path, score, row.taken_at, row.width, row.height,
+                                  row.fingerprint, True, snippet))
+        return hits
+
+    def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
+        """A query that was only a date ("june 2021"): the filtered photos, newest first."""
+        ids = self.catalog.photo_ids_matching(filters.folder, filters.after, filters.before)
+        hits = [SearchHit(r.id, r.path, 0.0, r.taken_at, r.width, r.height, r.fingerprint)
+                for r in self.catalog.photos_by_ids(ids).values()]
+        return fusion.sort_hits(hits, "newest")[:k]
+
+    def photo_text(self, photo_id: int) -> str:
+        """The text read in a photo ('' when none, or not read yet)."""
+        return self.catalog.photo_text(photo_id)
 
     def _rank(
         self, vector: np.ndarray, k: int, filters: Filters | None, spec: ModelSpec | None

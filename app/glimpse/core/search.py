@@ -51,6 +51,8 @@ class SearchHit:
     width: int | None
     height: int | None
     fingerprint: str | None
+    text_match: bool = False  # found by the text read in the photo (core/fusion.py)
+    snippet: str | None = None  # that text around the matched words, marked with [ ]
 
 
 def parse_query(text: str) -> list[QueryTerm]:
