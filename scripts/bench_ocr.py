@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
 from glimpse.core import imaging  # noqa: E402
 from glimpse.core.ocr import OCR_MAX_SIDE, OcrEngine  # noqa: E402
+from glimpse.core.text_search import fold  # noqa: E402
 
 
 def sample_dir() -> Path:
@@ -113,6 +116,154 @@ def cmd_skip(args: argparse.Namespace) -> None:
               f"| {check / len(rows):.3f} | {100 * (1 - after / total_full):.0f}% |")
 
 
+ENGLISH = """boarding pass receipt invoice total ticket station platform window garden kitchen
+bridge harbour market bakery library museum theatre hospital pharmacy airport departure arrival
+gate seat coffee sandwich dinner breakfast morning evening weather holiday mountain river forest
+meeting schedule password network printer battery charger message reminder birthday wedding
+parking entrance exit warning danger closed open sale discount price orange yellow purple silver
+engine bicycle helmet umbrella blanket pillow candle mirror ladder hammer pencil notebook
+""".split()
+GERMAN = """Straße Größe Bäckerei Fahrkarte Bahnhof Ausgang Eingang Rechnung Quittung Öffnungszeiten
+Frühstück Mittagessen Schlüssel Kühlschrank Geschäft Brücke Fußgänger Überweisung Gebühr Tür
+Zahnarzt Apotheke Krankenhaus Flughafen Abfahrt Ankunft Gleis Verspätung Müll Grün Weiß Käse
+Gemüse Bücherei Stadtplan Kirche Rathaus Wäsche Tankstelle Führerschein Gepäck Zimmer Glück
+""".split()
+FRENCH = """café élève hôtel fenêtre forêt gâteau crème pâtisserie boulangerie théâtre musée
+hôpital église marché épicerie réservation numéro entrée sortie fermé ouvert été hiver
+château plage rivière forêt addition reçu billet départ arrivée voyage bibliothèque
+déjeuner dîner fromage légumes vélo clé tarif garçon français noël
+""".split()
+MIXED = "iPhone eBay PayPal McDonald YouTube WiFi LinkedIn JavaScript OpenStreetMap GmbH".split()
+SIZES = (12, 14, 16, 20, 24, 32, 48, 64)
+FONTS = ("DejaVuSans.ttf", "DejaVuSerif.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf",
+         "DejaVuSerif-Italic.ttf", None)  # None: Pillow's built-in scalable font
+
+
+def _font(name: str | None, size: int) -> ImageFont.FreeTypeFont:
+    if name is None:
+        return ImageFont.load_default(size=size)  # type: ignore[return-value]
+    try:
+        return ImageFont.truetype(name, size)
+    except OSError:
+        return ImageFont.load_default(size=size)  # type: ignore[return-value]
+
+
+def render_set(out: Path, n: int, photos: list[Path], seed: int = 7) -> list[dict]:
+    """n images with known words; returns their descriptions (path, words, size, ...)."""
+    rng = random.Random(seed)
+    pools = [ENGLISH, GERMAN, FRENCH, MIXED]
+    items = []
+    backgrounds = []
+    for p in photos[:40]:
+        try:
+            backgrounds.append(imaging.make_thumbnail(p, 900))
+        except Exception:  # noqa: BLE001
+            continue
+    for i in range(n):
+        size = SIZES[i % len(SIZES)]
+        font_name = FONTS[(i // len(SIZES)) % len(FONTS)]
+        font = _font(font_name, size)
+        lang = rng.randrange(3)
+        words = [rng.choice(pools[lang]) for _ in range(rng.randint(2, 3))]
+        if rng.random() < 0.3:
+            words.append(rng.choice(MIXED))
+        words.append(str(rng.randrange(100, 99999)))  # a number
+        canvas = (800, 500)
+        photo_bg = i % 2 == 1 and backgrounds
+        if photo_bg:
+            bg = rng.choice(backgrounds).resize(canvas)
+            img = bg.filter(ImageFilter.GaussianBlur(1))
+        else:
+            shade = rng.randint(225, 255)
+            img = Image.new("RGB", canvas, (shade, shade, rng.randint(215, 255)))
+        draw = ImageDraw.Draw(img)
+        text = " ".join(words)
+        x, y = rng.randint(20, 80), rng.randint(30, 300)
+        left, top, right, bottom = draw.textbbox((x, y), text, font=font)
+        if right > canvas[0] - 10:  # too wide: two lines
+            half = len(words) // 2
+            text = " ".join(words[:half]) + "\n" + " ".join(words[half:])
+            left, top, right, bottom = draw.multiline_textbbox((x, y), text, font=font)
+        fill = (20, 20, 20)
+        if photo_bg:
+            if rng.random() < 0.5:  # a sign: a light panel behind the text
+                draw.rectangle((left - 8, top - 6, right + 8, bottom + 6), fill=(240, 240, 230))
+            else:  # text straight on the photo, dark or light for contrast
+                region = np.asarray(img.crop((left, top, right, bottom)).convert("L"))
+                fill = (250, 250, 250) if region.mean() < 128 else (10, 10, 10)
+        draw.multiline_text((x, y), text, fill=fill, font=font)
+        angle = 0.0
+        if rng.random() < 0.25:
+            angle = rng.uniform(-6, 6)
+            img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=False,
+                             fillcolor=img.getpixel((0, 0)))
+        path = out / f"r{i:04d}.png"
+        img.save(path)
+        items.append({"path": str(path), "words": words, "size": size, "font": font_name or "default",
+                      "background": "photo" if photo_bg else "plain", "angle": round(angle, 1),
+                      "lang": ["en", "de", "fr"][lang]})
+    return items
+
+
+def _bucket(size: int) -> str:
+    return "12-14 px" if size < 16 else ("16-24 px" if size <= 24 else "32-64 px")
+
+
+def cmd_rendered(args: argparse.Namespace) -> None:
+    from glimpse.core.library import Library
+
+    photos = _photos(Path(args.photos) if args.photos else sample_dir(), 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "rendered"
+        folder.mkdir()
+        items = render_set(folder, args.n, photos)
+        lib = Library(Path(tmp) / "lib", model="GlimpseTiny:random")
+        lib.add_folder(folder)
+        lib.index()
+        t = time.perf_counter()
+        report = lib.read_text()
+        ocr_s = time.perf_counter() - t
+        by_path = {r.path: r.id for r in lib.indexed_photos()}
+        counts: dict[str, list[int]] = {}
+        for item in items:
+            pid = by_path[str(Path(item["path"]).resolve())]
+            found = {fold(w) for w in re.findall(r"\w+", lib.photo_text(pid))}
+            wanted = [fold(w) for w in item["words"]]
+            hit_words = sum(w in found for w in wanted)
+            # the query: the word of this image that fewest other images carry
+            query = min(item["words"], key=lambda w: sum(w in it["words"] for it in items))
+            top = [h.photo_id for h in lib.search(query, k=5)]
+            b = counts.setdefault(_bucket(item["size"]), [0, 0, 0, 0])
+            b[0] += hit_words
+            b[1] += len(wanted)
+            b[2] += pid in top
+            b[3] += 1
+            item.update(found_words=hit_words, query=query, top5=pid in top)
+        lib.close()
+    Path(args.out).write_text(json.dumps(items, indent=1))
+    print(f"{len(items)} rendered images; OCR pass {ocr_s:.1f} s = {ocr_s / len(items):.2f} s/image "
+          f"({report.done} read, {report.failed} failed)")
+    print("| text size | images | OCR word recall | query finds its image in top 5 |")
+    print("|---|---|---|---|")
+    total = [0, 0, 0, 0]
+    for name in ("12-14 px", "16-24 px", "32-64 px"):
+        b = counts.get(name, [0, 1, 0, 1])
+        total = [a + c for a, c in zip(total, b, strict=True)]
+        print(f"| {name} | {b[3]} | {b[0] / b[1]:.1%} | {b[2] / b[3]:.1%} |")
+    big = [it for it in items if it["size"] >= 16]
+    print(f"| all | {total[3]} | {total[0] / total[1]:.1%} | {total[2] / total[3]:.1%} |")
+    print(f">= 16 px: {sum(it['top5'] for it in big) / len(big):.1%} of queries in top 5")
+    for key in ("background", "lang", "font"):
+        parts = {}
+        for it in items:
+            parts.setdefault(it[key], []).append(it["found_words"] / len(it["words"]))
+        print(f"word recall by {key}: " + ", ".join(
+            f"{k} {np.mean(v):.1%}" for k, v in sorted(parts.items())))
+    rotated = [it for it in items if it["angle"]]
+    print(f"rotated images: {len(rotated)}, word recall "
+          f"{np.mean([it['found_words'] / len(it['words']) for it in rotated]):.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -121,6 +272,11 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--out", default="/tmp/ocr-skip.json")
     p.set_defaults(func=cmd_skip)
+    p = sub.add_parser("rendered")
+    p.add_argument("--photos")
+    p.add_argument("--n", type=int, default=320)
+    p.add_argument("--out", default="/tmp/ocr-rendered.json")
+    p.set_defaults(func=cmd_rendered)
     args = ap.parse_args()
     args.func(args)
 
