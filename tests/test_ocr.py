@@ -16,6 +16,7 @@ from glimpse.core.indexer import CancelToken
 from glimpse.core.ocr import OcrEngine, OcrPass
 from glimpse.core.passes import pending, run_pass
 from glimpse.core.search import QueryTerm
+from glimpse.core.text_search import marked
 
 FONT = "DejaVuSans.ttf"
 
@@ -87,7 +88,7 @@ def test_skip_check_skips_photos_without_text(tmp_path: Path, engine: OcrEngine)
 def test_quoted_phrase_searches_words_only(text_library) -> None:  # type: ignore[no-untyped-def]
     hits = text_library.search('"wifi password"')
     assert [Path(h.path).name for h in hits] == ["wifi.png"]
-    assert hits[0].text_match and (hits[0].snippet or "").lower().startswith("[wifi password]")
+    assert hits[0].text_match and marked(hits[0].snippet or "").lower().startswith("[wifi password]")
     assert text_library.search('"password wifi"') == []  # a phrase keeps its order
 
 

@@ -18,8 +18,10 @@ def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.core.text_search import marked
+
     if as_json:
-        print_json([asdict(h) for h in hits])
+        print_json([{**asdict(h), "snippet": h.snippet and marked(h.snippet)} for h in hits])
         return
     if not hits:
         print("No matching photos.")
@@ -27,7 +29,7 @@ def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         date = f"  {h.taken_at[:10]}" if h.taken_at else ""
         print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}")
         if h.text_match:
-            print(f"     text: {' '.join((h.snippet or '').split())}")
+            print(f"     text: {' '.join(marked(h.snippet or '').split())}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -87,6 +87,10 @@ _MIGRATIONS: list[str] = [
 # fingerprint and not encoded again.
 PENDING, OK, ERROR, MISSING = "pending", "ok", "error", "missing"
 
+# Matched words in a text snippet are wrapped in these (control characters that
+# OCR never outputs), so front ends can highlight them their own way.
+SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"
+
 
 @dataclass(frozen=True)
 class PhotoRow:
@@ -551,10 +555,10 @@ class Catalog:
 
     def search_text(self, fts_query: str, limit: int) -> list[tuple[int, float, str]]:
         """(photo id, bm25 rank: lower is better, snippet) of indexed photos matching an
-        FTS5 query; the snippet marks matched words with [ and ]."""
+        FTS5 query; the snippet marks matched words with SNIPPET_OPEN/SNIPPET_CLOSE."""
         try:
             rows = self._query(
-                """SELECT t.rowid, bm25(photo_text), snippet(photo_text, 0, '[', ']', '…', 12)
+                """SELECT t.rowid, bm25(photo_text), snippet(photo_text, 0, char(2), char(3), '…', 32)
                    FROM photo_text t JOIN photos p ON p.id = t.rowid
                    WHERE photo_text MATCH ? AND p.status = 'ok'
                    ORDER BY bm25(photo_text) LIMIT ?""",

@@ -52,7 +52,7 @@ class SearchHit:
     height: int | None
     fingerprint: str | None
     text_match: bool = False  # found by the text read in the photo (core/fusion.py)
-    snippet: str | None = None  # that text around the matched words, marked with [ ]
+    snippet: str | None = None  # that text around the matched words (catalog.SNIPPET_OPEN/CLOSE)
 
 
 def parse_query(text: str) -> list[QueryTerm]:

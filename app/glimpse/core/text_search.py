@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from glimpse.core.catalog import Catalog
+from glimpse.core.catalog import SNIPPET_CLOSE, SNIPPET_OPEN, Catalog
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SINGLE_PHRASE = re.compile(r'^\s*"([^"]+)"\s*$')
@@ -68,13 +68,6 @@ def find(
     return out[:limit]
 
 
-def highlight_spans(text: str, words: tuple[str, ...] | list[str], prefix: bool = True) -> list[tuple[int, int]]:
-    """(start, end) of each word in `text` that matches a query word (folded; as a
-    prefix unless prefix=False), for the preview to highlight."""
-    wanted = [fold(w) for w in words if w]
-    spans = []
-    for m in _WORD.finditer(text):
-        token = fold(m.group())
-        if any(token.startswith(w) if prefix else token == w for w in wanted):
-            spans.append((m.start(), m.end()))
-    return spans
+def marked(snippet: str, open_mark: str = "[", close_mark: str = "]") -> str:
+    """A snippet with its matched words between the given marks (plain text output)."""
+    return snippet.replace(SNIPPET_OPEN, open_mark).replace(SNIPPET_CLOSE, close_mark)

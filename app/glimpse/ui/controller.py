@@ -34,6 +34,7 @@ from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import CancelToken, Progress
 from glimpse.core.library import IndexReport, Library
 from glimpse.core.models import ModelSpec
+from glimpse.core.passes import PassReport
 from glimpse.core.search import Filters, SearchHit
 from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
 
@@ -59,6 +60,7 @@ class IndexOutcome:
     report: IndexReport | None
     switched_to: str | None = None  # the model now answering, after a switch
     errors: list[tuple[str, str]] = field(default_factory=list)
+    text: PassReport | None = None  # the text-reading pass that ran after encoding
 
 
 def user_message(exc: BaseException) -> str:
@@ -93,6 +95,9 @@ class LibraryController(QObject):
         self.state = OPENING
         self.state_message = ""
         self.batch_size = batch_size
+        # Read text in photos after each index job (the OCR pass, core/ocr.py).
+        self.read_text = True
+        self._index_phase = ""
         self._index_worker: Worker | None = None
         self._rerun = False
         self._seq = 0
@@ -273,6 +278,10 @@ class LibraryController(QObject):
             return
         if self._index_worker is not None or self.state != READY:
             self._rerun = True
+            if self._index_worker is not None and self._index_phase == "ocr":
+                # Reading text yields to encoding: new photos become findable first,
+                # and the rerun carries on reading where this one stopped.
+                self._index_worker.cancel()
             return
         self._start_index_job(None)
 
@@ -299,6 +308,8 @@ class LibraryController(QObject):
         lib = self._require()
         self._rerun = False
         batch = self.batch_size
+        read_text = self.read_text
+        self._index_phase = ""
 
         def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
             if spec is not None:
@@ -308,7 +319,13 @@ class LibraryController(QObject):
             if spec is not None and not report.cancelled:
                 lib.use_model(spec)
                 switched = str(spec)
-            return IndexOutcome(report, switched, list(report.encode.errors))
+            text = None
+            if read_text and not report.cancelled:
+                try:
+                    text = lib.read_text(progress=progress, cancel=token)
+                except GlimpseError as exc:  # photos stay searchable by meaning
+                    self.message.emit(f"Text in photos is not read: {exc}")
+            return IndexOutcome(report, switched, list(report.encode.errors), text)
 
         worker = Worker(job, name="index")
         worker.signals.progress.connect(self._on_index_progress)
@@ -319,6 +336,7 @@ class LibraryController(QObject):
         self.indexStarted.emit(str(spec) if spec is not None else "index")
 
     def _on_index_progress(self, progress: Progress) -> None:
+        self._index_phase = progress.phase
         self.indexProgress.emit(progress)
         if time.monotonic() - self._last_folder_refresh > FOLDER_REFRESH_S:
             self.refresh_folders()
@@ -366,8 +384,10 @@ class LibraryController(QObject):
 
     # -- searching ------------------------------------------------------------
 
-    def search_text(self, query: str, filters: Filters | None = None, k: int = 60) -> int:
-        return self._search("text", query, query, filters, k)
+    def search_text(
+        self, query: str, filters: Filters | None = None, k: int = 60, sort: str = "best"
+    ) -> int:
+        return self._search("text", (query, sort), query, filters, k)
 
     def search_similar(
         self, image: int | str | Path, label: str, filters: Filters | None = None, k: int = 60
@@ -391,7 +411,8 @@ class LibraryController(QObject):
         def job(token: CancelToken, progress: ProgressFn) -> SearchOutcome:
             start = time.perf_counter()
             if kind == "text":
-                hits = lib.search(what, k=k, filters=filters)
+                query, sort = what
+                hits = lib.search(query, k=k, filters=filters, sort=sort)
             elif kind == "pasted":
                 image, path = what
                 if not image.save(str(path), "PNG"):

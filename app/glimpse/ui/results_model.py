@@ -19,6 +19,9 @@ from glimpse.ui.thumbnails import ThumbnailCache
 HitRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
+TextMatchRole = Qt.ItemDataRole.UserRole + 4  # True when found by the words read in it
+
+BADGE_COLOR = QColor(255, 196, 0)  # a yellow "text" tag, readable on any photo
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -32,6 +35,28 @@ def _placeholder(size: int) -> QPixmap:
     painter.drawRoundedRect(4, 4, size - 8, size - 8, 6, 6)
     painter.end()
     return pixmap
+
+
+def with_text_badge(pixmap: QPixmap) -> QPixmap:
+    """A copy of a thumbnail with a small "Aa" tag in its top-left corner: this result
+    was found by the text in the photo, not (only) by how it looks."""
+    out = QPixmap(pixmap)
+    if out.isNull():
+        return out
+    side = max(14, min(out.width(), out.height()) // 5)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(BADGE_COLOR)
+    painter.drawRoundedRect(2, 2, side * 3 // 2, side, 3, 3)
+    painter.setPen(QColor(0, 0, 0))
+    font = painter.font()
+    font.setPixelSize(max(8, side * 2 // 3))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(2, 2, side * 3 // 2, side, Qt.AlignmentFlag.AlignCenter, "Aa")
+    painter.end()
+    return out
 
 
 class ResultsModel(QAbstractListModel):
@@ -81,11 +106,13 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return os.path.basename(hit.path)
         if role == Qt.ItemDataRole.DecorationRole:
-            return QIcon(self._thumbnail(index.row(), hit))
+            pixmap = self._thumbnail(index.row(), hit)
+            return QIcon(with_text_badge(pixmap) if hit.text_match else pixmap)
         if role == Qt.ItemDataRole.ToolTipRole:
             size = f"<br>{hit.width} × {hit.height}" if hit.width and hit.height else ""
             date = f"<br>{hit.taken_at.replace('T', ' ')}" if hit.taken_at else ""
-            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{date}{size}"
+            text = "<br><i>matched by the text in the photo</i>" if hit.text_match else ""
+            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{date}{size}{text}"
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(self.thumb_size + 16, self.thumb_size + 36)
         if role == HitRole:
@@ -94,6 +121,8 @@ class ResultsModel(QAbstractListModel):
             return hit.path
         if role == ScoreRole:
             return hit.score
+        if role == TextMatchRole:
+            return hit.text_match
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:
