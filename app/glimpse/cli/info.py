@@ -18,6 +18,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Model:   {st.model}  ({st.indexed_for_model} photos encoded with it)")
         c = st.counts
         print(f"Photos:  {c['ok']} indexed, {c['pending']} pending, {c['error']} unreadable")
+        from glimpse.core.ocr import OCR_PASS, OCR_VERSION
+
+        read, indexed = lib.catalog.pass_counts(OCR_PASS, OCR_VERSION)
+        print(f"Text:    read in {read} of {indexed} indexed photos"
+              + ("" if read >= indexed else " (`glimpse ocr` reads the rest)"))
         print("Folders:" if st.folders else "Folders: none (run `glimpse index FOLDER`)")
         for f in st.folders:
             print(f"  {f.path}  ({f.indexed} indexed, {f.pending} pending, {f.failed} failed)")

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -50,8 +51,8 @@ class OcrEngine:
     def __init__(self, threads: int | None = None, probe_side: int = PROBE_MAX_SIDE) -> None:
         self._threads = threads
         self.probe_side = probe_side
-        self._full = None
-        self._probe = None
+        self._full: Any = None  # rapidocr.RapidOCR, imported on first use
+        self._probe: Any = None
         self._lock = threading.Lock()
 
     def _engine(self, probe: bool):  # type: ignore[no-untyped-def]
