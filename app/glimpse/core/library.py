@@ -337,6 +337,8 @@ class Library:
         """Text (optionally combined, optionally plus an image) query, by meaning and by
         the words read in photos (fused; a quoted phrase is words only). An empty query
         with a filter lists the filtered photos."""
+        if k <= 0:
+            raise QueryError("The number of results must be at least 1.")
         if isinstance(query, str) and not query.strip() and image is None and filters:
             order = "oldest" if sort == "oldest" else "newest"
             return fusion.sort_hits(self._browse(k, filters), order)
