@@ -208,3 +208,12 @@ def test_migration_from_version_1_keeps_vectors(tmp_path: Path) -> None:
         assert [r[0] for r in cat.search_text('"unicode"', 5)] == [1]
     finally:
         cat.close()
+
+
+def test_thin_and_long_images_are_bounded_before_ocr(engine: OcrEngine) -> None:
+    from glimpse.core.ocr import _bounded_aspect
+
+    assert _bounded_aspect(Image.new("RGB", (5000, 8))).size == (5000, 625)
+    assert _bounded_aspect(Image.new("RGB", (9, 3000))).size == (375, 3000)
+    assert _bounded_aspect(Image.new("RGB", (800, 600))).size == (800, 600)
+    assert engine.text_of(Image.new("RGB", (3, 200), "white"), skip_check=False).skipped

@@ -35,6 +35,8 @@ OCR_MAX_SIDE = 1600
 # The skip check runs the detector alone with the photo's longest side at this size.
 PROBE_MAX_SIDE = 640
 MIN_SCORE = 0.6  # recognised lines below this confidence are mostly noise
+MIN_SIDE = 8  # no legible text fits in a thinner image
+MAX_ASPECT = 8  # longer images are padded to this ratio before OCR (see _bounded_aspect)
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,28 @@ class OcrEngine:
 
     def text_of(self, image: Image.Image, skip_check: bool = True) -> OcrText:
         start = time.monotonic()
+        if min(image.size) < MIN_SIDE:
+            return OcrText("", 0, True, time.monotonic() - start)
+        image = _bounded_aspect(image)
         if skip_check and not self.has_text(image):
             return OcrText("", 0, True, time.monotonic() - start)
         lines = [t.strip() for t, s in self.read(image) if s >= MIN_SCORE and t.strip()]
         return OcrText("\n".join(lines), len(lines), False, time.monotonic() - start)
+
+
+def _bounded_aspect(image: Image.Image) -> Image.Image:
+    """Pad a very long, thin image to MAX_ASPECT, with its corner colour.
+
+    The models scale the shorter side up to several hundred pixels, so a
+    5000x8 strip would become an enormous image (measured: two minutes for one
+    blank strip); padded, it costs what any photo costs."""
+    w, h = image.size
+    if max(w, h) <= MAX_ASPECT * min(w, h):
+        return image
+    size = (w, max(h, -(-w // MAX_ASPECT))) if w > h else (max(w, -(-h // MAX_ASPECT)), h)
+    canvas = Image.new("RGB", size, image.convert("RGB").getpixel((0, 0)))
+    canvas.paste(image.convert("RGB"), (0, 0))
+    return canvas
 
 
 def _fit(image: Image.Image, max_side: int) -> Image.Image:
@@ -125,7 +145,12 @@ class OcrPass(CatalogPass):
             image = imaging.make_thumbnail(row.path, OCR_MAX_SIDE)
         except ImageDecodeError as exc:
             raise GlimpseError(str(exc)) from exc
-        return self.engine.text_of(image, self.skip_check)
+        try:
+            return self.engine.text_of(image, self.skip_check)
+        except GlimpseError:
+            raise
+        except Exception as exc:  # a model or decoder bug must cost one photo, not the pass
+            raise GlimpseError(f"could not read text: {type(exc).__name__}: {exc}") from exc
 
     def store(self, catalog: Catalog, db, row: PhotoRow, result: OcrText) -> None:  # type: ignore[no-untyped-def]
         catalog.store_text(db, row.id, result.text)
