@@ -95,3 +95,33 @@ def test_a_screenshot_found_by_its_text_shows_badge_and_text(qtbot, make_window,
     assert tab.results_model.index(0).data(TextMatchRole)
     tab.grid.setCurrentIndex(tab.results_model.index(0))
     assert "BOARDING</span>" in tab.preview.found_text.text()
+
+
+def test_reading_text_shows_progress_and_gives_way_to_encoding(qtbot, make_window, tmp_path) -> None:
+    from test_ocr import render_text
+
+    folder = tmp_path / "shots"
+    for i in range(3):
+        render_text(folder / f"note{i}.png", [f"note number {i}"])
+    window = make_window()
+    c = window.controller
+    labels: list[str] = []
+
+    def on_progress(p) -> None:  # type: ignore[no-untyped-def]
+        if p.phase == "ocr":
+            labels.append(window.progress_label.text())
+            if len(labels) == 1:
+                c.pause_indexing(True)  # hold the pass after its first photo...
+                c.request_index()  # ...and ask for new encoding work: the pass yields
+
+    c.indexProgress.connect(on_progress)
+    with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as first:
+        window.add_folder(folder)
+    text = first.args[0].text
+    # The pause lands after the photo in hand (progress reaches the GUI a little late).
+    assert text.cancelled and text.done >= 1 and text.remaining >= 1
+    assert labels[0].startswith("Reading text in ") and "/ 3 photos" in labels[0]
+    with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as second:
+        pass  # the rerun starts by itself and finishes the reading
+    rest = second.args[0].text
+    assert rest.done == text.remaining and rest.remaining == 0 and not rest.cancelled
