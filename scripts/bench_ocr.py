@@ -230,29 +230,37 @@ def cmd_rendered(args: argparse.Namespace) -> None:
             found = {fold(w) for w in re.findall(r"\w+", lib.photo_text(pid))}
             wanted = [fold(w) for w in item["words"]]
             hit_words = sum(w in found for w in wanted)
-            # the query: the word of this image that fewest other images carry
-            query = min(item["words"], key=lambda w: sum(w in it["words"] for it in items))
+            # the queries: the word of this image that fewest other images carry, and its number
+            alpha = [w for w in item["words"] if not w.isdigit()]
+            query = min(alpha, key=lambda w: sum(w in it["words"] for it in items))
             top = [h.photo_id for h in lib.search(query, k=5)]
-            b = counts.setdefault(_bucket(item["size"]), [0, 0, 0, 0])
+            number = item["words"][-1]
+            top_n = [h.photo_id for h in lib.search(number, k=5)]
+            b = counts.setdefault(_bucket(item["size"]), [0, 0, 0, 0, 0])
             b[0] += hit_words
             b[1] += len(wanted)
             b[2] += pid in top
             b[3] += 1
-            item.update(found_words=hit_words, query=query, top5=pid in top)
+            b[4] += pid in top_n
+            item.update(found_words=hit_words, query=query, top5=pid in top,
+                        number_top5=pid in top_n)
         lib.close()
     Path(args.out).write_text(json.dumps(items, indent=1))
     print(f"{len(items)} rendered images; OCR pass {ocr_s:.1f} s = {ocr_s / len(items):.2f} s/image "
           f"({report.done} read, {report.failed} failed)")
-    print("| text size | images | OCR word recall | query finds its image in top 5 |")
-    print("|---|---|---|---|")
-    total = [0, 0, 0, 0]
+    print("| text size | images | OCR word recall | word query: image in top 5 "
+          "| number query: image in top 5 |")
+    print("|---|---|---|---|---|")
+    total = [0, 0, 0, 0, 0]
     for name in ("12-14 px", "16-24 px", "32-64 px"):
-        b = counts.get(name, [0, 1, 0, 1])
+        b = counts.get(name, [0, 1, 0, 1, 0])
         total = [a + c for a, c in zip(total, b, strict=True)]
-        print(f"| {name} | {b[3]} | {b[0] / b[1]:.1%} | {b[2] / b[3]:.1%} |")
+        print(f"| {name} | {b[3]} | {b[0] / b[1]:.1%} | {b[2] / b[3]:.1%} | {b[4] / b[3]:.1%} |")
     big = [it for it in items if it["size"] >= 16]
-    print(f"| all | {total[3]} | {total[0] / total[1]:.1%} | {total[2] / total[3]:.1%} |")
-    print(f">= 16 px: {sum(it['top5'] for it in big) / len(big):.1%} of queries in top 5")
+    print(f"| all | {total[3]} | {total[0] / total[1]:.1%} | {total[2] / total[3]:.1%} "
+          f"| {total[4] / total[3]:.1%} |")
+    print(f">= 16 px: {sum(it['top5'] for it in big) / len(big):.1%} of word queries and "
+          f"{sum(it['number_top5'] for it in big) / len(big):.1%} of number queries in top 5")
     for key in ("background", "lang", "font"):
         parts = {}
         for it in items:

@@ -24,9 +24,9 @@ def test_fuse_marks_text_matches_and_adds_text_only_photos() -> None:
     meaning = [hit(1), hit(2), hit(3)]
     words = [(hit(3), "snip3"), (hit(9), "snip9")]
     out = fuse(meaning, words, k=4)
-    assert [h.photo_id for h in out] == [3, 1, 2, 9]  # a tie keeps first appearance
+    assert [h.photo_id for h in out] == [3, 1, 9, 2]  # on a tie, words first
     assert [(h.text_match, h.snippet) for h in out] == [
-        (True, "snip3"), (False, None), (False, None), (True, "snip9")]
+        (True, "snip3"), (False, None), (True, "snip9"), (False, None)]
     assert [h.photo_id for h in fuse(meaning, [], k=2)] == [1, 2]
 
 

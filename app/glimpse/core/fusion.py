@@ -3,8 +3,9 @@
 Reciprocal rank fusion scores a photo by the sum of 1 / (K + rank) over the
 rankings that hold it. It needs no score calibration (cosine similarities and
 bm25 are not comparable), and a photo that both looks like the query and
-carries its words rises above one that has only one of the two. When no photo's
-text matches, the fused order is exactly the CLIP order, so a query for
+carries its words rises above one that has only one of the two; the best
+photo by words and the best by meaning share the top (words first). When no
+photo's text matches, the fused order is exactly the CLIP order, so a query for
 `beach` ranks as it always did; a photo whose text says "beach" joins the
 ranking by its words.
 """
@@ -38,7 +39,9 @@ def fuse(
     for hit, snippet in words:
         by_id.setdefault(hit.photo_id, hit)
         snippets[hit.photo_id] = snippet
-    fused = rrf([[h.photo_id for h in meaning], [h.photo_id for h, _ in words]])
+    # Words first: on a tie (a photo only found by words against one only found by
+    # meaning, at the same rank), a match on every query word is the surer evidence.
+    fused = rrf([[h.photo_id for h, _ in words], [h.photo_id for h in meaning]])
     out = []
     for photo_id, _ in fused[:k]:
         hit = by_id[photo_id]
