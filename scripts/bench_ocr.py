@@ -243,6 +243,7 @@ def cmd_rendered(args: argparse.Namespace) -> None:
             b[3] += 1
             b[4] += pid in top_n
             item.update(found_words=hit_words, query=query, top5=pid in top,
+                        no_text=not lib.photo_text(pid),
                         number_top5=pid in top_n)
         lib.close()
     Path(args.out).write_text(json.dumps(items, indent=1))
@@ -267,6 +268,8 @@ def cmd_rendered(args: argparse.Namespace) -> None:
             parts.setdefault(it[key], []).append(it["found_words"] / len(it["words"]))
         print(f"word recall by {key}: " + ", ".join(
             f"{k} {np.mean(v):.1%}" for k, v in sorted(parts.items())))
+    print(f"images where no text was found at all (skip check or OCR): "
+          f"{sum(it['no_text'] for it in items)}")
     rotated = [it for it in items if it["angle"]]
     print(f"rotated images: {len(rotated)}, word recall "
           f"{np.mean([it['found_words'] / len(it['words']) for it in rotated]):.1%}")
