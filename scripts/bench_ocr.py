@@ -154,11 +154,17 @@ def render_set(out: Path, n: int, photos: list[Path], seed: int = 7) -> list[dic
     pools = [ENGLISH, GERMAN, FRENCH, MIXED]
     items = []
     backgrounds = []
-    for p in photos[:40]:
+    # Spread over the whole sample, and only busy pictures: a near-white wallpaper
+    # would make a "photo background" a plain one.
+    for p in photos[:: max(1, len(photos) // 80)]:
         try:
-            backgrounds.append(imaging.make_thumbnail(p, 900))
+            thumb = imaging.make_thumbnail(p, 900)
         except Exception:  # noqa: BLE001
             continue
+        if np.asarray(thumb.convert("L"), dtype=np.float32).std() >= 30:
+            backgrounds.append(thumb)
+        if len(backgrounds) >= 40:
+            break
     for i in range(n):
         size = SIZES[i % len(SIZES)]
         font_name = FONTS[(i // len(SIZES)) % len(FONTS)]
