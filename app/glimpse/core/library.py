@@ -362,25 +362,11 @@ class Library:
         self, words: text_search.TextQuery, k: int, filters: Filters | None,
         spec: ModelSpec | None, vector: np.ndarray | None = None,
     ) -> list[SearchHit]:
-        """Photos whose text matches, best first; scored by meaning when a vector is given."""
         allowed = None
         if filters is not None and filters.active:
             allowed = self.catalog.photo_ids_matching(filters.folder, filters.after, filters.before)
-        found = text_search.find(self.catalog, words, k, allowed)
-        rows = self.catalog.photos_by_ids(pid for pid, _ in found)
-        hits = []
-        for pid, snippet in found:
-            row = rows.get(pid)
-            if row is None:
-                continue
-            score = 0.0
-            if vector is not None:
-                stored = self.catalog.embedding_for(pid, self.model_key(spec))
-                if stored is not None:
-                    score = float(stored @ vector / max(float(np.linalg.norm(stored)), 1e-12))
-            hits.append(SearchHit(pid, row.path, score, row.taken_at, row.width, row.height,
-                                  row.fingerprint, True, snippet))
-        return hits
+        key = self.model_key(spec) if vector is not None else None
+        return text_search.word_hits(self.catalog, words, k, allowed, key, vector)
 
     def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
         """A query that was only a date ("june 2021"): the filtered photos, newest first."""

@@ -18,7 +18,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from glimpse.core.catalog import SNIPPET_CLOSE, SNIPPET_OPEN, Catalog
+from glimpse.core.search import SearchHit
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SINGLE_PHRASE = re.compile(r'^\s*"([^"]+)"\s*$')
@@ -66,6 +69,30 @@ def find(
     rows = catalog.search_text(query.fts, depth)
     out = [(pid, snippet) for pid, _, snippet in rows if allowed is None or pid in allowed]
     return out[:limit]
+
+
+def word_hits(
+    catalog: Catalog, query: TextQuery, k: int, allowed: set[int] | None = None,
+    model_key: int | None = None, vector: np.ndarray | None = None,
+) -> list[SearchHit]:
+    """Photos whose text matches, best first, as search hits (text_match set, with the
+    snippet); scored by meaning (cosine with `vector`) when a vector is given, so
+    the score shown beside a result means the same thing for every result."""
+    found = find(catalog, query, k, allowed)
+    rows = catalog.photos_by_ids(pid for pid, _ in found)
+    hits = []
+    for pid, snippet in found:
+        row = rows.get(pid)
+        if row is None:  # removed while we searched
+            continue
+        score = 0.0
+        if vector is not None and model_key is not None:
+            stored = catalog.embedding_for(pid, model_key)
+            if stored is not None:
+                score = float(stored @ vector / max(float(np.linalg.norm(stored)), 1e-12))
+        hits.append(SearchHit(pid, row.path, score, row.taken_at, row.width, row.height,
+                              row.fingerprint, True, snippet))
+    return hits
 
 
 def marked(snippet: str, open_mark: str = "[", close_mark: str = "]") -> str:
