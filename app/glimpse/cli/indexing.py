@@ -77,12 +77,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
         def reindex(paths: set[str] | None = None) -> None:
             with lock:
                 report = lib.index(progress=ProgressPrinter(), cancel=token)
+                text = None if args.no_ocr or token.cancelled else lib.read_text(cancel=token)
             s, e = report.scan, report.encode
             changed = s.added + s.changed + s.moved + s.copied + s.removed
-            if changed or e.encoded or e.failed:
+            read = f"; read text in {text.done}" if text is not None and text.done else ""
+            if changed or e.encoded or e.failed or read:
                 print(
                     f"{time.strftime('%H:%M:%S')}  {s.added} new, {s.changed} changed, "
-                    f"{s.moved} moved, {s.removed} removed; encoded {e.encoded}, failed {e.failed}",
+                    f"{s.moved} moved, {s.removed} removed; encoded {e.encoded}, failed {e.failed}"
+                    f"{read}",
                     flush=True,
                 )
 
@@ -119,4 +122,5 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     help_text = "Index, then keep the index live as files change."
     p = sub.add_parser("watch", parents=[common], help=help_text, description=help_text)
     p.add_argument("folders", nargs="*")
+    p.add_argument("--no-ocr", action="store_true", help="do not read text in new photos")
     p.set_defaults(func=cmd_watch)
