@@ -217,3 +217,19 @@ def test_thin_and_long_images_are_bounded_before_ocr(engine: OcrEngine) -> None:
     assert _bounded_aspect(Image.new("RGB", (9, 3000))).size == (375, 3000)
     assert _bounded_aspect(Image.new("RGB", (800, 600))).size == (800, 600)
     assert engine.text_of(Image.new("RGB", (3, 200), "white"), skip_check=False).skipped
+
+
+def test_text_of_a_removed_photo_never_sticks_to_a_new_one(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "one"
+    make_photo(folder / "a.jpg", seed=1)
+    library.add_folder(folder)
+    library.index()
+    row = library.catalog.photo_by_path(str(folder / "a.jpg"))
+    with library.catalog.transaction() as db:
+        library.catalog.store_text(db, row.id, "secret words")
+    (folder / "a.jpg").unlink()
+    library.index()  # the photo is gone, and its id is free again
+    make_photo(folder / "b.jpg", seed=2)
+    library.index()
+    new = library.catalog.photo_by_path(str(folder / "b.jpg"))
+    assert library.photo_text(new.id) == "" and library.search('"secret words"') == []

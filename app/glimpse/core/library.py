@@ -196,6 +196,7 @@ class Library:
     def remove_folder(self, path: str | Path) -> int:
         """Stop watching a folder and forget its photos (the files stay on disk)."""
         removed = self.catalog.remove_folder(str(Path(path).expanduser().resolve()))
+        self.catalog.sweep_text()
         with self._load_lock:
             for model_id in list(self._indexes):
                 self._reconcile(model_id)
@@ -215,6 +216,8 @@ class Library:
     ) -> ScanReport:
         """Reflect new, changed, moved and deleted files in the catalog (no encoding)."""
         report = sync_catalog(self.catalog, self.folder_paths(), progress, cancel)
+        # Text of photos that are gone must go before their ids can be reused.
+        self.catalog.sweep_text()
         with self._load_lock:
             for model_id in list(self._indexes):
                 self._reconcile(model_id)
