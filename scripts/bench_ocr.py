@@ -151,7 +151,14 @@ def _font(name: str | None, size: int) -> ImageFont.FreeTypeFont:
 def render_set(out: Path, n: int, photos: list[Path], seed: int = 7) -> list[dict]:
     """n images with known words; returns their descriptions (path, words, size, ...)."""
     rng = random.Random(seed)
-    pools = [ENGLISH, GERMAN, FRENCH, MIXED]
+    key_pools, fillers = [], []
+    for pool in (ENGLISH, GERMAN, FRENCH):
+        shuffled = sorted(set(pool))
+        rng.shuffle(shuffled)
+        cut = len(shuffled) * 3 // 4
+        key_pools.append(shuffled[:cut])
+        fillers.append(shuffled[cut:])
+    keys = [list(p) for p in key_pools]
     items = []
     backgrounds = []
     # Spread over the whole sample, and only busy pictures: a near-white wallpaper
@@ -169,8 +176,12 @@ def render_set(out: Path, n: int, photos: list[Path], seed: int = 7) -> list[dic
         size = SIZES[i % len(SIZES)]
         font_name = FONTS[(i // len(SIZES)) % len(FONTS)]
         font = _font(font_name, size)
-        lang = rng.randrange(3)
-        words = [rng.choice(pools[lang]) for _ in range(rng.randint(2, 3))]
+        # Pillow's built-in font has no accented letters: English only with it.
+        lang = 0 if font_name is None else rng.randrange(3)
+        # A key word used by no other image while the pool lasts (so a one-word
+        # query has one right answer), then one or two filler words.
+        key = keys[lang].pop() if keys[lang] else rng.choice(key_pools[lang])
+        words = [key] + [rng.choice(fillers[lang]) for _ in range(rng.randint(1, 2))]
         if rng.random() < 0.3:
             words.append(rng.choice(MIXED))
         words.append(str(rng.randrange(100, 99999)))  # a number
@@ -236,38 +247,45 @@ def cmd_rendered(args: argparse.Namespace) -> None:
             found = {fold(w) for w in re.findall(r"\w+", lib.photo_text(pid))}
             wanted = [fold(w) for w in item["words"]]
             hit_words = sum(w in found for w in wanted)
-            # the queries: the word of this image that fewest other images carry, and its number
-            alpha = [w for w in item["words"] if not w.isdigit()]
-            query = min(alpha, key=lambda w: sum(w in it["words"] for it in items))
-            top = [h.photo_id for h in lib.search(query, k=5)]
-            number = item["words"][-1]
-            top_n = [h.photo_id for h in lib.search(number, k=5)]
-            b = counts.setdefault(_bucket(item["size"]), [0, 0, 0, 0, 0])
+            # Queries: its key word (only where no other image has it), the key word
+            # and the first filler together, and its number.
+            key = item["words"][0]
+            unique = sum(key in it["words"] for it in items) == 1
+            top = [h.photo_id for h in lib.search(key, k=5)] if unique else []
+            pair = [h.photo_id for h in lib.search(" ".join(item["words"][:2]), k=5)]
+            top_n = [h.photo_id for h in lib.search(item["words"][-1], k=5)]
+            b = counts.setdefault(_bucket(item["size"]), [0] * 7)
             b[0] += hit_words
             b[1] += len(wanted)
-            b[2] += pid in top
+            b[2] += unique and pid in top
             b[3] += 1
             b[4] += pid in top_n
-            item.update(found_words=hit_words, query=query, top5=pid in top,
-                        no_text=not lib.photo_text(pid),
+            b[5] += unique
+            b[6] += pid in pair
+            item.update(found_words=hit_words, query=key, unique=unique, top5=pid in top,
+                        pair_top5=pid in pair, no_text=not lib.photo_text(pid),
                         number_top5=pid in top_n)
         lib.close()
     Path(args.out).write_text(json.dumps(items, indent=1))
     print(f"{len(items)} rendered images; OCR pass {ocr_s:.1f} s = {ocr_s / len(items):.2f} s/image "
           f"({report.done} read, {report.failed} failed)")
-    print("| text size | images | OCR word recall | word query: image in top 5 "
-          "| number query: image in top 5 |")
-    print("|---|---|---|---|---|")
-    total = [0, 0, 0, 0, 0]
+    print("| text size | images | OCR word recall | one-word query: image in top 5 "
+          "| two-word query | number query |")
+    print("|---|---|---|---|---|---|")
+    total = [0] * 7
     for name in ("12-14 px", "16-24 px", "32-64 px"):
-        b = counts.get(name, [0, 1, 0, 1, 0])
+        b = counts.get(name, [0, 1, 0, 1, 0, 1, 0])
         total = [a + c for a, c in zip(total, b, strict=True)]
-        print(f"| {name} | {b[3]} | {b[0] / b[1]:.1%} | {b[2] / b[3]:.1%} | {b[4] / b[3]:.1%} |")
+        print(f"| {name} | {b[3]} | {b[0] / b[1]:.1%} | {b[2] / max(b[5], 1):.1%} (of {b[5]}) "
+              f"| {b[6] / b[3]:.1%} | {b[4] / b[3]:.1%} |")
+    b = total
+    print(f"| all | {b[3]} | {b[0] / b[1]:.1%} | {b[2] / max(b[5], 1):.1%} (of {b[5]}) "
+          f"| {b[6] / b[3]:.1%} | {b[4] / b[3]:.1%} |")
     big = [it for it in items if it["size"] >= 16]
-    print(f"| all | {total[3]} | {total[0] / total[1]:.1%} | {total[2] / total[3]:.1%} "
-          f"| {total[4] / total[3]:.1%} |")
-    print(f">= 16 px: {sum(it['top5'] for it in big) / len(big):.1%} of word queries and "
-          f"{sum(it['number_top5'] for it in big) / len(big):.1%} of number queries in top 5")
+    big_unique = [it for it in big if it["unique"]]
+    print(f">= 16 px: one-word queries {sum(it['top5'] for it in big_unique) / len(big_unique):.1%}"
+          f" (of {len(big_unique)}), two-word {sum(it['pair_top5'] for it in big) / len(big):.1%}, "
+          f"number {sum(it['number_top5'] for it in big) / len(big):.1%} in the top 5")
     for key in ("background", "lang", "font"):
         parts = {}
         for it in items:
