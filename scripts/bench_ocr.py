@@ -244,9 +244,12 @@ def cmd_rendered(args: argparse.Namespace) -> None:
         counts: dict[str, list[int]] = {}
         for item in items:
             pid = by_path[str(Path(item["path"]).resolve())]
-            found = {fold(w) for w in re.findall(r"\w+", lib.photo_text(pid))}
+            # A word counts as read when a word search would find it: the FTS
+            # tokenizer splits on anything not a letter or digit ("_" too), and
+            # queries match word prefixes ("warning" finds "warning35018").
+            found = [fold(w) for w in re.findall(r"[^\W_]+", lib.photo_text(pid))]
             wanted = [fold(w) for w in item["words"]]
-            hit_words = sum(w in found for w in wanted)
+            hit_words = sum(any(t.startswith(w) for t in found) for w in wanted)
             # Queries: its key word (only where no other image has it), the key word
             # and the first filler together, and its number.
             key = item["words"][0]
