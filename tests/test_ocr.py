@@ -233,3 +233,22 @@ def test_text_of_a_removed_photo_never_sticks_to_a_new_one(library, tmp_path: Pa
     library.index()
     new = library.catalog.photo_by_path(str(folder / "b.jpg"))
     assert library.photo_text(new.id) == "" and library.search('"secret words"') == []
+
+
+def test_letters_and_digits_run_together_are_found_apart(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "c.sqlite")
+    try:
+        folder = cat.add_folder("/p")
+        with cat.transaction() as db:
+            for n in (1, 2):
+                pid = cat.insert_photo(db, f"/p/{n}.png", folder, 1, 1, f"fp{n}")
+                cat.store_decoded(db, pid, 10, 10, None)
+            cat.store_text(db, 1, "warning35018 Flight LH1234")
+            cat.store_text(db, 2, "Gate 12")
+        assert [r[0] for r in cat.search_text('"35018"', 5)] == [1]
+        assert [r[0] for r in cat.search_text('"1234"', 5)] == [1]
+        assert [r[0] for r in cat.search_text('"lh1234"', 5)] == [1]
+        assert [r[0] for r in cat.search_text('"12"', 5)] == [2]  # "1234" is not "12"
+        assert cat.photo_text(1) == "warning35018 Flight LH1234"  # shown as read
+    finally:
+        cat.close()

@@ -8,6 +8,7 @@ work. WAL mode lets the GUI read while the indexer writes.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -77,7 +78,7 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (pass, photo_id)
     ) WITHOUT ROWID;
     CREATE VIRTUAL TABLE photo_text USING fts5(
-        text, tokenize = 'unicode61 remove_diacritics 2'
+        text, extra, tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
 ]
@@ -537,9 +538,17 @@ class Catalog:
 
     @staticmethod
     def store_text(db: sqlite3.Connection, photo_id: int, text: str) -> None:
+        """`text` as read (shown, and searched); `extra` holds the parts of words where
+        letters and digits run together, which OCR does when it misses a space
+        ("warning35018", "LH1234"), so "35018" and "1234" are found too."""
         db.execute("DELETE FROM photo_text WHERE rowid = ?", (photo_id,))
         if text:
-            db.execute("INSERT INTO photo_text(rowid, text) VALUES (?, ?)", (photo_id, text))
+            glued = re.findall(r"[^\W\d_]+|\d+", " ".join(
+                t for t in re.findall(r"[^\W_]+", text) if not (t.isalpha() or t.isdigit())))
+            db.execute(
+                "INSERT INTO photo_text(rowid, text, extra) VALUES (?, ?, ?)",
+                (photo_id, text, " ".join(glued)),
+            )
 
     def sweep_text(self) -> int:
         """Drop text of photos that left the catalog (FTS rows have no foreign key)."""
