@@ -180,7 +180,8 @@ def render_set(out: Path, n: int, photos: list[Path], seed: int = 7) -> list[dic
         lang = 0 if font_name is None else rng.randrange(3)
         # A key word used by no other image while the pool lasts (so a one-word
         # query has one right answer), then one or two filler words.
-        key = keys[lang].pop() if keys[lang] else rng.choice(key_pools[lang])
+        # (once a pool is spent, a filler: reusing a key would make it ambiguous)
+        key = keys[lang].pop() if keys[lang] else rng.choice(fillers[lang])
         words = [key] + [rng.choice(fillers[lang]) for _ in range(rng.randint(1, 2))]
         if rng.random() < 0.3:
             words.append(rng.choice(MIXED))
