@@ -37,9 +37,9 @@ class ProgressPrinter:
         if not final and now - self._last < (0.2 if self.tty else 5.0) and p.phase == self._phase:
             return
         self._last, self._phase = now, p.phase
-        label = "Scanning" if p.phase == "scan" else "Encoding"
+        label = {"scan": "Scanning", "ocr": "Reading text"}.get(p.phase, "Encoding")
         pct = 100.0 * p.done / p.total if p.total else 100.0
-        unit = "files/s" if p.phase == "scan" else "img/s"
+        unit = {"scan": "files/s", "ocr": "photos/s"}.get(p.phase, "img/s")
         eta = fmt_duration(p.eta_s) if p.eta_s is not None and not final else "--"
         line = f"{label} {p.done}/{p.total} {pct:5.1f}%  {p.rate:6.1f} {unit}  ETA {eta}"
         if self.tty:

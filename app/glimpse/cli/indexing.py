@@ -45,7 +45,28 @@ def cmd_index(args: argparse.Namespace) -> int:
         if report.cancelled:
             print("Stopped early; run the same command again to continue where it left off.")
             return 130
-        return 0
+        if args.no_ocr:
+            return 0
+        return _read_text(lib, token, printer)
+
+
+def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
+    """The OCR pass, after encoding (it is slower and less urgent)."""
+    with interrupt_cancels(token):
+        r = lib.read_text(progress=printer, cancel=token)
+    rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
+    print(f"Read text in {r.done} photos{rate}; {r.failed} could not be read.")
+    if r.cancelled:
+        print(f"Stopped early with {r.remaining} photos left to read; run `glimpse ocr` "
+              "(or index again) to continue.")
+        return 130
+    return 0
+
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        announce_model(lib)
+        return _read_text(lib, CancelToken(), ProgressPrinter())
 
 
 def _print_offline(lib, offline: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -89,13 +110,15 @@ def cmd_watch(args: argparse.Namespace) -> int:
             def reindex(paths: set[str] | None = None) -> None:
                 with lock:
                     report = lib.index(progress=ProgressPrinter(), cancel=token)
+                    text = None if args.no_ocr or token.cancelled else lib.read_text(cancel=token)
                 s, e = report.scan, report.encode
                 changed = s.added + s.changed + s.moved + s.copied + s.removed
-                if changed or e.encoded or e.failed:
+                read = f"; read text in {text.done}" if text is not None and text.done else ""
+                if changed or e.encoded or e.failed or read:
                     print(
                         f"{time.strftime('%H:%M:%S')}  {s.added} new, {s.changed} changed, "
                         f"{s.moved} moved, {s.removed} removed; encoded {e.encoded}, "
-                        f"failed {e.failed}",
+                        f"failed {e.failed}{read}",
                         flush=True,
                     )
 
@@ -126,11 +149,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--as-new", action="store_true",
                    help="index the folders even if they look like a moved offline folder")
+    p.add_argument("--no-ocr", action="store_true",
+                   help="skip reading text in photos (run `glimpse ocr` later)")
     p.set_defaults(func=cmd_index)
+
+    help_text = "Read the text in indexed photos (screenshots, receipts, signs) for search."
+    p = sub.add_parser("ocr", parents=[common], help=help_text, description=help_text)
+    p.set_defaults(func=cmd_ocr)
 
     help_text = "Index, then keep the index live as files change."
     p = sub.add_parser("watch", parents=[common], help=help_text, description=help_text)
     p.add_argument("folders", nargs="*")
     p.add_argument("--as-new", action="store_true",
                    help="watch the folders even if they look like a moved offline folder")
+    p.add_argument("--no-ocr", action="store_true", help="do not read text in new photos")
     p.set_defaults(func=cmd_watch)

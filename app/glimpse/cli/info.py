@@ -21,6 +21,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Photos:  {c['ok']} indexed, {c['pending']} pending, {c['error']} unreadable")
         if c.get("offline"):
             print(f"         {c['offline']} in offline folders: kept, left out of searches")
+        from glimpse.core.ocr import OCR_PASS, OCR_VERSION
+
+        read, indexed = lib.catalog.pass_counts(OCR_PASS, OCR_VERSION)
+        print(f"Text:    read in {read} of {indexed} indexed photos"
+              + ("" if read >= indexed else " (`glimpse ocr` reads the rest)"))
         print("Folders:" if st.folders else "Folders: none (run `glimpse index FOLDER`)")
         for f in st.folders:
             note = offline_note(f.offline_since)

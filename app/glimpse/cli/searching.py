@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from glimpse.cli.common import open_library, print_json, warn_if_random
@@ -20,8 +20,10 @@ def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.core.text_search import marked
+
     if as_json:
-        print_json([asdict(h) for h in hits])
+        print_json([{**asdict(h), "snippet": h.snippet and marked(h.snippet)} for h in hits])
         return
     if not hits:
         print("No matching photos.")
@@ -31,6 +33,8 @@ def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         place = f"  ({h.place})" if h.place else ""
         more = f"  (+{len(h.duplicates)} near-duplicates)" if h.duplicates else ""
         print(f"{rank:3d}  {h.score:6.3f}  {h.path}{at}{date}{place}{more}")
+        if h.text_match:
+            print(f"     text: {' '.join(marked(h.snippet or '').split())}")
 
 
 def _clock(seconds: float) -> str:
@@ -43,16 +47,28 @@ def _collapse(lib, args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    import sys
+
+    from glimpse.core import query_dates
+
     with open_library(args) as lib:
         warn_if_random(lib)
         filters = _filters(args)
-        text = " ".join(args.query)
+        query = " ".join(args.query)
+        if not args.no_date_words:
+            dated = query_dates.extract(query)
+            if dated.range is not None:
+                query = dated.text
+                after, before = query_dates.intersect(filters.after, filters.before, dated.range)
+                filters = replace(filters, after=after, before=before)
+                print(f"Date filter: {dated.range.label} (from the query; --no-date-words "
+                      "to ignore)", file=sys.stderr if args.json else sys.stdout)
         hits = lib.search(
-            text, k=args.k, filters=filters, image=args.image,
+            query, k=args.k, filters=filters, image=args.image, sort=args.sort,
             like=args.like or (), unlike=args.unlike or (), collapse=_collapse(lib, args),
         )
         _print_hits(hits, args.json)
-        named = [] if args.json or args.place else lib.places_in_query(text)
+        named = [] if args.json or args.place else lib.places_in_query(query)
         if named:
             print(f"Photos from {', '.join(named)} were raised; "
                   f"--place \"{named[0]}\" keeps only those.")
@@ -90,6 +106,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="refine: more like this result (repeatable)")
     p.add_argument("--unlike", action="append", metavar="PHOTO",
                    help="refine: not like this result (repeatable)")
+    p.add_argument(
+        "--no-date-words", action="store_true",
+        help='do not read date words ("june 2021", "last summer") as a date filter',
+    )
+    p.add_argument(
+        "--sort", choices=("best", "newest", "oldest"), default="best",
+        help="best match (default), or the good matches newest/oldest first",
+    )
     _search_options(p)
     p.set_defaults(func=cmd_search)
 

@@ -8,6 +8,7 @@ work. WAL mode lets the GUI read while the indexer writes.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -21,7 +22,7 @@ import numpy as np
 from glimpse.core.errors import CatalogError
 from glimpse.core.faults import pause_point
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -99,6 +100,24 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE folders ADD COLUMN offline_since REAL;
     CREATE INDEX photos_status_updated ON photos(status, updated_at);
     """,
+    # 3 -> 4: signal passes (core/passes.py) and the text read in photos (core/ocr.py).
+    # pass_state: which version of which pass has read which content of a photo.
+    # photo_text: full-text index, rowid = photo id; accents folded so "cafe"
+    # finds "Café". Rows of deleted photos are swept by sweep_text().
+    """
+    CREATE TABLE pass_state (
+        pass TEXT NOT NULL,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        fingerprint TEXT,
+        error TEXT,
+        done_at REAL NOT NULL,
+        PRIMARY KEY (pass, photo_id)
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE photo_text USING fts5(
+        text, extra, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    """,
 ]
 
 # HNSW labels of video keyframes beyond the first: far above any photo id.
@@ -116,6 +135,10 @@ _ONLINE = "p.folder_id NOT IN (SELECT id FROM folders WHERE offline_since IS NOT
 # file that reappears elsewhere (a move seen as delete + create) is matched by
 # fingerprint and not encoded again.
 PENDING, OK, ERROR, MISSING = "pending", "ok", "error", "missing"
+
+# Matched words in a text snippet are wrapped in these (control characters that
+# OCR never outputs), so front ends can highlight them their own way.
+SNIPPET_OPEN, SNIPPET_CLOSE = "\x02", "\x03"
 
 
 @dataclass(frozen=True)
@@ -726,6 +749,87 @@ class Catalog:
             "SELECT id, photo_id, t_seconds FROM frames WHERE id IN ({ids})", frame_ids
         )
         return {FRAME_LABEL_BASE + r[0]: (r[1], r[2]) for r in rows}
+
+    # -- signal passes and text (core/passes.py, core/ocr.py) ----------------
+
+    def ids_needing_pass(
+        self, name: str, version: int, after_model_key: int | None = None
+    ) -> list[int]:
+        """Indexed photos whose current content this version of the pass has not read."""
+        sql = """SELECT p.id FROM photos p
+                 WHERE p.status = 'ok'
+                   AND NOT EXISTS (SELECT 1 FROM pass_state s
+                                   WHERE s.pass = ? AND s.photo_id = p.id AND s.version = ?
+                                     AND s.fingerprint IS p.fingerprint)"""
+        params: list[object] = [name, version]
+        if after_model_key is not None:
+            sql += """ AND EXISTS (SELECT 1 FROM embeddings e
+                                   WHERE e.photo_id = p.id AND e.model_key = ?)"""
+            params.append(after_model_key)
+        return [r[0] for r in self._query(sql + " ORDER BY p.path", params)]
+
+    @staticmethod
+    def mark_pass_done(
+        db: sqlite3.Connection, name: str, version: int, photo_id: int,
+        fingerprint: str | None, error: str | None = None,
+    ) -> None:
+        db.execute(
+            """INSERT OR REPLACE INTO pass_state(pass, photo_id, version, fingerprint, error, done_at)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (name, photo_id, version, fingerprint, error, time.time()),
+        )
+
+    def pass_counts(self, name: str, version: int) -> tuple[int, int]:
+        """(photos done by this pass version, indexed photos)."""
+        row = self._query(
+            """SELECT (SELECT COUNT(*) FROM pass_state s JOIN photos p ON p.id = s.photo_id
+                       WHERE s.pass = ? AND s.version = ? AND s.fingerprint IS p.fingerprint
+                         AND p.status = 'ok'),
+                      (SELECT COUNT(*) FROM photos WHERE status = 'ok')""",
+            (name, version),
+        )[0]
+        return int(row[0]), int(row[1])
+
+    @staticmethod
+    def store_text(db: sqlite3.Connection, photo_id: int, text: str) -> None:
+        """`text` as read (shown, and searched); `extra` holds the parts of words where
+        letters and digits run together, which OCR does when it misses a space
+        ("warning35018", "LH1234"), so "35018" and "1234" are found too."""
+        db.execute("DELETE FROM photo_text WHERE rowid = ?", (photo_id,))
+        if text:
+            glued = re.findall(r"[^\W\d_]+|\d+", " ".join(
+                t for t in re.findall(r"[^\W_]+", text) if not (t.isalpha() or t.isdigit())))
+            db.execute(
+                "INSERT INTO photo_text(rowid, text, extra) VALUES (?, ?, ?)",
+                (photo_id, text, " ".join(glued)),
+            )
+
+    def sweep_text(self) -> int:
+        """Drop text of photos that left the catalog (FTS rows have no foreign key)."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "DELETE FROM photo_text WHERE rowid NOT IN (SELECT id FROM photos)"
+            )
+            return cur.rowcount
+
+    def photo_text(self, photo_id: int) -> str:
+        rows = self._query("SELECT text FROM photo_text WHERE rowid = ?", (photo_id,))
+        return str(rows[0][0]) if rows else ""
+
+    def search_text(self, fts_query: str, limit: int) -> list[tuple[int, float, str]]:
+        """(photo id, bm25 rank: lower is better, snippet) of indexed photos matching an
+        FTS5 query; the snippet marks matched words with SNIPPET_OPEN/SNIPPET_CLOSE."""
+        try:
+            rows = self._query(
+                """SELECT t.rowid, bm25(photo_text), snippet(photo_text, 0, char(2), char(3), '…', 32)
+                   FROM photo_text t JOIN photos p ON p.id = t.rowid
+                   WHERE photo_text MATCH ? AND p.status = 'ok'
+                   ORDER BY bm25(photo_text) LIMIT ?""",
+                (fts_query, int(limit)),
+            )
+        except sqlite3.OperationalError:
+            return []  # a query FTS cannot parse matches nothing
+        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
 
     def embedding_for(self, photo_id: int, model_key: int) -> np.ndarray | None:
         rows = self._query(

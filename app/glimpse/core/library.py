@@ -16,10 +16,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glimpse.core import duplicates, feedback, imaging, places, search, video
+from glimpse.core import (
+    duplicates,
+    feedback,
+    fusion,
+    imaging,
+    passes,
+    places,
+    search,
+    text_search,
+    video,
+)
 from glimpse.core.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
@@ -34,8 +45,12 @@ from glimpse.core.indexer import (
     sync_catalog,
 )
 from glimpse.core.models import Encoder, ModelSpec
+from glimpse.core.passes import PassReport
 from glimpse.core.search import Filters, QueryTerm, SearchHit
 from glimpse.core.writelock import WriterLock
+
+if TYPE_CHECKING:
+    from glimpse.core.ocr import OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +123,7 @@ class Library:
         self._index_keys: dict[str, int] = {}
         self._model_keys: dict[str, int] = {}
         self._load_lock = threading.RLock()
+        self._ocr: OcrEngine | None = None
 
     # -- settings -----------------------------------------------------------
 
@@ -209,6 +225,7 @@ class Library:
         """Stop watching a folder and forget its photos (the files stay on disk)."""
         with self.writer.hold():
             removed = self.catalog.remove_folder(self._known_folder(path))
+            self.catalog.sweep_text()
             self._reconcile_all()
             self._save_all_indexes()
         return len(removed)
@@ -323,6 +340,8 @@ class Library:
         index is reconciled so that it holds exactly the searchable photos."""
         with self.writer.hold():
             report = sync_catalog(self.catalog, self.folder_paths(), progress, cancel)
+            # Text of photos that are gone must go before their ids can be reused.
+            self.catalog.sweep_text()
             self._reconcile_all()
         return report
 
@@ -380,6 +399,24 @@ class Library:
                 index.save(path)
         return report
 
+    def read_text(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        spec: ModelSpec | None = None,
+    ) -> PassReport:
+        """The OCR pass (core/ocr.py) over photos that already have a vector: resumable,
+        and lower priority than encoding, which makes photos findable first."""
+        from glimpse.core.ocr import OcrEngine, OcrPass
+
+        with self._load_lock:
+            if self._ocr is None:
+                self._ocr = OcrEngine()
+        self.catalog.sweep_text()
+        return passes.run_pass(
+            self.catalog, OcrPass(self._ocr), progress, cancel, after_model_key=self.model_key(spec)
+        )
+
     def _save_all_indexes(self) -> None:
         for model_id, index in self._indexes.items():
             index.save(self._index_path(model_id))
@@ -435,14 +472,29 @@ class Library:
         like: Sequence[str | Path | int] = (),
         unlike: Sequence[str | Path | int] = (),
         collapse: duplicates.Rules | None = None,
+        sort: str = "best",
     ) -> list[SearchHit]:
-        """Text (optionally combined, optionally plus an image) query.
+        """Text (optionally combined, optionally plus an image) query, by meaning and by
+        the words read in photos (fused; a quoted phrase is words only). An empty query
+        with a filter lists the filtered photos.
 
         `like`/`unlike` are photos the user marked "more like this one" / "not
         this" (relevance feedback); `collapse` folds near-duplicates into the
-        best-ranked one of each group (its `duplicates` field).
+        best-ranked one of each group (its `duplicates` field); places named in
+        the query raise photos taken there.
         """
-        terms = search.parse_query(query) if isinstance(query, str) else list(query)
+        if k <= 0:
+            raise QueryError("The number of results must be at least 1.")
+        if isinstance(query, str) and not query.strip() and image is None and filters:
+            order = "oldest" if sort == "oldest" else "newest"
+            return fusion.sort_hits(self._browse(k, filters), order)
+        words = text_search.plan(query) if isinstance(query, str) and image is None else None
+        if words is not None and words.words_only:
+            return fusion.sort_hits(self._word_hits(words, k, filters, spec), sort)
+        if isinstance(query, str):  # an image alone may come with no words
+            terms = search.parse_query(query) if query.strip() or image is None else []
+        else:
+            terms = list(query)
         if image is not None:
             terms.append(QueryTerm(1.0, image=str(image)))
         vector = self.query_vector(terms, spec)
@@ -452,11 +504,44 @@ class Library:
                 [self.image_vector(p, spec) for p in like],
                 [self.image_vector(p, spec) for p in unlike],
             )
-        hits = self._rank(vector, k, filters, spec, collapse)
         named = self.places_in_query(" ".join(t.text for t in terms if t.text))
-        if named and not (filters and filters.place):
-            hits = self._boost_places(vector, hits, named, k, filters, spec, collapse)
-        return hits
+
+        def by_meaning(n: int) -> list[SearchHit]:
+            hits = self._rank(vector, n, filters, spec, collapse)
+            if named and not (filters and filters.place):
+                hits = self._boost_places(vector, hits, named, n, filters, spec, collapse)
+            return hits
+
+        if words is None:
+            return fusion.sort_hits(by_meaning(k), sort)
+        meaning = by_meaning(max(k, 50))
+        found = self._word_hits(words, max(k, 50), filters, spec, vector)
+        return fusion.sort_hits(fusion.fuse(meaning, [(h, h.snippet or "") for h in found], k), sort)
+
+    def _word_hits(
+        self, words: text_search.TextQuery, k: int, filters: Filters | None,
+        spec: ModelSpec | None, vector: np.ndarray | None = None,
+    ) -> list[SearchHit]:
+        allowed = None
+        if filters is not None and filters.active:
+            allowed = self._allowed(filters)
+        key = self.model_key(spec) if vector is not None else None
+        return text_search.word_hits(self.catalog, words, k, allowed, key, vector)
+
+    def _allowed(self, filters: Filters) -> set[int]:
+        place_key = places.place_key(filters.place) if filters.place else None
+        return self.catalog.photo_ids_matching(filters.folder, filters.after, filters.before, place_key)
+
+    def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
+        """A query that was only a date ("june 2021"): the filtered photos, newest first."""
+        ids = self._allowed(filters)
+        hits = [SearchHit(r.id, r.path, 0.0, r.taken_at, r.width, r.height, r.fingerprint)
+                for r in self.catalog.photos_by_ids(ids).values()]
+        return fusion.sort_hits(hits, "newest")[:k]
+
+    def photo_text(self, photo_id: int) -> str:
+        """The text read in a photo ('' when none, or not read yet)."""
+        return self.catalog.photo_text(photo_id)
 
     # -- places -------------------------------------------------------------
 

@@ -60,6 +60,8 @@ class SearchHit:
     place: str | None = None  # "Lisbon, Portugal", when the photo has GPS
     # Near-duplicates of this photo that ranked below it (collapsed results only).
     duplicates: tuple[SearchHit, ...] = ()
+    text_match: bool = False  # found by the text read in the photo (core/fusion.py)
+    snippet: str | None = None  # that text around the matched words (catalog.SNIPPET_OPEN/CLOSE)
 
 
 def parse_query(text: str) -> list[QueryTerm]:

@@ -35,6 +35,7 @@ from glimpse.core.errors import GlimpseError
 from glimpse.core.indexer import CancelToken, Progress
 from glimpse.core.library import IndexReport, Library
 from glimpse.core.models import ModelSpec, ensure_weights
+from glimpse.core.passes import PassReport
 from glimpse.core.search import Filters, SearchHit
 from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
 
@@ -61,6 +62,7 @@ class IndexOutcome:
     report: IndexReport | None
     switched_to: str | None = None  # the model now answering, after a switch
     errors: list[tuple[str, str]] = field(default_factory=list)
+    text: PassReport | None = None  # the text-reading pass that ran after encoding
 
 
 OFFLINE_RECHECK_MS = 30_000
@@ -101,6 +103,9 @@ class LibraryController(QObject):
         self.state = OPENING
         self.state_message = ""
         self.batch_size = batch_size
+        # Read text in photos after each index job (the OCR pass, core/ocr.py).
+        self.read_text = True
+        self._index_phase = ""
         self._index_worker: Worker | None = None
         self._load_worker: Worker | None = None
         self._rerun = False
@@ -373,6 +378,10 @@ class LibraryController(QObject):
             return
         if self._index_worker is not None or self.state != READY:
             self._rerun = True
+            if self._index_worker is not None and self._index_phase == "ocr":
+                # Reading text yields to encoding: new photos become findable first,
+                # and the rerun carries on reading where this one stopped.
+                self._index_worker.cancel()
             return
         self._start_index_job(None)
 
@@ -399,6 +408,8 @@ class LibraryController(QObject):
         lib = self._require()
         self._rerun = False
         batch = self.batch_size
+        read_text = self.read_text
+        self._index_phase = ""
 
         def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
             if spec is not None:
@@ -408,7 +419,13 @@ class LibraryController(QObject):
             if spec is not None and not report.cancelled:
                 lib.use_model(spec)
                 switched = str(spec)
-            return IndexOutcome(report, switched, list(report.encode.errors))
+            text = None
+            if read_text and not report.cancelled:
+                try:
+                    text = lib.read_text(progress=progress, cancel=token)
+                except GlimpseError as exc:  # photos stay searchable by meaning
+                    self.message.emit(f"Text in photos is not read: {exc}")
+            return IndexOutcome(report, switched, list(report.encode.errors), text)
 
         worker = Worker(job, name="index")
         worker.signals.progress.connect(self._on_index_progress)
@@ -419,6 +436,7 @@ class LibraryController(QObject):
         self.indexStarted.emit(str(spec) if spec is not None else "index")
 
     def _on_index_progress(self, progress: Progress) -> None:
+        self._index_phase = progress.phase
         self.indexProgress.emit(progress)
         if time.monotonic() - self._last_folder_refresh > FOLDER_REFRESH_S:
             self.refresh_folders()
@@ -468,10 +486,10 @@ class LibraryController(QObject):
 
     def search_text(
         self, query: str, filters: Filters | None = None, k: int = 60,
-        like: Sequence[int] = (), unlike: Sequence[int] = (),
+        like: Sequence[int] = (), unlike: Sequence[int] = (), sort: str = "best",
     ) -> int:
         """A text query, refined by the photos marked "more like this one" / "not this"."""
-        return self._search("text", (query, tuple(like), tuple(unlike)), query, filters, k)
+        return self._search("text", (query, tuple(like), tuple(unlike), sort), query, filters, k)
 
     def search_similar(
         self, image: int | str | Path, label: str, filters: Filters | None = None, k: int = 60
@@ -496,9 +514,9 @@ class LibraryController(QObject):
             start = time.perf_counter()
             collapse = lib.default_collapse()  # fold near-duplicates into one result
             if kind == "text":
-                text, like, unlike = what
+                text, like, unlike, sort = what
                 hits = lib.search(text, k=k, filters=filters, like=like, unlike=unlike,
-                                  collapse=collapse)
+                                  collapse=collapse, sort=sort)
             elif kind == "pasted":
                 image, path = what
                 if not image.save(str(path), "PNG"):

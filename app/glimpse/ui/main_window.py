@@ -237,7 +237,7 @@ class MainWindow(QMainWindow):
         self._show_progress(True)
 
     def _on_index_progress(self, p: Progress) -> None:
-        verb = "Scanning" if p.phase == "scan" else "Indexing"
+        verb = {"scan": "Scanning", "ocr": "Reading text in"}.get(p.phase, "Indexing")
         unit = "files" if p.phase == "scan" else "photos"
         parts = [f"{verb} {p.done:,} / {p.total:,} {unit}"]
         if p.phase != "scan" and p.rate > 0:
@@ -283,8 +283,12 @@ class MainWindow(QMainWindow):
                 if enc.failed:
                     text += f"; {enc.failed:,} could not be read"
                 text += "."
+        if outcome.text is not None and (outcome.text.done or outcome.text.remaining):
+            text += f" Read text in {outcome.text.done:,} photos"
+            text += f" ({outcome.text.remaining:,} left)." if outcome.text.remaining else "."
         self.statusBar().showMessage(text, 10000)
-        if self.search_tab.has_query and not report.cancelled and enc.encoded:
+        read = outcome.text is not None and outcome.text.done > 0
+        if self.search_tab.has_query and not report.cancelled and (enc.encoded or read):
             self.search_tab.run_search()  # new photos may answer the current query
 
     def _on_index_failed(self, message: str) -> None:

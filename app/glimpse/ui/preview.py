@@ -24,11 +24,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from glimpse.core.catalog import SNIPPET_CLOSE, SNIPPET_OPEN
 from glimpse.core.search import SearchHit
 from glimpse.ui import resources
 from glimpse.ui.thumbnails import ThumbnailCache
 
 PREVIEW_SIZE = 1024
+HIGHLIGHT = "background-color: #ffd54f; color: black;"
+
+
+def highlighted_html(snippet: str) -> str:
+    """The text found in a photo, HTML-escaped, with the matched words highlighted."""
+    from html import escape
+
+    body = escape(snippet).replace(SNIPPET_OPEN, f'<span style="{HIGHLIGHT}">')
+    body = body.replace(SNIPPET_CLOSE, "</span>")
+    return body.replace("\n", "<br>")
 
 
 def open_in_viewer(path: str) -> bool:
@@ -110,11 +121,16 @@ class PreviewPane(QWidget):
         self.date = self._value_label()
         self.dims = self._value_label()
         self.score = self._value_label()
+        self.found_text = self._value_label()
+        self.found_text.setObjectName("previewText")
+        self.found_text.setTextFormat(Qt.TextFormat.RichText)
         form = QFormLayout()
         form.addRow("Folder", self.path)
         form.addRow("Taken", self.date)
         form.addRow("Size", self.dims)
         form.addRow("Score", self.score)
+        form.addRow("Text", self.found_text)
+        self._form = form
 
         self.open_button = QPushButton(resources.icon("open"), "Open")
         self.open_button.setToolTip("Open in the system viewer (Enter)")
@@ -154,8 +170,9 @@ class PreviewPane(QWidget):
             self._pixmap = None
             self.image.setPixmap(QPixmap())
             self.image.setText("Select a photo to see it here")
-            for label in (self.name, self.path, self.date, self.dims, self.score):
+            for label in (self.name, self.path, self.date, self.dims, self.score, self.found_text):
                 label.clear()
+            self._form.setRowVisible(self.found_text, False)
             return
         self.name.setText(os.path.basename(hit.path))
         self.path.setText(os.path.dirname(hit.path))
@@ -172,6 +189,8 @@ class PreviewPane(QWidget):
         if hit.place:
             self.date.setText(f"{self.date.text()} · {hit.place}")
         self.score.setText(f"{hit.score:.3f}")
+        self.found_text.setText(highlighted_html(hit.snippet) if hit.snippet else "")
+        self._form.setRowVisible(self.found_text, bool(hit.snippet))
         self._key, pixmap = self.thumbnails.request(
             hit.path, hit.fingerprint, PREVIEW_SIZE, use_disk=False, t_seconds=hit.t_seconds
         )

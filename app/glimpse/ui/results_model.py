@@ -28,6 +28,9 @@ HitRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
 BadgeRole = Qt.ItemDataRole.UserRole + 4  # "▶ 0:42" on a video's thumbnail, else None
+TextMatchRole = Qt.ItemDataRole.UserRole + 5  # True when found by the words read in it
+
+BADGE_COLOR = QColor(255, 196, 0)  # a yellow "text" tag, readable on any photo
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -64,6 +67,28 @@ def _placeholder(size: int) -> QPixmap:
     painter.drawRoundedRect(4, 4, size - 8, size - 8, 6, 6)
     painter.end()
     return pixmap
+
+
+def with_text_badge(pixmap: QPixmap) -> QPixmap:
+    """A copy of a thumbnail with a small "Aa" tag in its top-left corner: this result
+    was found by the text in the photo, not (only) by how it looks."""
+    out = QPixmap(pixmap)
+    if out.isNull():
+        return out
+    side = max(14, min(out.width(), out.height()) // 5)
+    painter = QPainter(out)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(BADGE_COLOR)
+    painter.drawRoundedRect(2, 2, side * 3 // 2, side, 3, 3)
+    painter.setPen(QColor(0, 0, 0))
+    font = painter.font()
+    font.setPixelSize(max(8, side * 2 // 3))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.drawText(2, 2, side * 3 // 2, side, Qt.AlignmentFlag.AlignCenter, "Aa")
+    painter.end()
+    return out
 
 
 class ResultsModel(QAbstractListModel):
@@ -119,7 +144,8 @@ class ResultsModel(QAbstractListModel):
             label = hit.place or os.path.basename(hit.path)
             return f"{label}  ⧉ +{len(hit.duplicates)}" if hit.duplicates else label
         if role == Qt.ItemDataRole.DecorationRole:
-            return QIcon(self._thumbnail(index.row(), hit))
+            pixmap = self._thumbnail(index.row(), hit)
+            return QIcon(with_text_badge(pixmap) if hit.text_match else pixmap)
         if role == BadgeRole:
             return badge_text(hit)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -132,7 +158,8 @@ class ResultsModel(QAbstractListModel):
                 at = f"<br>video {clock(hit.duration)}{frame}"
             dups = (f"<br>+{len(hit.duplicates)} near-duplicates (Space shows them)"
                     if hit.duplicates else "")
-            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{at}{date}{place}{size}{dups}"
+            text = "<br><i>matched by the text in the photo</i>" if hit.text_match else ""
+            return f"<b>score {hit.score:.3f}</b><br>{hit.path}{at}{date}{place}{size}{dups}{text}"
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(self.thumb_size + 16, self.thumb_size + 36)
         if role == HitRole:
@@ -141,6 +168,8 @@ class ResultsModel(QAbstractListModel):
             return hit.path
         if role == ScoreRole:
             return hit.score
+        if role == TextMatchRole:
+            return hit.text_match
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:

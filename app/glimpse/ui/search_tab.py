@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import imaging, places
+from glimpse.core import imaging, places, query_dates
 from glimpse.core.errors import GlimpseError
 from glimpse.core.search import Filters, SearchHit, parse_date
 from glimpse.ui import preferences as prefs
@@ -94,6 +94,7 @@ class SearchTab(QWidget):
         self.thumbnails = thumbnails
         self.photo_actions = photo_actions  # Open, Show in folder, More like this
         self._query: tuple[str, object, str] | None = None  # kind, value, label
+        self._ignored_date_phrase = ""  # the date words whose chip the user closed
         self._empty_action = None
 
         self._debounce = QTimer(self)
@@ -189,6 +190,24 @@ class SearchTab(QWidget):
         filters.addWidget(self.after_edit)
         filters.addWidget(QLabel("until"))
         filters.addWidget(self.before_edit)
+        # The date range read from the query's words ("june 2021"): a chip that
+        # says what was understood, and closing it searches without that filter.
+        self.date_chip = QPushButton()
+        self.date_chip.setObjectName("dateChip")
+        self.date_chip.setIcon(resources.icon("remove"))
+        self.date_chip.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        self.date_chip.setToolTip("Date filter read from the query; click to search without it")
+        self.date_chip.clicked.connect(self._on_date_chip_closed)
+        self.date_chip.hide()
+        filters.addWidget(self.date_chip)
+        self.sort_combo = QComboBox()
+        self.sort_combo.setObjectName("sortCombo")
+        for label, order in (("Best match", "best"), ("Newest first", "newest"),
+                             ("Oldest first", "oldest")):
+            self.sort_combo.addItem(label, order)
+        self.sort_combo.setToolTip("Newest/oldest first reorder the best matches by date")
+        self.sort_combo.currentIndexChanged.connect(self._on_filters_changed)
+        filters.addWidget(self.sort_combo)
         filters.addWidget(QLabel("Show"))
         filters.addWidget(self.count_spin)
         filters.addWidget(QLabel("results"))
@@ -379,6 +398,8 @@ class SearchTab(QWidget):
         if self._query is None or self._query[:2] != ("text", text):
             self.refine.clear()  # marks belong to the query they were made for
         self._query = ("text", text, f"“{text}”")
+        if self._ignored_date_phrase and self._ignored_date_phrase not in text.casefold():
+            self._ignored_date_phrase = ""  # a new date phrase gets its chip back
         self._run_query()
 
     def _run_query(self) -> None:
@@ -392,15 +413,37 @@ class SearchTab(QWidget):
         if kind == "group":
             return  # a near-duplicate group is shown from the results at hand
         if kind == "text":
-            self.controller.search_text(str(value), filters, k,
-                                        like=self.refine.liked, unlike=self.refine.unliked)
+            text, filters = self._apply_date_words(str(value), filters)
+            self.controller.search_text(text, filters, k, like=self.refine.liked,
+                                        unlike=self.refine.unliked,
+                                        sort=self.sort_combo.currentData())
         elif kind == "pasted":
+            self.date_chip.hide()
             self.controller.search_pasted(value, filters, k)  # type: ignore[arg-type]
         else:
+            self.date_chip.hide()
             self.controller.search_similar(value, label, filters, k)  # type: ignore[arg-type]
         if self.controller.state != READY:
             self._set_header("Waiting for the model to load…")
         self.stack.setCurrentIndex(1)
+
+    def _apply_date_words(self, text: str, filters: Filters) -> tuple[str, Filters]:
+        """Read a date phrase out of the query into the filters, and show it as a chip."""
+        dated = query_dates.extract(text)
+        if dated.range is None or dated.phrase.casefold() == self._ignored_date_phrase:
+            self.date_chip.hide()
+            return text, filters
+        self.date_chip.setText(dated.range.label)
+        self.date_chip.setProperty("phrase", dated.phrase.casefold())
+        self.date_chip.show()
+        after, before = query_dates.intersect(filters.after, filters.before, dated.range)
+        return dated.text, replace(filters, after=after, before=before)
+
+    def _on_date_chip_closed(self) -> None:
+        self._ignored_date_phrase = str(self.date_chip.property("phrase") or "")
+        self.date_chip.hide()
+        if self._query is not None:
+            self._run_query()
 
     def more_like(self, hit: SearchHit) -> None:
         self._query = ("image", hit.photo_id, f"photos like {os.path.basename(hit.path)}")
@@ -433,6 +476,7 @@ class SearchTab(QWidget):
         self.controller.cancel_search()
         self._query = None
         self.refine.clear()
+        self.date_chip.hide()
         if self.search.text():
             self.search.clear()
         self.thumbnails.forget_pending()

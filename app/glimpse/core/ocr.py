@@ -1,0 +1,156 @@
+"""Text in photos: rapidocr (PP-OCR ONNX models shipped in its wheel) run as a catalog pass.
+
+OCR costs seconds a photo on a CPU, far more than CLIP encoding, so it runs as
+a second pass (core/passes.py) after every photo has its vector, and it first
+asks a cheap question: is there any text at all? The text detector alone, at
+low resolution, answers that in a fraction of the full OCR time; photos with no
+detected text box are recorded as done with no text (see scripts/bench_ocr.py
+for the measurement behind this choice).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from glimpse.core import imaging
+from glimpse.core.catalog import Catalog, PhotoRow
+from glimpse.core.errors import GlimpseError, ImageDecodeError
+from glimpse.core.passes import CatalogPass
+
+log = logging.getLogger(__name__)
+
+OCR_PASS = "ocr"
+OCR_VERSION = 1  # bump when models or rules change: every photo is read again
+
+# Longest side the full OCR sees: enough for 12 px text in a phone screenshot
+# (1170x2532 is read at about 0.8x) at a bounded cost per photo.
+OCR_MAX_SIDE = 1600
+# The skip check runs the detector alone with the photo's longest side at this size.
+PROBE_MAX_SIDE = 640
+MIN_SCORE = 0.6  # recognised lines below this confidence are mostly noise
+MIN_SIDE = 8  # no legible text fits in a thinner image
+MAX_ASPECT = 8  # longer images are padded to this ratio before OCR (see _bounded_aspect)
+
+
+@dataclass(frozen=True)
+class OcrText:
+    text: str  # lines joined by newlines, reading order as the models give it
+    lines: int
+    skipped: bool  # True when the cheap check found no text and full OCR did not run
+    seconds: float
+
+
+class OcrEngine:
+    """One detector/recogniser pair, loaded on first use; calls are serialised."""
+
+    def __init__(self, threads: int | None = None, probe_side: int = PROBE_MAX_SIDE) -> None:
+        self._threads = threads
+        self.probe_side = probe_side
+        self._full: Any = None  # rapidocr.RapidOCR, imported on first use
+        self._probe: Any = None
+        self._lock = threading.Lock()
+
+    def _engine(self, probe: bool):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if (self._probe if probe else self._full) is None:
+                try:
+                    from rapidocr import RapidOCR
+                except ImportError as exc:  # pragma: no cover - a broken install
+                    raise GlimpseError(
+                        "Reading text in photos needs the 'rapidocr' and 'onnxruntime' "
+                        "packages: pip install rapidocr onnxruntime"
+                    ) from exc
+                params: dict[str, object] = {"Global.log_level": "error"}
+                if self._threads:
+                    params["EngineConfig.onnxruntime.intra_op_num_threads"] = self._threads
+                if probe:
+                    params.update({"Det.limit_side_len": self.probe_side, "Det.limit_type": "max"})
+                else:
+                    params.update({"Global.max_side_len": OCR_MAX_SIDE})
+                engine = RapidOCR(params=params)
+                if probe:
+                    self._probe = engine
+                else:
+                    self._full = engine
+            return self._probe if probe else self._full
+
+    def has_text(self, image: Image.Image) -> bool:
+        """The detector alone at low resolution: any text box at all?"""
+        small = _fit(image, self.probe_side)
+        out = self._engine(True)(np.asarray(small), use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(out, "boxes", None)
+        return boxes is not None and len(boxes) > 0
+
+    def read(self, image: Image.Image) -> list[tuple[str, float]]:
+        """(line, confidence) for every text line found."""
+        out = self._engine(False)(np.asarray(_fit(image, OCR_MAX_SIDE)))
+        txts = getattr(out, "txts", None) or ()
+        scores = getattr(out, "scores", None) or ()
+        return [(t, float(s)) for t, s in zip(txts, scores, strict=False)]
+
+    def text_of(self, image: Image.Image, skip_check: bool = True) -> OcrText:
+        start = time.monotonic()
+        if min(image.size) < MIN_SIDE:
+            return OcrText("", 0, True, time.monotonic() - start)
+        image = _bounded_aspect(image)
+        if skip_check and not self.has_text(image):
+            return OcrText("", 0, True, time.monotonic() - start)
+        lines = [t.strip() for t, s in self.read(image) if s >= MIN_SCORE and t.strip()]
+        return OcrText("\n".join(lines), len(lines), False, time.monotonic() - start)
+
+
+def _bounded_aspect(image: Image.Image) -> Image.Image:
+    """Pad a very long, thin image to MAX_ASPECT, with its corner colour.
+
+    The models scale the shorter side up to several hundred pixels, so a
+    5000x8 strip would become an enormous image (measured: two minutes for one
+    blank strip); padded, it costs what any photo costs."""
+    w, h = image.size
+    if max(w, h) <= MAX_ASPECT * min(w, h):
+        return image
+    size = (w, max(h, -(-w // MAX_ASPECT))) if w > h else (max(w, -(-h // MAX_ASPECT)), h)
+    canvas = Image.new("RGB", size, image.convert("RGB").getpixel((0, 0)))
+    canvas.paste(image.convert("RGB"), (0, 0))
+    return canvas
+
+
+def _fit(image: Image.Image, max_side: int) -> Image.Image:
+    image = image.convert("RGB")
+    if max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR)
+
+
+class OcrPass(CatalogPass):
+    """Reads the text of every indexed photo once; see core/passes.py for the contract."""
+
+    name = OCR_PASS
+    version = OCR_VERSION
+
+    def __init__(self, engine: OcrEngine | None = None, skip_check: bool = True) -> None:
+        self.engine = engine or OcrEngine()
+        self.skip_check = skip_check
+
+    def process(self, row: PhotoRow) -> OcrText:
+        try:
+            image = imaging.make_thumbnail(row.path, OCR_MAX_SIDE)
+        except ImageDecodeError as exc:
+            raise GlimpseError(str(exc)) from exc
+        try:
+            return self.engine.text_of(image, self.skip_check)
+        except GlimpseError:
+            raise
+        except Exception as exc:  # a model or decoder bug must cost one photo, not the pass
+            raise GlimpseError(f"could not read text: {type(exc).__name__}: {exc}") from exc
+
+    def store(self, catalog: Catalog, db, row: PhotoRow, result: OcrText) -> None:  # type: ignore[no-untyped-def]
+        catalog.store_text(db, row.id, result.text)
