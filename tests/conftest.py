@@ -27,6 +27,9 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.delenv("GLIMPSE_MODEL", raising=False)
+    # ONNX exports are per model, not per user: one cache for the whole session
+    # (the tiny model is exported once, not once per test).
+    monkeypatch.setenv("GLIMPSE_ONNX_CACHE", str(tmp_path_factory.getbasetemp() / "onnx-cache"))
 
 
 @pytest.fixture

@@ -100,8 +100,9 @@ def print_json(data: object) -> None:
 def announce_model(lib) -> None:  # type: ignore[no-untyped-def]
     t = time.monotonic()
     sys.stderr.write(f"Loading model {lib.spec} ...\n")
-    enc = lib.encoder
-    sys.stderr.write(f"Model ready on {enc.device} in {time.monotonic() - t:.1f}s.\n")
+    enc = lib.encoder.prepare()
+    engine = "ONNX Runtime" if enc.engine == "onnx" else "torch"
+    sys.stderr.write(f"Model ready ({engine} on {enc.device}) in {time.monotonic() - t:.1f}s.\n")
     if lib.spec.is_random:
         sys.stderr.write(
             "WARNING: this model has RANDOM weights; search results are meaningless.\n"

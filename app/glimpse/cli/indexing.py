@@ -9,10 +9,12 @@ import time
 
 from glimpse.cli.common import ProgressPrinter, announce_model, interrupt_cancels, open_library
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import CancelToken
+from glimpse.core.indexer import CancelToken, EncodeReport
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from glimpse.core.library import IndexReport
+
     with open_library(args) as lib:
         for folder in args.folders:
             lib.add_folder(folder)
@@ -20,9 +22,16 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise GlimpseError("No folders to index: run `glimpse index FOLDER`.")
         token = CancelToken()
         printer = ProgressPrinter()
-        announce_model(lib)
         with interrupt_cancels(token):
-            report = lib.index(progress=printer, cancel=token, batch_size=args.batch_size)
+            # Scan first: the model loads only when something must be encoded.
+            scan = lib.sync(progress=printer, cancel=token)
+            if token.cancelled:
+                encode = EncodeReport(cancelled=True)
+            else:
+                if lib.pending_count():
+                    announce_model(lib)
+                encode = lib.encode(progress=printer, cancel=token, batch_size=args.batch_size)
+        report = IndexReport(scan, encode)
         s, e = report.scan, report.encode
         print(
             f"Files: {s.added} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
@@ -49,7 +58,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
         folders = lib.folder_paths()
         if not folders:
             raise GlimpseError("No folders to watch: run `glimpse watch FOLDER`.")
-        announce_model(lib)
         token = CancelToken()
         lock = threading.Lock()
 

@@ -67,6 +67,9 @@ class VectorIndex:
         self._index = raw
         self._index.set_ef(EF_SEARCH)
         self._live = live
+        # Changed since loaded or saved? Lets a search's library close without
+        # rewriting an index it only read.
+        self.dirty = False
 
     # -- contents -----------------------------------------------------------
 
@@ -92,6 +95,7 @@ class VectorIndex:
                 self._index.resize_index(max(needed, self._index.get_max_elements() * 2))
             self._index.add_items(vectors, ids)
             self._live.update(int(i) for i in ids)
+            self.dirty = True
 
     def remove(self, ids: Iterable[int]) -> None:
         with self._lock:
@@ -100,6 +104,7 @@ class VectorIndex:
                 if i in self._live:
                     self._index.mark_deleted(i)
                     self._live.discard(i)
+                    self.dirty = True
 
     # -- queries ------------------------------------------------------------
 
@@ -130,6 +135,7 @@ class VectorIndex:
             ids = np.array(sorted(self._live), dtype=np.int64)
             atomic_write(path, lambda tmp: self._index.save_index(str(tmp)))
             atomic_write(_ids_path(path), lambda tmp: _save_ids(tmp, ids))
+            self.dirty = False
 
     @classmethod
     def load(cls, path: Path, dim: int) -> VectorIndex | None:

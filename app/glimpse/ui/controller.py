@@ -141,7 +141,7 @@ class LibraryController(QObject):
         self._set_state(LOADING, f"Loading model {lib.spec}…")
 
         def job(token: CancelToken, progress: ProgressFn) -> str:
-            lib.encoder  # noqa: B018 - loads it
+            lib.encoder.prepare()  # cheap once exported; towers load on first use
             lib.index_for()
             return str(lib.spec)
 
@@ -302,7 +302,7 @@ class LibraryController(QObject):
 
         def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
             if spec is not None:
-                lib.encoder_for(spec)  # a load error surfaces here, before any work
+                lib.encoder_for(spec).prepare()  # a load error surfaces here, before any work
             report = lib.index(progress=progress, cancel=token, spec=spec, batch_size=batch)
             switched = None
             if spec is not None and not report.cancelled:
