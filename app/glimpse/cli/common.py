@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from glimpse.core.indexer import CancelToken, Progress
-
 if TYPE_CHECKING:
+    # Types only: importing the engine (numpy, Pillow) at start-up would slow
+    # every command, and a query answered by the service needs none of it.
+    from glimpse.core.indexer import CancelToken, Progress
     from glimpse.core.library import Library
 
 

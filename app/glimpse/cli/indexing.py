@@ -9,10 +9,10 @@ import time
 
 from glimpse.cli.common import ProgressPrinter, announce_model, interrupt_cancels, open_library
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import CancelToken, EncodeReport
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from glimpse.core.indexer import CancelToken, EncodeReport
     from glimpse.core.library import IndexReport
 
     with open_library(args) as lib:
@@ -50,6 +50,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from glimpse.core.indexer import CancelToken
     from glimpse.core.watch import FolderWatcher
 
     with open_library(args) as lib:
@@ -74,6 +75,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 )
 
         reindex()
+        from glimpse.core.service import SearchService
+
+        service = SearchService(lib)  # searches from other commands are answered from memory
+        serving = service.start()
         watcher = FolderWatcher(
             folders, reindex, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr)
         )
@@ -86,6 +91,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     pass
             finally:
                 watcher.stop()
+                if serving:
+                    service.stop()
         return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,34 +19,63 @@ def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Filters(folder, parse_date(args.after, "--after"), parse_date(args.before, "--before"))
 
 
-def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_hits(hits: list[dict], as_json: bool) -> None:
     if as_json:
-        print_json([asdict(h) for h in hits])
+        print_json(hits)
         return
     if not hits:
         print("No matching photos.")
     for rank, h in enumerate(hits, 1):
-        date = f"  {h.taken_at[:10]}" if h.taken_at else ""
-        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{date}")
+        date = f"  {h['taken_at'][:10]}" if h["taken_at"] else ""
+        print(f"{rank:3d}  {h['score']:6.3f}  {h['path']}{date}")
+
+
+def _ask_service(args: argparse.Namespace, payload: dict) -> list[dict] | None:
+    """Hits from a running Glimpse (app, watch, serve) for this library, or None:
+    then the command does the work itself. Same answer either way."""
+    from glimpse.core.paths import library_root
+    from glimpse.core.service import ServiceError, request
+
+    folder = str(Path(args.folder).expanduser().resolve()) if args.folder else None
+    payload.update(k=args.k, folder=folder, after=args.after, before=args.before,
+                   model=args.model or os.environ.get("GLIMPSE_MODEL"))
+    try:
+        answer = request(library_root(args.library), payload)
+    except ServiceError as exc:
+        raise GlimpseError(str(exc)) from exc
+    if answer is None:
+        return None
+    if answer.get("random"):
+        sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
+    return list(answer["hits"])
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
-        warn_if_random(lib)
-        filters = _filters(args)
-        hits = lib.search(" ".join(args.query), k=args.k, filters=filters, image=args.image)
-        _print_hits(hits, args.json)
-        return 0
+    query = " ".join(args.query)
+    hits = _ask_service(args, {"op": "search", "query": query, "image": _absolute(args.image)})
+    if hits is None:
+        with open_library(args) as lib:
+            warn_if_random(lib)
+            filters = _filters(args)
+            hits = [asdict(h) for h in lib.search(query, k=args.k, filters=filters, image=args.image)]
+    _print_hits(hits, args.json)
+    return 0
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
-        warn_if_random(lib)
-        if not Path(args.image).expanduser().exists():
-            raise GlimpseError(f"{args.image} does not exist.")
-        hits = lib.similar(args.image, k=args.k, filters=_filters(args))
-        _print_hits(hits, args.json)
-        return 0
+    if not Path(args.image).expanduser().exists():
+        raise GlimpseError(f"{args.image} does not exist.")
+    hits = _ask_service(args, {"op": "similar", "image": _absolute(args.image)})
+    if hits is None:
+        with open_library(args) as lib:
+            warn_if_random(lib)
+            hits = [asdict(h) for h in lib.similar(args.image, k=args.k, filters=_filters(args))]
+    _print_hits(hits, args.json)
+    return 0
 
 
 def _search_options(p: argparse.ArgumentParser) -> None:

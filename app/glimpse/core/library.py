@@ -32,22 +32,12 @@ from glimpse.core.indexer import (
     sync_catalog,
 )
 from glimpse.core.models import Encoder, ModelSpec
+from glimpse.core.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
 from glimpse.core.search import Filters, QueryTerm, SearchHit
 
 log = logging.getLogger(__name__)
 
-LIBRARY_ENV = "GLIMPSE_LIBRARY"
 _SAVE_INDEX_EVERY_S = 60.0
-
-
-def default_library_dir() -> Path:
-    """Where the catalog lives unless --library or GLIMPSE_LIBRARY says otherwise."""
-    env = os.environ.get(LIBRARY_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Glimpse", appauthor=False))
 
 
 @dataclass(frozen=True)

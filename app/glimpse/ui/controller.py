@@ -101,6 +101,7 @@ class LibraryController(QObject):
         self._folders_dirty = False
         self._last_folder_refresh = 0.0
         self._watcher: Any = None
+        self._service: Any = None  # the local search API (core.service), while a library is open
         self._closing = False
         self._tmp = Path(tempfile.mkdtemp(prefix="glimpse-gui-"))
         self._watchedChange.connect(self.request_index)
@@ -131,7 +132,19 @@ class LibraryController(QObject):
         self.refresh_folders()
         if self._watch:
             self._start_watcher()
+        self._start_service()
         self._load_model()
+
+    def _start_service(self) -> None:
+        """Answer `glimpse search` from this window's loaded model (its own threads,
+        never the GUI thread)."""
+        from glimpse.core.service import SearchService
+
+        try:
+            service = SearchService(self._require())
+            self._service = service if service.start() else None
+        except OSError as exc:  # no runtime folder, socket refused: searching in-app still works
+            log.warning("the local search service could not start: %s", exc)
 
     def _on_open_failed(self, exc: BaseException) -> None:
         self._set_state(ERROR, user_message(exc))
@@ -457,6 +470,9 @@ class LibraryController(QObject):
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._service is not None:
+            self._service.stop()
+            self._service = None
         ok = all([pool.shutdown(timeout_ms) for pool in self.pools()])
         if self.library is not None:
             try:
