@@ -186,6 +186,7 @@ def main() -> int:
     ap.add_argument("--skip-many", action="store_true")
     ap.add_argument("--skip-rclip", action="store_true")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--model", default=MODEL, help="Glimpse's model (rclip always runs ViT-B-32-256)")
     args = ap.parse_args()
 
     photos = (args.photos or sample_photos()).resolve()
@@ -193,10 +194,10 @@ def main() -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "app"), "GLIMPSE_ONNX_CACHE": str(out / "onnx-cache"),
-           "GLIMPSE_NO_SERVICE": "1", "GLIMPSE_MODEL": MODEL, "XDG_RUNTIME_DIR": str(out / "run")}
+           "GLIMPSE_NO_SERVICE": "1", "GLIMPSE_MODEL": args.model, "XDG_RUNTIME_DIR": str(out / "run")}
     (out / "run").mkdir(exist_ok=True)
     os.chmod(out / "run", 0o700)
-    print(f"{n_photos} photos in {photos}; model {MODEL} (random weights, same for both); "
+    print(f"{n_photos} photos in {photos}; model {args.model} (random weights, same for both); "
           f"{os.cpu_count()} cores; no GPU used")
 
     rclip = None if args.skip_rclip else setup_rclip(out)
