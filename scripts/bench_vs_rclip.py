@@ -122,12 +122,20 @@ def make_rclip_models(datadir: Path) -> None:
     model, tokenizer = enc.model.float().eval(), enc.tokenizer
 
     class Visual(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model  # a submodule, so its weights export as weights
+
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return model.encode_image(x)
+            return self.clip.encode_image(x)
 
     class Textual(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
         def forward(self, t: torch.Tensor) -> torch.Tensor:
-            return model.encode_text(t)
+            return self.clip.encode_text(t)
 
     target.mkdir(parents=True, exist_ok=True)
     examples = [(Visual(), torch.randn(2, 3, 256, 256), "visual.onnx"),
