@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 # Qt must never need a screen in tests; set before any Qt import.
@@ -28,15 +31,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def _runtime_dir() -> Iterator[str]:
+    """A short private folder for service sockets (a Unix socket path must stay
+    under ~100 bytes, so not inside pytest's long temporary paths)."""
+    path = tempfile.mkdtemp(prefix="glimpse-rt-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _runtime_dir: str
+) -> None:
     """Keep every test off the user's real library, settings and caches."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GLIMPSE_LIBRARY", str(home / "library"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", _runtime_dir)
     monkeypatch.delenv("GLIMPSE_MODEL", raising=False)
+    # ONNX exports are per model, not per user: one cache for the whole session
+    # (the tiny model is exported once, not once per test).
+    monkeypatch.setenv("GLIMPSE_ONNX_CACHE", str(tmp_path_factory.getbasetemp() / "onnx-cache"))
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_tiny_model_encodes_unit_vectors_deterministically(tiny_model_name: str)
 
 
 def test_local_checkpoint_loads_and_is_named_by_content(tmp_path: Path, tiny_model_name: str) -> None:
-    source = Encoder(ModelSpec.parse(tiny_model_name), device="cpu")
+    source = Encoder(ModelSpec.parse(tiny_model_name), device="cpu", engine="torch")
     # Perturb the weights so the checkpoint differs from the random init.
     with torch.no_grad():
         for p in source.model.parameters():
@@ -67,19 +67,19 @@ def test_missing_or_broken_checkpoint_gives_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelLoadError, match="Could not load checkpoint"):
-        Encoder(ModelSpec.parse(f"GlimpseTiny:{bad}"))
+        Encoder(ModelSpec.parse(f"GlimpseTiny:{bad}")).prepare()
 
 
 def test_unknown_architecture() -> None:
     with pytest.raises(ModelLoadError, match="Unknown model architecture"):
-        Encoder(ModelSpec.parse("NoSuchNet:foo"))
+        Encoder(ModelSpec.parse("NoSuchNet:foo")).prepare()
 
 
 def test_offline_first_download_fails_fast_with_advice(monkeypatch) -> None:
     monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: False)
     start = time.monotonic()
     with pytest.raises(ModelLoadError) as err:
-        Encoder(ModelSpec.parse("ViT-B-32:laion2b_s34b_b79k"), device="cpu")
+        Encoder(ModelSpec.parse("ViT-B-32:laion2b_s34b_b79k"), device="cpu").prepare()
     assert time.monotonic() - start < 60  # no minute-long retry loop
     message = str(err.value)
     assert "cannot be reached" in message and "--model ViT-B-32:/path/to/" in message

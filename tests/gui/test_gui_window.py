@@ -243,9 +243,9 @@ def test_search_answers_while_an_indexing_batch_is_being_encoded(qtbot, make_win
     index_folder(qtbot, window, photo_dir)
     for i in range(8):
         make_photo(photo_dir / "more" / f"m{i}.jpg", seed=500 + i)
-    model = window.controller.library.encoder.model
+    encoder = window.controller.library.encoder
     inside, release = threading.Event(), threading.Event()
-    real = model.encode_image
+    real = encoder.encode_images
 
     def stalled_forward(*args, **kwargs):  # type: ignore[no-untyped-def]
         # The indexer stops inside a batch's forward pass until the test has
@@ -254,7 +254,7 @@ def test_search_answers_while_an_indexing_batch_is_being_encoded(qtbot, make_win
         release.wait(60)
         return real(*args, **kwargs)
 
-    model.encode_image = stalled_forward
+    encoder.encode_images = stalled_forward
     try:
         window.controller.request_index()
         qtbot.waitUntil(inside.is_set, timeout=30_000)
@@ -264,5 +264,5 @@ def test_search_answers_while_an_indexing_batch_is_being_encoded(qtbot, make_win
         assert shown.args[0].hits
     finally:
         release.set()
-        model.encode_image = real
+        encoder.encode_images = real
     qtbot.waitUntil(lambda: not window.controller.indexing, timeout=INDEX_TIMEOUT_MS)

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from glimpse.core.indexer import CancelToken, Progress
-
 if TYPE_CHECKING:
+    # Types only: importing the engine (numpy, Pillow) at start-up would slow
+    # every command, and a query answered by the service needs none of it.
+    from glimpse.core.indexer import CancelToken, Progress
     from glimpse.core.library import Library
 
 
@@ -149,8 +150,9 @@ def print_json(data: object) -> None:
 def announce_model(lib) -> None:  # type: ignore[no-untyped-def]
     t = time.monotonic()
     sys.stderr.write(f"Loading model {lib.spec} ...\n")
-    enc = lib.encoder
-    sys.stderr.write(f"Model ready on {enc.device} in {time.monotonic() - t:.1f}s.\n")
+    enc = lib.encoder.prepare()
+    engine = "ONNX Runtime" if enc.engine == "onnx" else "torch"
+    sys.stderr.write(f"Model ready ({engine} on {enc.device}) in {time.monotonic() - t:.1f}s.\n")
     if lib.spec.is_random:
         sys.stderr.write(
             "WARNING: this model has RANDOM weights; search results are meaningless.\n"

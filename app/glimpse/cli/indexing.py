@@ -6,6 +6,7 @@ import argparse
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from glimpse.cli.common import (
     ProgressPrinter,
@@ -16,19 +17,30 @@ from glimpse.cli.common import (
     open_library,
 )
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import CancelToken
 
+if TYPE_CHECKING:  # the engine is imported lazily, so `--help` and `status` stay light
+    from glimpse.core.indexer import CancelToken
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from glimpse.core.indexer import CancelToken, EncodeReport
+    from glimpse.core.library import IndexReport
+
     with open_library(args) as lib:
         add_folders(lib, args.folders, args.as_new)
         if not lib.folder_paths():
             raise GlimpseError("No folders to index: run `glimpse index FOLDER`.")
         token = CancelToken()
         printer = ProgressPrinter()
-        announce_model(lib)
         with interrupt_cancels(token):
-            report = lib.index(progress=printer, cancel=token, batch_size=args.batch_size)
+            # Scan first: the model loads only when something must be encoded.
+            scan = lib.sync(progress=printer, cancel=token)
+            if token.cancelled:
+                encode = EncodeReport(cancelled=True)
+            else:
+                if lib.pending_count():
+                    announce_model(lib)
+                encode = lib.encode(progress=printer, cancel=token, batch_size=args.batch_size)
+        report = IndexReport(scan, encode)
         s, e = report.scan, report.encode
         print(
             f"Files: {s.added} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
@@ -64,6 +76,8 @@ def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # typ
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
+    from glimpse.core.indexer import CancelToken
+
     with open_library(args) as lib:
         announce_model(lib)
         return _read_text(lib, CancelToken(), ProgressPrinter())
@@ -94,6 +108,7 @@ def _rewatch_returned(lib, watcher) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from glimpse.core.indexer import CancelToken
     from glimpse.core.watch import FolderWatcher
 
     with open_library(args) as lib:
@@ -123,6 +138,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     )
 
             reindex()
+            from glimpse.core.service import SearchService
+
+            service = SearchService(lib)  # searches from other commands are answered from memory
+            serving = service.start()
             watcher = FolderWatcher(
                 folders, reindex, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr)
             )
@@ -138,6 +157,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                             _rewatch_returned(lib, watcher)
                 finally:
                     watcher.stop()
+                    if serving:
+                        service.stop()
         return 0
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from glimpse.cli.common import ProgressPrinter, interrupt_cancels, open_library
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import CancelToken
 
 # Terminal labeling commands, typed at the short-label prompt.
 _HELP = (
@@ -186,6 +185,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     f"WARNING: {spec} has RANDOM weights; its ranks will be near chance.\n"
                 )
         out = Path(args.out) if args.out else set_path.with_name(set_path.stem + "-eval")
+        from glimpse.core.indexer import CancelToken
+
         token = CancelToken()
         with interrupt_cancels(token):
             try:

@@ -14,11 +14,20 @@ import sys
 from pathlib import Path
 
 from glimpse import __version__
-from glimpse.cli import duplicates, folders, indexing, info, labels, searching, selftest
+from glimpse.cli import (
+    duplicates,
+    folders,
+    indexing,
+    info,
+    labels,
+    searching,
+    selftest,
+    serve,
+)
 from glimpse.cli.common import DownloadPrinter
 from glimpse.core.errors import GlimpseError
 
-COMMAND_GROUPS = [indexing, searching, duplicates, info, folders, labels, selftest]
+COMMAND_GROUPS = [indexing, searching, duplicates, info, folders, labels, selftest, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,40 +1,57 @@
-"""`glimpse search` and `glimpse similar`: ranked photos for a description or an image."""
+"""`glimpse search` and `glimpse similar`: ranked photos for a description or an image.
+
+Both build one request (the query with its date words read, the filters, the
+marks, the sort) and ask a running Glimpse for the answer first (the app,
+`glimpse watch` or `glimpse serve` keep the model and index in memory); with
+none running they answer it in-process with the very same function,
+`glimpse.core.service.answer`, so the output is the same either way.
+"""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, replace
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
-from glimpse.cli.common import open_library, print_json, warn_if_random
+from glimpse.cli.common import open_library, print_json
 from glimpse.core.errors import GlimpseError
 
 
-def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from glimpse.core.search import Filters, parse_date
+def _request(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any]:
+    from glimpse.core.search import parse_date
 
-    folder = str(Path(args.folder).expanduser().resolve()) if args.folder else None
-    return Filters(
-        folder, parse_date(args.after, "--after"), parse_date(args.before, "--before"), args.place
-    )
+    return {
+        "op": op, "k": args.k,
+        "folder": str(Path(args.folder).expanduser().resolve()) if args.folder else None,
+        "after": parse_date(args.after, "--after"),
+        "before": parse_date(args.before, "--before"),
+        "place": args.place,
+        "collapse": not args.all_duplicates,
+        "model": args.model or os.environ.get("GLIMPSE_MODEL"),
+        **fields,
+    }
 
 
-def _print_hits(hits, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    from glimpse.core.text_search import marked
+def _answer(args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any]:
+    """From a running Glimpse for this library if there is one, else in-process."""
+    from glimpse.core.paths import library_root
+    from glimpse.core.service import ServiceError, answer, request
 
-    if as_json:
-        print_json([{**asdict(h), "snippet": h.snippet and marked(h.snippet)} for h in hits])
-        return
-    if not hits:
-        print("No matching photos.")
-    for rank, h in enumerate(hits, 1):
-        date = f"  {h.taken_at[:10]}" if h.taken_at else ""
-        at = f"  at {_clock(h.t_seconds)}" if h.kind == "video" and h.t_seconds is not None else ""
-        place = f"  ({h.place})" if h.place else ""
-        more = f"  (+{len(h.duplicates)} near-duplicates)" if h.duplicates else ""
-        print(f"{rank:3d}  {h.score:6.3f}  {h.path}{at}{date}{place}{more}")
-        if h.text_match:
-            print(f"     text: {' '.join(marked(h.snippet or '').split())}")
+    if not os.environ.get("GLIMPSE_NO_SERVICE"):
+        try:
+            served = request(library_root(args.library), payload)
+        except ServiceError as exc:
+            raise GlimpseError(str(exc)) from exc
+        if served is not None:
+            return served
+    with open_library(args) as lib:
+        return answer(lib, payload)
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
 
 
 def _clock(seconds: float) -> str:
@@ -42,47 +59,58 @@ def _clock(seconds: float) -> str:
     return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
-def _collapse(lib, args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    return None if args.all_duplicates else lib.default_collapse()
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    from glimpse.core.text_search import marked
+
+    if result.get("random"):
+        sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
+    hits = result["hits"]
+    if as_json:
+        print_json([{**h, "snippet": h.get("snippet") and marked(h["snippet"])} for h in hits])
+        return
+    if not hits:
+        print("No matching photos.")
+    for rank, h in enumerate(hits, 1):
+        date = f"  {h['taken_at'][:10]}" if h.get("taken_at") else ""
+        at = (f"  at {_clock(h['t_seconds'])}"
+              if h.get("kind") == "video" and h.get("t_seconds") is not None else "")
+        place = f"  ({h['place']})" if h.get("place") else ""
+        more = f"  (+{len(h['duplicates'])} near-duplicates)" if h.get("duplicates") else ""
+        print(f"{rank:3d}  {h['score']:6.3f}  {h['path']}{at}{date}{place}{more}")
+        if h.get("text_match"):
+            print(f"     text: {' '.join(marked(h.get('snippet') or '').split())}")
+    named = result.get("places") or []
+    if named:
+        print(f"Photos from {', '.join(named)} were raised; --place \"{named[0]}\" keeps only those.")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    import sys
-
     from glimpse.core import query_dates
+    from glimpse.core.search import parse_date
 
-    with open_library(args) as lib:
-        warn_if_random(lib)
-        filters = _filters(args)
-        query = " ".join(args.query)
-        if not args.no_date_words:
-            dated = query_dates.extract(query)
-            if dated.range is not None:
-                query = dated.text
-                after, before = query_dates.intersect(filters.after, filters.before, dated.range)
-                filters = replace(filters, after=after, before=before)
-                print(f"Date filter: {dated.range.label} (from the query; --no-date-words "
-                      "to ignore)", file=sys.stderr if args.json else sys.stdout)
-        hits = lib.search(
-            query, k=args.k, filters=filters, image=args.image, sort=args.sort,
-            like=args.like or (), unlike=args.unlike or (), collapse=_collapse(lib, args),
-        )
-        _print_hits(hits, args.json)
-        named = [] if args.json or args.place else lib.places_in_query(query)
-        if named:
-            print(f"Photos from {', '.join(named)} were raised; "
-                  f"--place \"{named[0]}\" keeps only those.")
-        return 0
+    query = " ".join(args.query)
+    after, before = parse_date(args.after, "--after"), parse_date(args.before, "--before")
+    if not args.no_date_words:
+        dated = query_dates.extract(query)
+        if dated.range is not None:
+            query = dated.text
+            after, before = query_dates.intersect(after, before, dated.range)
+            print(f"Date filter: {dated.range.label} (from the query; --no-date-words "
+                  "to ignore)", file=sys.stderr if args.json else sys.stdout)
+    payload = _request(
+        args, "search", query=query, image=_absolute(args.image), sort=args.sort,
+        like=[_absolute(p) for p in args.like or ()], unlike=[_absolute(p) for p in args.unlike or ()],
+    )
+    payload.update(after=after, before=before)
+    _print(_answer(args, payload), args.json)
+    return 0
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
-        warn_if_random(lib)
-        if not Path(args.image).expanduser().exists():
-            raise GlimpseError(f"{args.image} does not exist.")
-        hits = lib.similar(args.image, k=args.k, filters=_filters(args), collapse=_collapse(lib, args))
-        _print_hits(hits, args.json)
-        return 0
+    if not Path(args.image).expanduser().exists():
+        raise GlimpseError(f"{args.image} does not exist.")
+    _print(_answer(args, _request(args, "similar", image=_absolute(args.image))), args.json)
+    return 0
 
 
 def _search_options(p: argparse.ArgumentParser) -> None:

@@ -412,6 +412,11 @@ class Catalog:
 
     # -- models and embeddings ---------------------------------------------
 
+    def known_model(self, model_id: str) -> tuple[int, int] | None:
+        """(key, dim) of a model seen before: lets a library use its vectors without loading it."""
+        rows = self._query("SELECT id, dim FROM models WHERE model_id=?", (model_id,))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
     def model_key(self, model_id: str, dim: int) -> int:
         """The small integer that stands for a model in the embeddings table."""
         with self.transaction() as db:

@@ -69,6 +69,9 @@ class VectorIndex:
         self._index = raw
         self._index.set_ef(EF_SEARCH)
         self._live = live
+        # Changed since loaded or saved? Lets a search's library close without
+        # rewriting an index it only read.
+        self.dirty = False
 
     # -- contents -----------------------------------------------------------
 
@@ -94,6 +97,7 @@ class VectorIndex:
                 self._index.resize_index(max(needed, self._index.get_max_elements() * 2))
             self._index.add_items(vectors, ids)
             self._live.update(int(i) for i in ids)
+            self.dirty = True
 
     def remove(self, ids: Iterable[int]) -> None:
         with self._lock:
@@ -102,6 +106,7 @@ class VectorIndex:
                 if i in self._live:
                     self._index.mark_deleted(i)
                     self._live.discard(i)
+                    self.dirty = True
 
     # -- queries ------------------------------------------------------------
 
@@ -134,6 +139,7 @@ class VectorIndex:
             atomic_write(path, lambda tmp: digest.append(self._save_raw(tmp)))
             atomic_write(_ids_path(path), lambda tmp: _save_ids(tmp, ids))
             atomic_write(_sum_path(path), text_writer(digest[0]))
+            self.dirty = False
 
     def _save_raw(self, tmp: Path) -> str:
         self._index.save_index(str(tmp))

@@ -46,6 +46,7 @@ from glimpse.core.indexer import (
 )
 from glimpse.core.models import Encoder, ModelSpec
 from glimpse.core.passes import PassReport
+from glimpse.core.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
 from glimpse.core.search import Filters, QueryTerm, SearchHit
 from glimpse.core.writelock import WriterLock
 
@@ -54,23 +55,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIBRARY_ENV = "GLIMPSE_LIBRARY"
 _SAVE_INDEX_EVERY_S = 60.0
 # Added to the score of photos from a place named in the query ("beach in
 # Lisbon"). Text-to-photo cosines of one query spread over ~0.1, so this lifts
 # a photo from the place past most others without hiding strong matches
 # that lack GPS.
 PLACE_BOOST = 0.05
-
-
-def default_library_dir() -> Path:
-    """Where the catalog lives unless --library or GLIMPSE_LIBRARY says otherwise."""
-    env = os.environ.get(LIBRARY_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("Glimpse", appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -122,6 +112,7 @@ class Library:
         self._indexes: dict[str, VectorIndex] = {}
         self._index_keys: dict[str, int] = {}
         self._model_keys: dict[str, int] = {}
+        self._model_dims: dict[str, int] = {}
         self._load_lock = threading.RLock()
         self._ocr: OcrEngine | None = None
 
@@ -143,7 +134,8 @@ class Library:
     # -- model and index ----------------------------------------------------
 
     def encoder_for(self, spec: ModelSpec | None = None) -> Encoder:
-        """Load a model once per library; later calls reuse it."""
+        """The model, once per library. Creating it loads nothing: its towers load
+        when something must be encoded (see Encoder)."""
         spec = spec or self.spec
         key = str(spec)
         # Fast path without the lock: while another model loads (seconds, during
@@ -160,33 +152,43 @@ class Library:
     def encoder(self) -> Encoder:
         return self.encoder_for(self.spec)
 
+    def _model_info(self, spec: ModelSpec | None) -> tuple[str, int, int]:
+        """(model id, catalog key, dim): from the catalog when the model has been
+        used here before, so stored vectors are usable without loading the model."""
+        spec = spec or self.spec
+        model_id = spec.model_id
+        key = self._model_keys.get(model_id)
+        if key is None:
+            known = self.catalog.known_model(model_id)
+            if known is None:
+                dim = self.encoder_for(spec).dim  # a new model: asked once, then remembered
+                known = (self.catalog.model_key(model_id, dim), dim)
+            key, self._model_dims[model_id] = known
+            self._model_keys[model_id] = key
+        return model_id, key, self._model_dims[model_id]
+
     def model_key(self, spec: ModelSpec | None = None) -> int:
         """The catalog's small integer for a model (asked once: it never changes)."""
-        encoder = self.encoder_for(spec)
-        key = self._model_keys.get(encoder.model_id)
-        if key is None:
-            key = self.catalog.model_key(encoder.model_id, encoder.dim)
-            self._model_keys[encoder.model_id] = key
-        return key
+        return self._model_info(spec)[1]
 
     def _index_path(self, model_id: str) -> Path:
         return self.root / "indexes" / (re.sub(r"[^A-Za-z0-9._-]+", "_", model_id) + ".hnsw")
 
     def index_for(self, spec: ModelSpec | None = None) -> VectorIndex:
         """The HNSW index for a model, loaded and checked against the catalog."""
-        encoder = self.encoder_for(spec)
-        loaded = self._indexes.get(encoder.model_id)  # fast path, as in encoder_for
+        model_id = (spec or self.spec).model_id
+        loaded = self._indexes.get(model_id)  # fast path, as in encoder_for
         if loaded is not None:
             return loaded
         with self._load_lock:
-            if encoder.model_id in self._indexes:
-                return self._indexes[encoder.model_id]
-            key = self.model_key(spec)
-            path = self._index_path(encoder.model_id)
-            index = VectorIndex.load(path, encoder.dim) or VectorIndex(encoder.dim)
-            self._indexes[encoder.model_id] = index
-            self._index_keys[encoder.model_id] = key
-            if self._reconcile(encoder.model_id):
+            if model_id in self._indexes:
+                return self._indexes[model_id]
+            _, key, dim = self._model_info(spec)
+            path = self._index_path(model_id)
+            index = VectorIndex.load(path, dim) or VectorIndex(dim)
+            self._indexes[model_id] = index
+            self._index_keys[model_id] = key
+            if self._reconcile(model_id):
                 index.save(path)
             return index
 
@@ -369,6 +371,10 @@ class Library:
             self.catalog, cancelled=(lambda: cancel.cancelled) if cancel is not None else None
         )
 
+    def pending_count(self, spec: ModelSpec | None = None) -> int:
+        """Photos still lacking a vector for the model (the current one by default)."""
+        return len(self.catalog.ids_needing_embedding(self.model_key(spec)))
+
     def encode(
         self,
         progress: ProgressCallback | None = None,
@@ -378,6 +384,8 @@ class Library:
         workers: int | None = None,
     ) -> EncodeReport:
         """Encode every photo lacking a vector for the model (the current one by default)."""
+        if not self.catalog.ids_needing_embedding(self.model_key(spec)):
+            return EncodeReport()  # nothing to encode: the model need not load
         encoder = self.encoder_for(spec)
         index = self.index_for(spec)
         path = self._index_path(encoder.model_id)
@@ -419,7 +427,8 @@ class Library:
 
     def _save_all_indexes(self) -> None:
         for model_id, index in self._indexes.items():
-            index.save(self._index_path(model_id))
+            if index.dirty:
+                index.save(self._index_path(model_id))
 
     # -- searching ----------------------------------------------------------
 

@@ -187,16 +187,16 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _default_tag(arch: str) -> str | None:
+    if arch == TINY_TEST_ARCH:
+        return RANDOM_TAG
+    default_arch, _, default_tag = DEFAULT_MODEL.partition(":")
+    if arch == default_arch:
+        return default_tag  # known without importing open_clip (and torch)
     import open_clip
 
     register_bundled_configs()
-    if arch == TINY_TEST_ARCH:
-        return RANDOM_TAG
     tags = [tag for a, tag in open_clip.list_pretrained() if a == arch]
-    if not tags:
-        return None
-    default_arch, _, default_tag = DEFAULT_MODEL.partition(":")
-    return default_tag if arch == default_arch else tags[0]
+    return tags[0] if tags else None
 
 
 @lru_cache(maxsize=16)
@@ -250,51 +250,247 @@ def list_models() -> list[tuple[str, str]]:
     return [(arch, tag) for arch, tag in open_clip.list_pretrained()]
 
 
+ENGINE_ENV = "GLIMPSE_ENGINE"  # auto (ONNX Runtime on CPU, torch on GPUs), onnx, torch
+
+
+def gpu_possible() -> bool:
+    """Could torch find a GPU here? Answered without importing torch (seconds):
+    no NVIDIA device node and not Apple silicon means no."""
+    import platform
+    import sys
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform == "win32":
+        root = os.environ.get("SystemRoot", r"C:\Windows")
+        return os.path.exists(os.path.join(root, "System32", "nvcuda.dll"))
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg"))
+
+
 class Encoder:
-    """A loaded model: preprocessing, batched image encoding, text encoding.
+    """A model: preprocessing, batched image encoding, text encoding.
 
     Outputs are float32 numpy arrays with unit L2 norm, so inner product is cosine.
+
+    Nothing is loaded until it is needed: creating an Encoder is free, a text
+    query loads only the text tower, an image batch only the image tower. On a
+    CPU the towers run in ONNX Runtime (exported once, see onnx_engine); on a
+    GPU, or when the export fails, they run in torch.
     """
 
-    def __init__(self, spec: ModelSpec, device: str = "auto", cache_dir: Path | None = None):
-        import torch
-
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "auto",
+        cache_dir: Path | None = None,
+        engine: str | None = None,
+    ):
         self.spec = spec
-        self.device = choose_device(device)
-        self.model_id = spec.model_id
-        self._torch = torch
-        self.model, self.preprocess, self.tokenizer = _load(spec, self.device, cache_dir)
-        # fp16 halves memory and roughly doubles throughput on GPUs; CPUs gain nothing.
-        self.dtype = torch.float16 if self.device in ("cuda", "mps") else torch.float32
-        if self.dtype == torch.float16:
-            self.model = self.model.half()
-        self.model.eval()
+        self.model_id = spec.model_id  # a missing checkpoint fails here, at once
+        self.cache_dir = cache_dir
+        self._device_pref = (device or "auto").lower()
+        self._engine_pref = (engine or os.environ.get(ENGINE_ENV) or "auto").lower()
+        self._lock = threading.RLock()
+        self._device: str | None = None
+        self._engine: str | None = None
+        self._onnx: Any = None  # OnnxTowers
+        self._loaded: tuple[Any, Callable, Callable] | None = None  # torch model, preprocess, tokenizer
+        self._torch: Any = None
+        self.dtype: Any = None
+
+    # -- what runs where ----------------------------------------------------
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            pref = self._device_pref
+            if pref == "auto" and (self._engine_pref == "onnx" or not gpu_possible()):
+                self._device = "cpu"
+            else:
+                self._device = choose_device(pref)
+        return self._device
+
+    @property
+    def engine(self) -> str:
+        """'onnx' or 'torch'; decided (and the ONNX export made) on first use."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._choose_engine()
+        return self._engine
+
+    def _choose_engine(self) -> str:
+        from glimpse.core import onnx_engine
+
+        if self._engine_pref == "torch" or self.device != "cpu":
+            return "torch"
+        if not onnx_engine.available():
+            log.info("onnxruntime is not installed; %s runs in torch.", self.spec)
+            return "torch"
+        directory = onnx_engine.export_dir(self.model_id, onnx_engine.cache_root())
+        meta = onnx_engine.read_meta(directory, self.model_id)
+        if meta is None:
+            meta = self._export(directory)
+            if meta is None:
+                return "torch"
+        self._onnx = onnx_engine.OnnxTowers(directory, meta)
+        return "onnx"
+
+    def _export(self, directory: Path) -> dict | None:
+        from glimpse.core import onnx_engine
+
+        log.warning(
+            "Preparing %s for ONNX Runtime (once per model; this takes a little while)...",
+            self.spec,
+        )
+        model, preprocess, tokenizer = self._torch_parts()  # a bad model fails here, loudly
+        try:
+            meta = onnx_engine.export(model, preprocess, tokenizer, self.model_id, directory)
+        except Exception as exc:
+            log.warning(
+                "Could not use ONNX Runtime for %s (%s: %s); using torch on the CPU instead.",
+                self.spec, type(exc).__name__, exc,
+            )
+            return None
+        self._loaded = None  # the torch model was only needed for the export
+        fid = meta["fidelity"]
+        log.warning(
+            "ONNX export ready in %.0fs (matches torch: cosine >= %.5f).",
+            meta["export_seconds"], min(fid["image_min_cosine"], fid["text_min_cosine"]),
+        )
+        return meta
+
+    def _rebuild_onnx(self, exc: Exception) -> None:
+        """A cached export that will not load is rebuilt once; then torch takes over."""
+        from glimpse.core import onnx_engine
+
+        log.warning("The ONNX export of %s could not be loaded (%s); rebuilding it.", self.spec, exc)
+        directory = self._onnx.directory
+        meta = self._export(directory)
+        if meta is None:
+            self._onnx, self._engine = None, "torch"
+        else:
+            self._onnx = onnx_engine.OnnxTowers(directory, meta)
+
+    def _onnx_call(self, tower: str, fn: Callable[[Any], np.ndarray]) -> np.ndarray | None:
+        """Run fn on the ONNX towers, rebuilding a broken export once; None means use torch."""
+        if self.engine != "onnx":
+            return None
+        try:
+            self._onnx.load_check(tower)
+        except Exception as exc:  # onnxruntime raises its own kinds for unreadable files
+            with self._lock:
+                self._rebuild_onnx(exc)
+            if self._engine != "onnx":
+                return None
+        return fn(self._onnx)
+
+    def prepare(self) -> Encoder:
+        """Make sure the model can be used (export it or load it now), so errors show
+        early; loads no ONNX tower yet."""
+        if self.engine == "torch":
+            self._torch_parts()
+        return self
+
+    def _torch_parts(self) -> tuple[Any, Callable, Callable]:
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    import torch
+
+                    self._torch = torch
+                    device = self.device
+                    model, preprocess, tokenizer = _load(self.spec, device, self.cache_dir)
+                    # fp16 halves memory and roughly doubles throughput on GPUs; CPUs gain nothing.
+                    self.dtype = torch.float16 if device in ("cuda", "mps") else torch.float32
+                    if self.dtype == torch.float16:
+                        model = model.half()
+                    model.eval()
+                    self._loaded = (model, preprocess, tokenizer)
+        return self._loaded
+
+    @property
+    def model(self) -> Any:
+        """The torch model (loads torch); the ONNX engine does not need it."""
+        return self._torch_parts()[0]
+
+    @property
+    def tokenizer(self) -> Callable:
+        return self._torch_parts()[2]
+
+    @property
+    def preprocess(self) -> Callable:
+        """PIL image -> what encode_images takes (a numpy array for ONNX, a tensor for torch)."""
+        if self.engine == "onnx":
+            return self._onnx.preprocess
+        return self._torch_parts()[1]
+
+    @property
+    def image_size(self) -> int:
+        if self.engine == "onnx":
+            return int(self._onnx.image_size)
         size = self.model.visual.image_size
-        self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    @property
+    def dim(self) -> int:
+        if self.engine == "onnx" and self._onnx.dim:
+            return int(self._onnx.dim)
+        model = self.model
+        # Asked once per model and library: the catalog remembers it.
+        torch = self._torch
         with torch.inference_mode():
-            probe = self.model.encode_text(self.tokenizer(["probe"]).to(self.device))
-        self.dim = int(probe.shape[-1])
+            return int(model.encode_text(self.tokenizer(["probe"]).to(self.device)).shape[-1])
+
+    # -- encoding -------------------------------------------------------------
 
     def encode_images(self, batch: Sequence[object] | object) -> np.ndarray:
-        """Encode a batch: a tensor [B,3,H,W] of preprocessed images, or a list of them."""
+        """Encode a batch of preprocessed images (an array/tensor [B,3,H,W], or a list of them)."""
+        out = self._onnx_call("image", lambda t: t.encode_images(_as_numpy_batch(batch)))
+        if out is not None:
+            return _normalise(out)
+        model = self.model
         torch = self._torch
-        tensor = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))  # type: ignore[call-overload]
+        if isinstance(batch, np.ndarray):
+            tensor = torch.from_numpy(batch)
+        elif isinstance(batch, torch.Tensor):
+            tensor = batch
+        else:
+            items = [torch.from_numpy(b) if isinstance(b, np.ndarray) else b for b in batch]  # type: ignore[attr-defined]
+            tensor = torch.stack(items)
         # No lock: an inference-mode forward pass changes nothing in the model,
         # so a search's text encoding runs beside an indexing batch instead of
         # waiting for it (a 32-photo batch takes seconds on a CPU).
         with torch.inference_mode():
-            out = self.model.encode_image(tensor.to(self.device, dtype=self.dtype))
+            out = model.encode_image(tensor.to(self.device, dtype=self.dtype))
             return _normalise(out.float().cpu().numpy())
 
     def encode_pil(self, images: Sequence[object]) -> np.ndarray:
-        return self.encode_images([self.preprocess(im) for im in images])
+        preprocess = self.preprocess
+        return self.encode_images([preprocess(im) for im in images])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if self.engine == "onnx" and self._onnx.has_tokenizer:
+            out = self._onnx_call("text", lambda t: t.encode_texts(texts))
+            if out is not None:
+                return _normalise(out)
+        model, _, tokenizer = self._torch_parts()
         torch = self._torch
-        tokens = self.tokenizer(list(texts)).to(self.device)
+        tokens = tokenizer(texts).to(self.device)
         with torch.inference_mode():
-            out = self.model.encode_text(tokens)
+            out = model.encode_text(tokens)
             return _normalise(out.float().cpu().numpy())
+
+
+def _as_numpy_batch(batch: Sequence[object] | object) -> np.ndarray:
+    if isinstance(batch, np.ndarray):
+        return batch
+    if hasattr(batch, "numpy"):  # a torch tensor
+        return batch.detach().cpu().float().numpy()  # type: ignore[attr-defined]
+    return np.stack([b if isinstance(b, np.ndarray) else b.numpy() for b in batch])  # type: ignore[attr-defined, union-attr]
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:

@@ -120,6 +120,7 @@ class LibraryController(QObject):
         self._offline_timer = QTimer(self)
         self._offline_timer.setInterval(OFFLINE_RECHECK_MS)
         self._offline_timer.timeout.connect(self.check_offline_folders)
+        self._service: Any = None  # the local search API (core.service), while a library is open
         self._closing = False
         self._tmp = Path(tempfile.mkdtemp(prefix="glimpse-gui-"))
         self._watchedChange.connect(self.request_index)
@@ -150,7 +151,19 @@ class LibraryController(QObject):
         self.refresh_folders()
         if self._watch:
             self._start_watcher()
+        self._start_service()
         self._load_model()
+
+    def _start_service(self) -> None:
+        """Answer `glimpse search` from this window's loaded model (its own threads,
+        never the GUI thread)."""
+        from glimpse.core.service import SearchService
+
+        try:
+            service = SearchService(self._require())
+            self._service = service if service.start() else None
+        except OSError as exc:  # no runtime folder, socket refused: searching in-app still works
+            log.warning("the local search service could not start: %s", exc)
 
     def _on_open_failed(self, exc: BaseException) -> None:
         self._set_state(ERROR, user_message(exc))
@@ -163,7 +176,7 @@ class LibraryController(QObject):
             # First use of a pretrained model: its weights download here, with
             # progress in the status bar and a cancel button (resumed next time).
             ensure_weights(lib.spec, lib.cache_dir, progress, token)
-            lib.encoder  # noqa: B018 - loads it
+            lib.encoder.prepare()  # cheap once exported; towers load on first use
             lib.index_for()
             return str(lib.spec)
 
@@ -413,7 +426,7 @@ class LibraryController(QObject):
 
         def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
             if spec is not None:
-                lib.encoder_for(spec)  # a load error surfaces here, before any work
+                lib.encoder_for(spec).prepare()  # a load error surfaces here, before any work
             report = lib.index(progress=progress, cancel=token, spec=spec, batch_size=batch)
             switched = None
             if spec is not None and not report.cancelled:
@@ -584,6 +597,9 @@ class LibraryController(QObject):
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+        if self._service is not None:
+            self._service.stop()
+            self._service = None
         ok = all([pool.shutdown(timeout_ms) for pool in self.pools()])
         if self.library is not None:
             try:

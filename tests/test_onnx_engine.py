@@ -1,0 +1,124 @@
+"""The ONNX Runtime engine: same vectors as torch, a reused export, repair, fallback."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED, TINY_MODEL, make_photo
+from glimpse.core import imaging, onnx_engine
+from glimpse.core.models import Encoder, ModelSpec
+
+TEXTS = ["a dog", "Two DOGS playing in the snow!", "ünïcödé café &amp; more", "", "x " * 100]
+
+
+def _engines(model: str = TINY_MODEL) -> tuple[Encoder, Encoder]:
+    spec = ModelSpec.parse(model)
+    onnx = Encoder(spec, device="cpu", engine="auto")
+    assert onnx.engine == "onnx"
+    return onnx, Encoder(spec, device="cpu", engine="torch")
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=-1)  # both unit-norm
+
+
+def test_tokenizer_matches_open_clip() -> None:
+    import open_clip
+
+    from glimpse.core.clip_tokenizer import ClipTokenizer
+
+    theirs = open_clip.get_tokenizer("ViT-B-32")
+    ours = ClipTokenizer(Path(onnx_engine.tokenizer_vocab_path()))
+    texts = TEXTS + ["東京の夜景", "it's <end_of_text> 3.14", "emoji 🐶", "mojibake Ã©", "  tabs\tand\nlines "]
+    assert np.array_equal(ours(texts), theirs(texts).numpy())
+
+
+def test_engines_agree_on_generated_photos_and_texts(tmp_path: Path) -> None:
+    from PIL import Image
+
+    onnx, torch_enc = _engines()
+    photos = [make_photo(tmp_path / f"p{i}.png", seed=i, size=(120 + 7 * i, 90), fmt="PNG") for i in range(5)]
+    images = [Image.open(p).convert("RGB") for p in photos]
+    assert np.allclose(
+        np.stack([onnx.preprocess(im) for im in images]),
+        np.stack([torch_enc.preprocess(im).numpy() for im in images]), atol=1e-5,
+    )
+    assert _cos(onnx.encode_pil(images), torch_enc.encode_pil(images)).min() >= 0.999
+    assert _cos(onnx.encode_texts(TEXTS), torch_enc.encode_texts(TEXTS)).min() >= 0.999
+    assert onnx.dim == torch_enc.dim and onnx.image_size == torch_enc.image_size
+
+
+def _sample_photos(n: int) -> list[Path]:
+    folder = Path(os.environ.get("GLIMPSE_SAMPLE_PHOTOS", Path.home() / ".cache/glimpse-sample-photos"))
+    if not folder.is_dir():
+        pytest.skip(f"no sample photos at {folder} (run {SHARED}/scripts/get-sample-photos)")
+    photos = sorted(p for p in folder.iterdir() if imaging.is_supported(p))
+    return photos[:: max(1, len(photos) // n)][:n]
+
+
+def test_engines_agree_on_real_photos() -> None:
+    onnx, torch_enc = _engines()
+    images = [imaging.decode_for_model(p, onnx.image_size).image for p in _sample_photos(12)]
+    assert _cos(onnx.encode_pil(images), torch_enc.encode_pil(images)).min() >= 0.999
+
+
+def test_export_is_made_once_and_reused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    first = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu")
+    assert first.engine == "onnx"
+    exported = list((tmp_path / "cache").iterdir())
+    assert len(exported) == 1 and (exported[0] / "meta.json").is_file()
+
+    def no_export(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("the cached export should have been used")
+
+    monkeypatch.setattr(onnx_engine, "export", no_export)
+    again = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu")
+    assert again.engine == "onnx"
+    assert np.allclose(again.encode_texts(["hello"]), first.encode_texts(["hello"]), atol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_damaged_export_is_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, damage: str) -> None:
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    good = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu").encode_texts(["a boat"])
+    (folder,) = list((tmp_path / "cache").iterdir())
+    target = folder / "text.onnx"
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\0garbage" * (len(data) // 8))
+    fresh = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu")
+    assert fresh.engine == "onnx"
+    assert np.allclose(fresh.encode_texts(["a boat"]), good, atol=1e-6)
+    assert target.read_bytes() != b"" and onnx_engine.read_meta(folder, fresh.model_id) is not None
+
+
+def test_an_export_that_will_not_load_is_rebuilt_at_first_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A file the quick digest accepts but onnxruntime rejects is rebuilt, not a failed search."""
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    good = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu").encode_texts(["a boat"])
+    fresh = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu")
+    assert fresh.engine == "onnx"
+    target = fresh._onnx.directory / "text.onnx"
+    target.write_bytes(b"not an onnx model")  # after the digest check: only loading can tell
+    assert np.allclose(fresh.encode_texts(["a boat"]), good, atol=1e-6)
+    assert fresh.engine == "onnx" and target.stat().st_size > 1000
+
+
+def test_export_failure_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog) -> None:
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+
+    def broken(*a, **k):  # type: ignore[no-untyped-def]
+        raise onnx_engine.OnnxExportError("simulated")
+
+    monkeypatch.setattr(onnx_engine, "export", broken)
+    with caplog.at_level(logging.WARNING):
+        enc = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu")
+        vec = enc.encode_texts(["a dog"])
+    assert enc.engine == "torch"
+    assert "using torch on the CPU instead" in caplog.text and "simulated" in caplog.text
+    assert vec.shape == (1, enc.dim)
