@@ -19,7 +19,7 @@ from .test_gui_window import index_folder, shown_paths
 
 def _hit(n: int, path: str, text: bool) -> SearchHit:
     snippet = f"{SNIPPET_OPEN}Boarding{SNIPPET_CLOSE} pass <gate>" if text else None
-    return SearchHit(n, path, 0.5, None, 10, 10, None, text, snippet)
+    return SearchHit(n, path, 0.5, None, 10, 10, None, text_match=text, snippet=snippet)
 
 
 def _corner(model: ResultsModel, row: int) -> QColor:

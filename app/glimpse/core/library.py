@@ -494,7 +494,8 @@ class Library:
         """
         if k <= 0:
             raise QueryError("The number of results must be at least 1.")
-        if isinstance(query, str) and not query.strip() and image is None and filters:
+        if (isinstance(query, str) and not query.strip() and image is None
+                and filters is not None and filters.active):
             order = "oldest" if sort == "oldest" else "newest"
             return fusion.sort_hits(self._browse(k, filters), order)
         words = text_search.plan(query) if isinstance(query, str) and image is None else None

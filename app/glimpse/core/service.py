@@ -325,6 +325,7 @@ def _encode(answer: dict[str, Any]) -> bytes:
 def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     """One request, answered: by the service from memory, or by the CLI in-process
     when no service runs. One function for both, so both give the same answer."""
+    from glimpse.core.errors import QueryError
     from glimpse.core.models import ModelSpec
     from glimpse.core.search import Filters, parse_date
 
@@ -336,8 +337,9 @@ def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     model = payload.get("model")
     spec = ModelSpec.parse(model) if model else None
     k = int(payload.get("k", 20))
-    if not 0 < k <= 10_000:
-        raise ValueError("k must be between 1 and 10000")
+    if k <= 0:
+        raise QueryError("The number of results must be at least 1.")
+    k = min(k, 10_000)  # more than anyone reads; a huge k must not allocate a huge answer
     filters = Filters(
         payload.get("folder"),
         parse_date(payload.get("after"), "--after"),
