@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from glimpse import __version__
-from glimpse.cli import indexing, info, labels, searching, selftest
+from glimpse.cli import indexing, info, labels, people, searching, selftest
 from glimpse.core.errors import GlimpseError
 
-COMMAND_GROUPS = [indexing, searching, info, labels, selftest]
+COMMAND_GROUPS = [indexing, searching, people, info, labels, selftest]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,9 +49,33 @@ def cmd_search(args: argparse.Namespace) -> int:
                 filters = type(filters)(filters.folder, after, before)
                 print(f"Date filter: {dated.range.label} (from the query; --no-date-words "
                       "to ignore)", file=sys.stderr if args.json else sys.stdout)
+        query, filters = _people_filter(lib, query, filters, args)
         hits = lib.search(query, k=args.k, filters=filters, image=args.image, sort=args.sort)
         _print_hits(hits, args.json)
         return 0
+
+
+def _people_filter(lib, query: str, filters, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """--person NAME, and known names in the query, become a filter (core/people_query.py)."""
+    import sys
+    from dataclasses import replace
+
+    from glimpse.core import people, people_query
+
+    groups = [people.person_by_name(lib.catalog, name) for name in args.person or ()]
+    labels = list(args.person or ())
+    if not args.no_name_words:
+        named = people_query.extract(query, people.names(lib.catalog))
+        if named.names:
+            query = named.text
+            groups += [list(ids) for ids in named.person_ids]
+            labels += list(named.names)
+    if not groups:
+        return query, filters
+    photos = set.intersection(*(people.photo_ids_of(lib.catalog, g) for g in groups))
+    print(f"People filter: {' and '.join(labels)} ({len(photos)} photos)",
+          file=sys.stderr if args.json else sys.stdout)
+    return query, replace(filters, photo_ids=frozenset(photos))
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -82,6 +106,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--no-date-words", action="store_true",
         help='do not read date words ("june 2021", "last summer") as a date filter',
     )
+    p.add_argument("--person", action="append", metavar="NAME",
+                   help="only photos showing this person (repeat for several: all of them)")
+    p.add_argument("--no-name-words", action="store_true",
+                   help="do not read people's names in the query as a filter")
     p.add_argument(
         "--sort", choices=("best", "newest", "oldest"), default="best",
         help="best match (default), or the good matches newest/oldest first",

@@ -36,10 +36,19 @@ class Filters:
     folder: str | None = None
     after: str | None = None  # ISO date, inclusive
     before: str | None = None  # ISO date, exclusive
+    photo_ids: frozenset[int] | None = None  # only these photos (e.g. a person's, core/people.py)
 
     @property
     def active(self) -> bool:
-        return any((self.folder, self.after, self.before))
+        return any((self.folder, self.after, self.before)) or self.photo_ids is not None
+
+
+def allowed_ids(catalog: Catalog, filters: Filters) -> set[int]:
+    """Indexed photos passing every filter."""
+    allowed = catalog.photo_ids_matching(filters.folder, filters.after, filters.before)
+    if filters.photo_ids is not None:
+        allowed &= filters.photo_ids
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ def run(
     if not filters.active:
         ranked = index.search(vector, k)
     else:
-        allowed = catalog.photo_ids_matching(filters.folder, filters.after, filters.before)
+        allowed = allowed_ids(catalog, filters)
         if len(allowed) <= EXACT_FILTER_LIMIT:
             ids, matrix = catalog.embeddings(model_key, sorted(allowed))
             ranked = exact_search(matrix, ids, vector, k)
