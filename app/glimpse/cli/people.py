@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from glimpse.cli.common import ProgressPrinter, announce_model, interrupt_cancels, open_library, print_json
+from glimpse.cli.common import (
+    ProgressPrinter,
+    announce_model,
+    interrupt_cancels,
+    open_library,
+    print_json,
+)
 from glimpse.core.indexer import CancelToken
 
 

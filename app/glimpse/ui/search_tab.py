@@ -9,6 +9,7 @@ and drops here, and shows what the tab reports in the status bar.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from PySide6.QtCore import (
     QEvent,
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import imaging, query_dates
+from glimpse.core import imaging, people, people_query, query_dates
 from glimpse.core.errors import GlimpseError
 from glimpse.core.search import Filters, SearchHit, parse_date
 from glimpse.ui import preferences as prefs
@@ -182,6 +183,16 @@ class SearchTab(QWidget):
         self.date_chip.clicked.connect(self._on_date_chip_closed)
         self.date_chip.hide()
         filters.addWidget(self.date_chip)
+        # People's names read from the query ("Anna at the beach"), the same way.
+        self.person_chip = QPushButton()
+        self.person_chip.setObjectName("dateChip")  # styled like the date chip
+        self.person_chip.setIcon(resources.icon("remove"))
+        self.person_chip.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        self.person_chip.setToolTip("People read from the query; click to search the names as words")
+        self.person_chip.clicked.connect(self._on_person_chip_closed)
+        self.person_chip.hide()
+        filters.addWidget(self.person_chip)
+        self._ignored_names = ""  # the names whose chip the user closed
         self.sort_combo = QComboBox()
         self.sort_combo.setObjectName("sortCombo")
         for label, order in (("Best match", "best"), ("Newest first", "newest"),
@@ -352,6 +363,8 @@ class SearchTab(QWidget):
         if not text:
             return
         self._query = ("text", text, f"“{text}”")
+        if self._ignored_names and not all(n in text.casefold() for n in self._ignored_names.split()):
+            self._ignored_names = ""  # other names get their chip back
         if self._ignored_date_phrase and self._ignored_date_phrase not in text.casefold():
             self._ignored_date_phrase = ""  # a new date phrase gets its chip back
         self._run_query()
@@ -366,12 +379,21 @@ class SearchTab(QWidget):
         k = self.count_spin.value()
         if kind == "text":
             text, filters = self._apply_date_words(str(value), filters)
+            text, filters = self._apply_name_words(text, filters)
             self.controller.search_text(text, filters, k, self.sort_combo.currentData())
+        elif kind == "person":  # "more of this person": their photos, best faces first
+            self.date_chip.hide()
+            self.person_chip.setText(label)
+            self.person_chip.show()
+            filters = replace(filters, photo_ids=frozenset(value))  # type: ignore[arg-type]
+            self.controller.search_text("", filters, k, "newest")
         elif kind == "pasted":
             self.date_chip.hide()
+            self.person_chip.hide()
             self.controller.search_pasted(value, filters, k)  # type: ignore[arg-type]
         else:
             self.date_chip.hide()
+            self.person_chip.hide()
             self.controller.search_similar(value, label, filters, k)  # type: ignore[arg-type]
         if self.controller.state != READY:
             self._set_header("Waiting for the model to load…")
@@ -388,6 +410,35 @@ class SearchTab(QWidget):
         self.date_chip.show()
         after, before = query_dates.intersect(filters.after, filters.before, dated.range)
         return dated.text, Filters(filters.folder, after, before)
+
+    def _apply_name_words(self, text: str, filters: Filters) -> tuple[str, Filters]:
+        """Known people's names become a filter on their photos (core/people_query.py)."""
+        lib = self.controller.library
+        named = people_query.extract(text, people.names(lib.catalog)) if lib is not None else None
+        if named is None or not named.names or " ".join(named.names).casefold() == self._ignored_names:
+            self.person_chip.hide()
+            return text, filters
+        photos = set.intersection(*(people.photo_ids_of(lib.catalog, ids)  # type: ignore[union-attr]
+                                    for ids in named.person_ids))
+        self.person_chip.setText(" and ".join(named.names))
+        self.person_chip.setProperty("names", " ".join(named.names).casefold())
+        self.person_chip.show()
+        return named.text, replace(filters, photo_ids=frozenset(photos))
+
+    def search_person(self, photo_ids: set[int], label: str) -> None:
+        """The photos of one person (from the People tab, or a face in the preview)."""
+        self._query = ("person", photo_ids, label)
+        self.shown.emit()
+        self._run_query()
+
+    def _on_person_chip_closed(self) -> None:
+        self.person_chip.hide()
+        if self._query is not None and self._query[0] == "person":
+            self.clear_search()
+            return
+        self._ignored_names = str(self.person_chip.property("names") or "")
+        if self._query is not None:
+            self._run_query()
 
     def _on_date_chip_closed(self) -> None:
         self._ignored_date_phrase = str(self.date_chip.property("phrase") or "")
@@ -426,6 +477,7 @@ class SearchTab(QWidget):
         self.controller.cancel_search()
         self._query = None
         self.date_chip.hide()
+        self.person_chip.hide()
         if self.search.text():
             self.search.clear()
         self.thumbnails.forget_pending()
