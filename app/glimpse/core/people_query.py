@@ -44,7 +44,7 @@ def extract(query: str, known: Mapping[str, Sequence[int]]) -> NamedQuery:
             i += 1
     if not taken:
         return NamedQuery(query, (), ())
-    drop = set()
+    drop: set[int] = set()
     for start, end, _ in taken:
         drop.update(range(start, end))
     # Joiners next to a name ("Anna and Ben", "with Anna") go with the names.
