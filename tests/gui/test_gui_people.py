@@ -141,3 +141,38 @@ def test_indexing_looks_for_faces_with_progress_and_fills_the_tab(qtbot, make_wi
     qtbot.waitUntil(lambda: not c.indexing, timeout=INDEX_TIMEOUT_MS)
     view = window.people_tab
     assert view.model.rowCount() >= 1 and view.model.people[0].photos >= 4
+
+
+def test_preview_outlines_faces_click_to_name_and_more_of_this_person(
+        qtbot, people_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.ui import people_view
+
+    window = people_window
+    lib = window.controller.library
+    tab = window.search_tab
+    _search(qtbot, window, "photo")
+    # Select a photo of the 3-photo person (unnamed: outlined, no name yet).
+    second = window.people_tab.model.people[1]
+    theirs = people.photo_ids_of(lib.catalog, [second.id])
+    row = next(r for r in range(tab.results_model.rowCount())
+               if tab.results_model.hit(r).photo_id in theirs)
+    tab.grid.setCurrentIndex(tab.results_model.index(row))
+    pane = tab.preview
+    qtbot.waitUntil(lambda: bool(pane._face_rects), timeout=10_000)
+    (face,) = pane.faces
+    assert face.person_id == second.id and face.name == second.label
+    # Click the outlined face: asked for a name, the face goes to that person.
+    monkeypatch.setattr(people_view, "ask_name", lambda parent, current: "Ben")
+    rect, _ = pane._face_rects[0]
+    pixmap = pane.image.pixmap()
+    offset = ((pane.image.width() - pixmap.width()) // 2, (pane.image.height() - pixmap.height()) // 2)
+    qtbot.mouseClick(pane.image, Qt.MouseButton.LeftButton,
+                     pos=rect.center() + type(rect.center())(*offset))
+    assert people.names(lib.catalog) == {"ben": [second.id]}  # the unnamed person is named
+    assert pane.faces[0].name == "Ben" and "Ben</a>" in pane.people_label.text()
+    assert any(p.name == "Ben" for p in window.people_tab.model.people)
+    # The name in the preview links to more of this person.
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000) as blocker:
+        pane.people_label.linkActivated.emit(f"person:{second.id}")
+    assert {h.photo_id for h in blocker.args[0].hits} == theirs
+    assert tab.person_chip.isVisible() and tab.person_chip.text() == "Ben"

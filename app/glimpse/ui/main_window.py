@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.evaluate_tab, "Evaluate")
         self.people_tab = PeopleView(self.thumbnails, self)
         self.people_tab.personSearched.connect(self._search_person)
+        self.search_tab.peopleChanged.connect(self.people_tab.refresh)
         self.tabs.addTab(self.people_tab, "People")
         for number in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self)

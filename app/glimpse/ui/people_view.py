@@ -24,6 +24,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListView,
     QListWidget,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from glimpse.core import people
 from glimpse.core.errors import GlimpseError
+from glimpse.ui.preview import PreviewFace
 from glimpse.ui.thumbnails import ThumbnailCache
 
 if TYPE_CHECKING:
@@ -43,6 +45,27 @@ if TYPE_CHECKING:
 FACE_ICON = 96
 _SOURCE_SIZE = 512  # the photo thumbnail faces are cut from
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def preview_faces(library: Library, photo_id: int) -> list[PreviewFace]:
+    """The faces of a photo for the preview's outlines, with their people's labels."""
+    out = []
+    labels: dict[int, str] = {}
+    for row in people.faces_of_photo(library.catalog, photo_id):
+        name = None
+        if row.person_id is not None:
+            if row.person_id not in labels:
+                p = people.person(library.catalog, row.person_id)
+                labels[row.person_id] = "" if p.hidden else p.label
+            name = labels[row.person_id] or None
+        out.append(PreviewFace(row.id, row.box, name, row.person_id if name else None))
+    return out
+
+
+def ask_name(parent: QWidget, current: str) -> str:
+    """The name for a face clicked in the preview ('' when cancelled; tests replace this)."""
+    text, ok = QInputDialog.getText(parent, "Who is this?", "Name:", text=current)
+    return " ".join(text.split()) if ok else ""
 
 
 class FacePictures:

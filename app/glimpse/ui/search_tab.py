@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from glimpse.core import imaging, people, people_query, query_dates
 from glimpse.core.errors import GlimpseError
 from glimpse.core.search import Filters, SearchHit, parse_date
+from glimpse.ui import people_view as people_ui
 from glimpse.ui import preferences as prefs
 from glimpse.ui import preview as preview_mod
 from glimpse.ui import resources
@@ -75,6 +76,7 @@ class SearchTab(QWidget):
     addFolderRequested = Signal()  # the "Add…" button or the first-run page
     checkpointRequested = Signal()  # the model-error page's "Choose a checkpoint file…"
     shown = Signal()  # the tab wants to be the visible one (a drop, Ctrl+F)
+    peopleChanged = Signal()  # a face was named in the preview
 
     def __init__(
         self,
@@ -266,6 +268,8 @@ class SearchTab(QWidget):
         self.preview.openRequested.connect(preview_mod.open_in_viewer)
         self.preview.revealRequested.connect(preview_mod.show_in_folder)
         self.preview.similarRequested.connect(self.more_like)
+        self.preview.personRequested.connect(self._more_of_person)
+        self.preview.faceClicked.connect(self._name_face)
 
         self.splitter = QSplitter()
         self.splitter.setObjectName("mainSplitter")
@@ -520,7 +524,27 @@ class SearchTab(QWidget):
         return index.data(HitRole) if index.isValid() else None
 
     def _on_current_changed(self, current, previous) -> None:
-        self.preview.show_hit(current.data(HitRole) if current.isValid() else None)
+        hit = current.data(HitRole) if current.isValid() else None
+        self.preview.show_hit(hit)
+        if hit is not None and self.controller.library is not None:
+            self.preview.set_faces(people_ui.preview_faces(self.controller.library, hit.photo_id))
+
+    def _more_of_person(self, person_id: int, label: str) -> None:
+        lib = self.controller.library
+        if lib is not None:
+            self.search_person(people.photo_ids_of(lib.catalog, [person_id]), label)
+
+    def _name_face(self, face) -> None:  # type: ignore[no-untyped-def]
+        """A click on a face in the preview: ask for a name, put the face with that person."""
+        lib = self.controller.library
+        hit = self.preview.hit
+        if lib is None or hit is None:
+            return
+        name = people_ui.ask_name(self, face.name or "")
+        if name:
+            people.assign_face(lib.catalog, face.face_id, name)
+            self.preview.set_faces(people_ui.preview_faces(lib, hit.photo_id))
+            self.peopleChanged.emit()
 
     def open_selected(self) -> None:
         hit = self.selected_hit()
