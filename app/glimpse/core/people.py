@@ -7,8 +7,8 @@ already grouped:
    it out of that person before (faces.rejected);
 2. the faces still alone start new people where at least MIN_FACES_TO_START good
    faces (quality >= MIN_START_QUALITY) lie within START_DISTANCE of one good
-   face (a DBSCAN core point over unassigned faces only); its neighbours
-   join it, then step 1 runs again for the rest.
+   face (a DBSCAN core point over unassigned faces only, densest first); its
+   free neighbours form the person, then step 1 runs again for the rest.
 Small or blurry faces may join a person but never start one.
 
 dlib's rule of thumb is "same person below 0.6 euclidean"; on Flickr8k that
@@ -183,22 +183,43 @@ def group_faces(
                                updates)
             joined += len(updates)
             continue
-        # 2. start one new person from the densest group of good lone faces
+        # 2. start new people from the densest groups of good lone faces, densest first
         good_idx = np.flatnonzero(good)
-        if len(good_idx) < min_faces:
+        groups = _dense_groups(vecs[good_idx], start_distance, min_faces)
+        if not groups:
             return GroupReport(joined, started, len(ids))
-        dist = _pairwise(vecs[good_idx], vecs[good_idx])
-        counts = (dist < start_distance).sum(1)
-        core = int(np.argmax(counts))
-        if counts[core] < min_faces:
-            return GroupReport(joined, started, len(ids))
-        members = [int(ids[good_idx[m]]) for m in np.flatnonzero(dist[core] < start_distance)]
         with catalog.transaction() as db:
-            cur = db.execute("INSERT INTO people(name, hidden, created_at) VALUES (NULL, 0, ?)",
-                             (time.time(),))
-            person = int(cur.lastrowid or 0)
-            db.executemany("UPDATE faces SET person_id=? WHERE id=?", [(person, m) for m in members])
-        started += 1
+            for members in groups:
+                cur = db.execute("INSERT INTO people(name, hidden, created_at) VALUES (NULL, 0, ?)",
+                                 (time.time(),))
+                person = int(cur.lastrowid or 0)
+                db.executemany("UPDATE faces SET person_id=? WHERE id=?",
+                               [(person, int(ids[good_idx[m]])) for m in members])
+        started += len(groups)
+
+
+def _dense_groups(vecs: np.ndarray, radius: float, min_faces: int) -> list[list[int]]:
+    """Disjoint groups: a face with at least `min_faces` faces (itself included) within
+    `radius` starts one with those of them not taken yet (DBSCAN core points, taken
+    greedily from the densest). Distances go in row blocks to bound memory."""
+    if len(vecs) < min_faces:
+        return []
+    neighbours: list[np.ndarray] = []
+    for start in range(0, len(vecs), 1024):
+        dist = _pairwise(vecs[start:start + 1024], vecs)
+        neighbours.extend(np.flatnonzero(row < radius) for row in dist)
+    taken = np.zeros(len(vecs), dtype=bool)
+    groups = []
+    for core in sorted(range(len(vecs)), key=lambda i: -len(neighbours[i])):
+        if len(neighbours[core]) < min_faces:
+            break
+        if taken[core]:
+            continue
+        free = [int(m) for m in neighbours[core] if not taken[m]]
+        if len(free) >= min_faces:
+            taken[free] = True
+            groups.append(free)
+    return groups
 
 
 # -- reading ----------------------------------------------------------------
