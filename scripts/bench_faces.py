@@ -28,6 +28,7 @@ import argparse
 import csv
 import io
 import json
+import pickle
 import re
 import shutil
 import sys
@@ -92,31 +93,32 @@ def detect(engine: FaceEngine, names: list[str], caps: dict[str, list[str]]) -> 
     return out, faces
 
 
-def variants(img: Image.Image) -> dict[str, tuple[Image.Image, object]]:
-    """Edited copies and how to map an original box (fractions) into each copy."""
+CROP = 0.1  # the cropped copy loses this fraction on each side
+
+
+def variants(img: Image.Image) -> dict[str, Image.Image]:
+    """The edits a phone archive really has."""
     w, h = img.size
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=60)
     buf.seek(0)
-    cx, cy = 0.1, 0.1  # crop 10% off each side
-
-    def same(b):  # type: ignore[no-untyped-def]
-        return b
-
-    def mirror(b):  # type: ignore[no-untyped-def]
-        return (1 - b[0] - b[2], b[1], b[2], b[3])
-
-    def crop(b):  # type: ignore[no-untyped-def]
-        s = 1 - 2 * cx
-        return ((b[0] - cx) / s, (b[1] - cy) / (1 - 2 * cy), b[2] / s, b[3] / (1 - 2 * cy))
-
     return {
-        "half": (img.resize((w // 2, h // 2), Image.Resampling.LANCZOS), same),
-        "jpeg60": (Image.open(buf).convert("RGB"), same),
-        "bright": (ImageEnhance.Brightness(img).enhance(1.4), same),
-        "mirror": (ImageOps.mirror(img), mirror),
-        "crop": (img.crop((int(w * cx), int(h * cy), int(w * (1 - cx)), int(h * (1 - cy)))), crop),
+        "half": img.resize((w // 2, h // 2), Image.Resampling.LANCZOS),
+        "jpeg60": Image.open(buf).convert("RGB"),
+        "bright": ImageEnhance.Brightness(img).enhance(1.4),
+        "mirror": ImageOps.mirror(img),
+        "crop": img.crop((int(w * CROP), int(h * CROP), int(w * (1 - CROP)), int(h * (1 - CROP)))),
     }
+
+
+def box_in(kind: str, b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """Where an original box (fractions) lies in an edited copy."""
+    if kind == "mirror":
+        return (1 - b[0] - b[2], b[1], b[2], b[3])
+    if kind == "crop":
+        s = 1 - 2 * CROP
+        return ((b[0] - CROP) / s, (b[1] - CROP) / s, b[2] / s, b[3] / s)
+    return b
 
 
 def _catalog(tmp: Path, names: list[str]) -> tuple[Catalog, dict[str, int]]:
@@ -130,7 +132,7 @@ def _catalog(tmp: Path, names: list[str]) -> tuple[Catalog, dict[str, int]]:
     return cat, ids
 
 
-def collapse(faces: dict[str, list[Face]], tmp: Path) -> dict:
+def collapse(faces: dict[str, list[Face]], tmp: Path, **thresholds: float) -> dict:
     """Group only the originals: different photos must not fall into a few people."""
     names = sorted(faces)
     # Nearest face of another photo, per good face: how often would a threshold
@@ -146,11 +148,11 @@ def collapse(faces: dict[str, list[Face]], tmp: Path) -> dict:
         nearest = d.min(1).tolist()
     near_other = {f"below_{t}": round(float(np.mean(np.array(nearest) < t)), 4)
                   for t in (0.4, 0.45, 0.5, 0.55, 0.6)} if nearest else {}
-    cat, ids = _catalog(tmp / "collapse", names)
+    cat, ids = _catalog(tmp, names)
     with cat.transaction() as db:
         for n in names:
             people.replace_faces(db, ids[n], faces[n])
-    people.group_faces(cat)
+    people.group_faces(cat, **thresholds)
     found = people.people(cat)
     total = people.face_count(cat)
     largest = max((p.faces for p in found), default=0)
@@ -162,29 +164,31 @@ def collapse(faces: dict[str, list[Face]], tmp: Path) -> dict:
             "largest_share": round(largest / max(1, total), 4)}
 
 
-def stability(engine: FaceEngine, faces: dict[str, list[Face]], limit: int, tmp: Path) -> dict:
+def find_copies(engine: FaceEngine, faces: dict[str, list[Face]], limit: int) -> tuple[list, dict]:
+    """The good faces of the originals, and the faces found in each edited copy."""
     good = [(n, i) for n in sorted(faces) for i, f in enumerate(faces[n])
             if f.quality >= people.MIN_START_QUALITY][:limit]
-    photos = sorted({n for n, _ in good})
     copies: dict[str, dict[str, list[Face]]] = {}
-    mapping: dict[str, dict[str, object]] = {}
-    for n in photos:
+    for n in sorted({n for n, _ in good}):
         img = Image.open(DATA / "images" / n).convert("RGB")
-        copies[n], mapping[n] = {}, {}
-        for kind, (edited, fn) in variants(img).items():
-            copies[n][kind] = engine.faces_in(edited)
-            mapping[n][kind] = fn
+        copies[n] = {kind: engine.faces_in(edited) for kind, edited in variants(img).items()}
+    return good, copies
+
+
+def stability(faces: dict[str, list[Face]], good: list, copies: dict, tmp: Path,
+              **thresholds: float) -> dict:
+    photos = sorted(copies)
     names = sorted(faces) + [f"{n}#{k}" for n in photos for k in copies[n]]
-    cat, ids = _catalog(tmp / "stability", names)
+    cat, ids = _catalog(tmp, names)
     with cat.transaction() as db:
         for n in sorted(faces):
             people.replace_faces(db, ids[n], faces[n])
-    people.group_faces(cat)  # the originals, as an archive grown over time
+    people.group_faces(cat, **thresholds)  # the originals, as an archive grown over time
     with cat.transaction() as db:
         for n in photos:
             for k, fs in copies[n].items():
                 people.replace_faces(db, ids[f"{n}#{k}"], fs)
-    people.group_faces(cat)  # the copies arrive later
+    people.group_faces(cat, **thresholds)  # the copies arrive later
     per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # same, other/none, not found
     gaps: dict[str, list[float]] = defaultdict(list)  # original-to-copy embedding distance
     for n, i in good:
@@ -193,7 +197,7 @@ def stability(engine: FaceEngine, faces: dict[str, list[Face]], limit: int, tmp:
         mine = max(orig, key=lambda r: people.iou(r.box, box))
         for k, fs in copies[n].items():
             rows = people.faces_of_photo(cat, ids[f"{n}#{k}"])
-            want = mapping[n][k](box)  # type: ignore[operator]
+            want = box_in(k, box)
             match = max(rows, key=lambda r: people.iou(r.box, want), default=None)
             if match is None or people.iou(match.box, want) < 0.3:
                 per_kind[k][2] += 1
@@ -260,6 +264,8 @@ def main() -> int:
     ap.add_argument("--model", default="ViT-B-32:random")
     ap.add_argument("--skip-cost", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--cache", type=Path, help="keep the detections here and reuse them")
+    ap.add_argument("--sweep", action="store_true", help="grouping under other thresholds")
     args = ap.parse_args()
     if not (DATA / "captions.csv").is_file():
         print(f"{DATA} is missing: nothing to measure.", file=sys.stderr)
@@ -270,12 +276,31 @@ def main() -> int:
     result: dict = {}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        result["detect"], faces = detect(engine, names, caps)
+        if args.cache and args.cache.is_file():
+            result["detect"], faces, good, copies = pickle.loads(args.cache.read_bytes())
+        else:
+            result["detect"], faces = detect(engine, names, caps)
+            good, copies = find_copies(engine, faces, args.stability_faces)
+            if args.cache:
+                args.cache.write_bytes(pickle.dumps((result["detect"], faces, good, copies)))
         print(json.dumps(result["detect"], indent=1), flush=True)
-        result["collapse"] = collapse(faces, tmp)
+        result["collapse"] = collapse(faces, tmp / "collapse")
         print(json.dumps(result["collapse"], indent=1), flush=True)
-        result["stability"] = stability(engine, faces, args.stability_faces, tmp)
+        result["stability"] = stability(faces, good, copies, tmp / "stability")
         print(json.dumps(result["stability"], indent=1), flush=True)
+        if args.sweep:
+            result["sweep"] = []
+            print("join  start  people  largest_share  in_people  stable  (different photos / edits)")
+            for join in (0.35, 0.4, 0.45, 0.5):
+                for start in (0.35, 0.4, 0.45):
+                    t = {"join_distance": join, "start_distance": start}
+                    c = collapse(faces, tmp / f"c{join}{start}", **t)
+                    st = stability(faces, good, copies, tmp / f"s{join}{start}", **t)
+                    row = {**t, "people": c["people"], "largest_share": c["largest_share"],
+                           "faces_in_people": c["faces_in_people"], "stable": st["same_fraction"]}
+                    result["sweep"].append(row)
+                    print(f"{join:4.2f}  {start:5.2f}  {c['people']:6d}  {c['largest_share']:13.3f}  "
+                          f"{c['faces_in_people']:9d}  {st['same_fraction']:.4f}", flush=True)
         if not args.skip_cost:
             result["cost"] = cost(args.cost_photos, args.model, tmp)
             print(json.dumps(result["cost"], indent=1), flush=True)
