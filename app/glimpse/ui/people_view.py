@@ -248,7 +248,8 @@ class PeopleView(QWidget):
     def select(self, person_id: int) -> None:
         for row, p in enumerate(self.model.people):
             if p.id == person_id:
-                self.cards.setCurrentIndex(self.model.index(row))
+                self.cards.selectionModel().setCurrentIndex(
+                    self.model.index(row), self.cards.selectionModel().SelectionFlag.ClearAndSelect)
 
     # -- actions ------------------------------------------------------------------
 
