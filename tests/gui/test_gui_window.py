@@ -191,9 +191,11 @@ def test_close_mid_indexing_leaves_no_thread_and_loses_nothing(qtbot, make_windo
 
 def test_label_and_evaluate_tabs_share_the_window_library(qtbot, make_window):
     window = make_window()
-    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Search", "Label", "Evaluate"]
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
+        "Search", "Label", "Evaluate", "People"]
     assert window.label_tab.library is window.controller.library is not None
     assert window.evaluate_tab.library is window.controller.library
+    assert window.people_tab.library is window.controller.library
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.label_tab
     # Search shortcuts stand aside on the other tabs (Esc, Ctrl+V belong to text boxes)...

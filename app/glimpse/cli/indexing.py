@@ -16,6 +16,7 @@ from glimpse.cli.common import (
     offline_note,
     open_library,
 )
+from glimpse.cli.people import find_faces
 from glimpse.core.errors import GlimpseError
 
 if TYPE_CHECKING:  # the engine is imported lazily, so `--help` and `status` stay light
@@ -57,9 +58,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         if report.cancelled:
             print("Stopped early; run the same command again to continue where it left off.")
             return 130
-        if args.no_ocr:
-            return 0
-        return _read_text(lib, token, printer)
+        rc = 0 if args.no_ocr else _read_text(lib, token, printer)
+        if rc or args.no_faces:
+            return rc
+        return find_faces(lib, token, printer)
 
 
 def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
@@ -172,6 +174,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="index the folders even if they look like a moved offline folder")
     p.add_argument("--no-ocr", action="store_true",
                    help="skip reading text in photos (run `glimpse ocr` later)")
+    p.add_argument("--no-faces", action="store_true",
+                   help="skip finding faces and people (run `glimpse faces` later)")
     p.set_defaults(func=cmd_index)
 
     help_text = "Read the text in indexed photos (screenshots, receipts, signs) for search."

@@ -20,6 +20,7 @@ from glimpse.cli import (
     indexing,
     info,
     labels,
+    people,
     searching,
     selftest,
     serve,
@@ -27,7 +28,9 @@ from glimpse.cli import (
 from glimpse.cli.common import DownloadPrinter
 from glimpse.core.errors import GlimpseError
 
-COMMAND_GROUPS = [indexing, searching, duplicates, info, folders, labels, selftest, serve]
+COMMAND_GROUPS = [
+    indexing, searching, duplicates, people, info, folders, labels, selftest, serve,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,6 +64,10 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
     if result.get("random"):
         sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
+    people = result.get("people")
+    if people:
+        print(f"People filter: {' and '.join(people['names'])} ({people['photos']} photos)",
+              file=sys.stderr if as_json else sys.stdout)
     hits = result["hits"]
     if as_json:
         print_json([{**h, "snippet": h.get("snippet") and marked(h["snippet"])} for h in hits])
@@ -100,6 +104,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     payload = _request(
         args, "search", query=query, image=_absolute(args.image), sort=args.sort,
         like=[_absolute(p) for p in args.like or ()], unlike=[_absolute(p) for p in args.unlike or ()],
+        persons=list(args.person or ()), name_words=not args.no_name_words,
     )
     payload.update(after=after, before=before)
     _print(_answer(args, payload), args.json)
@@ -138,6 +143,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--no-date-words", action="store_true",
         help='do not read date words ("june 2021", "last summer") as a date filter',
     )
+    p.add_argument("--person", action="append", metavar="NAME",
+                   help="only photos showing this person (repeat for several: all of them)")
+    p.add_argument("--no-name-words", action="store_true",
+                   help="do not read people's names in the query as a filter")
     p.add_argument(
         "--sort", choices=("best", "newest", "oldest"), default="best",
         help="best match (default), or the good matches newest/oldest first",

@@ -22,7 +22,7 @@ import numpy as np
 from glimpse.core.errors import CatalogError
 from glimpse.core.faults import pause_point
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -117,6 +117,33 @@ _MIGRATIONS: list[str] = [
     CREATE VIRTUAL TABLE photo_text USING fts5(
         text, extra, tokenize = 'unicode61 remove_diacritics 2'
     );
+    """,
+    # People (core/faces.py, core/people.py). people: user data (names, hidden,
+    # merges), never recomputed. faces: one row per face found, box as fractions
+    # of the upright photo, dlib 128-d embedding; manual = the user put it there;
+    # rejected = ids of people the user moved it out of (comma-separated).
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE faces (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+        size_px INTEGER NOT NULL,
+        sharpness REAL NOT NULL,
+        score REAL NOT NULL,
+        quality REAL NOT NULL,
+        embedding BLOB NOT NULL,
+        person_id INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        manual INTEGER NOT NULL DEFAULT 0,
+        rejected TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX faces_photo ON faces(photo_id);
+    CREATE INDEX faces_person ON faces(person_id);
     """,
 ]
 
@@ -245,6 +272,10 @@ class Catalog:
     def _rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """A read-only query for modules that own their tables (core/people.py)."""
+        return self._query(sql, params)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:

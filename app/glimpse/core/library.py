@@ -51,6 +51,7 @@ from glimpse.core.search import Filters, QueryTerm, SearchHit
 from glimpse.core.writelock import WriterLock
 
 if TYPE_CHECKING:
+    from glimpse.core.faces import FaceEngine
     from glimpse.core.ocr import OcrEngine
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class Library:
         self._model_dims: dict[str, int] = {}
         self._load_lock = threading.RLock()
         self._ocr: OcrEngine | None = None
+        self._faces: FaceEngine | None = None
 
     # -- settings -----------------------------------------------------------
 
@@ -425,6 +427,27 @@ class Library:
             self.catalog, OcrPass(self._ocr), progress, cancel, after_model_key=self.model_key(spec)
         )
 
+    def find_faces(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        spec: ModelSpec | None = None,
+    ) -> PassReport:
+        """The face pass (core/faces.py) over photos that already have a vector, then
+        the new faces are grouped into people (core/people.py); resumable like OCR."""
+        from glimpse.core import people
+        from glimpse.core.faces import FaceEngine, FacePass
+
+        with self._load_lock:
+            if self._faces is None:
+                self._faces = FaceEngine()
+        report = passes.run_pass(
+            self.catalog, FacePass(self._faces), progress, cancel,
+            after_model_key=self.model_key(spec),
+        )
+        people.group_faces(self.catalog)
+        return report
+
     def _save_all_indexes(self) -> None:
         for model_id, index in self._indexes.items():
             if index.dirty:
@@ -534,17 +557,13 @@ class Library:
     ) -> list[SearchHit]:
         allowed = None
         if filters is not None and filters.active:
-            allowed = self._allowed(filters)
+            allowed = search.allowed_ids(self.catalog, filters)
         key = self.model_key(spec) if vector is not None else None
         return text_search.word_hits(self.catalog, words, k, allowed, key, vector)
 
-    def _allowed(self, filters: Filters) -> set[int]:
-        place_key = places.place_key(filters.place) if filters.place else None
-        return self.catalog.photo_ids_matching(filters.folder, filters.after, filters.before, place_key)
-
     def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
         """A query that was only a date ("june 2021"): the filtered photos, newest first."""
-        ids = self._allowed(filters)
+        ids = search.allowed_ids(self.catalog, filters)
         hits = [SearchHit(r.id, r.path, 0.0, r.taken_at, r.width, r.height, r.fingerprint)
                 for r in self.catalog.photos_by_ids(ids).values()]
         return fusion.sort_hits(hits, "newest")[:k]

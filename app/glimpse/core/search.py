@@ -39,10 +39,20 @@ class Filters:
     after: str | None = None  # ISO date, inclusive
     before: str | None = None  # ISO date, exclusive
     place: str | None = None  # a city, region or country name (any case and accents)
+    photo_ids: frozenset[int] | None = None  # only these photos (e.g. a person's, core/people.py)
 
     @property
     def active(self) -> bool:
-        return any((self.folder, self.after, self.before, self.place))
+        return any((self.folder, self.after, self.before, self.place)) or self.photo_ids is not None
+
+
+def allowed_ids(catalog: Catalog, filters: Filters) -> set[int]:
+    """Indexed photos passing every filter."""
+    place_key = places.place_key(filters.place) if filters.place else None
+    allowed = catalog.photo_ids_matching(filters.folder, filters.after, filters.before, place_key)
+    if filters.photo_ids is not None:
+        allowed &= filters.photo_ids
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -127,10 +137,7 @@ def run(
     if not filters.active:
         ranked = _best_per_item(catalog, lambda n: index.search(vector, n), k, with_frames)
     else:
-        place_key = places.place_key(filters.place) if filters.place else None
-        allowed = catalog.photo_ids_matching(
-            filters.folder, filters.after, filters.before, place_key
-        )
+        allowed = allowed_ids(catalog, filters)
         frame_labels = catalog.frame_labels(model_key, allowed) if with_frames else None
         if len(allowed) <= EXACT_FILTER_LIMIT:
             ids, matrix = catalog.label_vectors(

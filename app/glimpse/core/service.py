@@ -37,7 +37,7 @@ import struct
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -349,8 +349,15 @@ def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     collapse = lib.default_collapse() if payload.get("collapse", True) else None
     image = payload.get("image")
     named: list[str] = []
+    people_note = None
     if op == "search":
         query = str(payload.get("query", ""))
+        query, photo_ids, names = _people_filter(
+            lib, query, list(payload.get("persons") or ()), bool(payload.get("name_words", True))
+        )
+        if photo_ids is not None:
+            filters = replace(filters, photo_ids=frozenset(photo_ids))
+            people_note = {"names": names, "photos": len(photo_ids)}
         hits = lib.search(
             query, k=k, filters=filters, image=image, spec=spec,
             like=list(payload.get("like") or ()), unlike=list(payload.get("unlike") or ()),
@@ -362,4 +369,25 @@ def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
         hits = lib.similar(str(image), k=k, filters=filters, spec=spec, collapse=collapse)
     used = spec or lib.spec
     return {"hits": [asdict(h) for h in hits], "model": str(used), "random": used.is_random,
-            "places": named}
+            "places": named, "people": people_note}
+
+
+def _people_filter(
+    lib: Library, query: str, persons: list[str], name_words: bool
+) -> tuple[str, set[int] | None, list[str]]:
+    """--person NAME, and known names in the query (core/people_query.py), become a
+    filter: (the query without the names, the photos of all those people, the names)."""
+    from glimpse.core import people, people_query
+
+    groups = [people.person_by_name(lib.catalog, name) for name in persons]
+    labels = list(persons)
+    if name_words:
+        named = people_query.extract(query, people.names(lib.catalog))
+        if named.names:
+            query = named.text
+            groups += [list(ids) for ids in named.person_ids]
+            labels += list(named.names)
+    if not groups:
+        return query, None, []
+    photos = set.intersection(*(people.photo_ids_of(lib.catalog, g) for g in groups))
+    return query, photos, labels

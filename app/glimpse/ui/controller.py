@@ -63,6 +63,7 @@ class IndexOutcome:
     switched_to: str | None = None  # the model now answering, after a switch
     errors: list[tuple[str, str]] = field(default_factory=list)
     text: PassReport | None = None  # the text-reading pass that ran after encoding
+    faces: PassReport | None = None  # the face pass that ran after it (core/faces.py)
 
 
 OFFLINE_RECHECK_MS = 30_000
@@ -105,6 +106,8 @@ class LibraryController(QObject):
         self.batch_size = batch_size
         # Read text in photos after each index job (the OCR pass, core/ocr.py).
         self.read_text = True
+        # Find faces and group them into people after that (core/faces.py, core/people.py).
+        self.find_faces = True
         self._index_phase = ""
         self._index_worker: Worker | None = None
         self._load_worker: Worker | None = None
@@ -391,7 +394,7 @@ class LibraryController(QObject):
             return
         if self._index_worker is not None or self.state != READY:
             self._rerun = True
-            if self._index_worker is not None and self._index_phase == "ocr":
+            if self._index_worker is not None and self._index_phase in ("ocr", "faces"):
                 # Reading text yields to encoding: new photos become findable first,
                 # and the rerun carries on reading where this one stopped.
                 self._index_worker.cancel()
@@ -422,6 +425,7 @@ class LibraryController(QObject):
         self._rerun = False
         batch = self.batch_size
         read_text = self.read_text
+        find_faces = self.find_faces
         self._index_phase = ""
 
         def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
@@ -438,7 +442,13 @@ class LibraryController(QObject):
                     text = lib.read_text(progress=progress, cancel=token)
                 except GlimpseError as exc:  # photos stay searchable by meaning
                     self.message.emit(f"Text in photos is not read: {exc}")
-            return IndexOutcome(report, switched, list(report.encode.errors), text)
+            faces = None
+            if find_faces and not report.cancelled and not token.cancelled:
+                try:
+                    faces = lib.find_faces(progress=progress, cancel=token)
+                except GlimpseError as exc:  # photos stay searchable; people wait
+                    self.message.emit(f"Faces are not looked for: {exc}")
+            return IndexOutcome(report, switched, list(report.encode.errors), text, faces)
 
         worker = Worker(job, name="index")
         worker.signals.progress.connect(self._on_index_progress)

@@ -39,6 +39,7 @@ from glimpse.ui.controller import ERROR, READY, IndexOutcome, LibraryController
 from glimpse.ui.errors_dialog import ErrorsDialog
 from glimpse.ui.evaluate_tab import EvaluateTab
 from glimpse.ui.label_tab import LabelTab
+from glimpse.ui.people_view import PeopleView
 from glimpse.ui.search_tab import SearchTab, image_source
 from glimpse.ui.settings_dialog import SettingsDialog, SettingsValues
 from glimpse.ui.thumbnails import ThumbnailCache
@@ -125,6 +126,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.search_tab, "Search")
         self.tabs.addTab(self.label_tab, "Label")
         self.tabs.addTab(self.evaluate_tab, "Evaluate")
+        self.people_tab = PeopleView(self.thumbnails, self)
+        self.people_tab.personSearched.connect(self._search_person)
+        self.search_tab.peopleChanged.connect(self.people_tab.refresh)
+        self.tabs.addTab(self.people_tab, "People")
         for number in range(self.tabs.count()):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number + 1}"), self)
             shortcut.activated.connect(lambda n=number: self.tabs.setCurrentIndex(n))
@@ -202,6 +207,9 @@ class MainWindow(QMainWindow):
         if splitter is not None and not splitter.isEmpty():
             self.search_tab.splitter.restoreState(splitter)
 
+    def _search_person(self, photo_ids: set[int], label: str) -> None:
+        self.search_tab.search_person(photo_ids, label)
+
     # -- controller signals ---------------------------------------------------
 
     def _on_state(self, state: str, message: str) -> None:
@@ -218,7 +226,7 @@ class MainWindow(QMainWindow):
         self.model_label.style().polish(self.model_label)
         self.random_label.setVisible(state == READY and self.controller.random_weights)
         library = self.controller.library
-        for tab in (self.label_tab, self.evaluate_tab):
+        for tab in (self.label_tab, self.evaluate_tab, self.people_tab):
             if tab.library is not library:
                 tab.set_library(library)
         self.search_tab.update_center()
@@ -237,7 +245,8 @@ class MainWindow(QMainWindow):
         self._show_progress(True)
 
     def _on_index_progress(self, p: Progress) -> None:
-        verb = {"scan": "Scanning", "ocr": "Reading text in"}.get(p.phase, "Indexing")
+        verb = {"scan": "Scanning", "ocr": "Reading text in", "faces": "Looking for faces in"}.get(
+            p.phase, "Indexing")
         unit = "files" if p.phase == "scan" else "photos"
         parts = [f"{verb} {p.done:,} / {p.total:,} {unit}"]
         if p.phase != "scan" and p.rate > 0:
@@ -286,6 +295,10 @@ class MainWindow(QMainWindow):
         if outcome.text is not None and (outcome.text.done or outcome.text.remaining):
             text += f" Read text in {outcome.text.done:,} photos"
             text += f" ({outcome.text.remaining:,} left)." if outcome.text.remaining else "."
+        if outcome.faces is not None and (outcome.faces.done or outcome.faces.remaining):
+            text += f" Looked for faces in {outcome.faces.done:,} photos"
+            text += f" ({outcome.faces.remaining:,} left)." if outcome.faces.remaining else "."
+            self.people_tab.refresh()
         self.statusBar().showMessage(text, 10000)
         read = outcome.text is not None and outcome.text.done > 0
         if self.search_tab.has_query and not report.cancelled and (enc.encoded or read):

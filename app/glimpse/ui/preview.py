@@ -11,15 +11,25 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QPixmap, QResizeEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -95,10 +105,22 @@ def human_size(n: int) -> str:
     return f"{n} bytes"
 
 
+@dataclass(frozen=True)
+class PreviewFace:
+    """A face to outline on the preview (from core/people.py, given by the Search tab)."""
+
+    face_id: int
+    box: tuple[float, float, float, float]  # fractions of the upright photo
+    name: str | None  # the person's label, or None while the face belongs to nobody
+    person_id: int | None
+
+
 class PreviewPane(QWidget):
     openRequested = Signal(str)
     revealRequested = Signal(str)
     similarRequested = Signal(object)  # SearchHit
+    faceClicked = Signal(object)  # PreviewFace: the user wants to name it
+    personRequested = Signal(int, str)  # person id, label: "more of this person"
 
     def __init__(self, thumbnails: ThumbnailCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +143,14 @@ class PreviewPane(QWidget):
         self.date = self._value_label()
         self.dims = self._value_label()
         self.score = self._value_label()
+        self.faces: list[PreviewFace] = []
+        self._face_rects: list[tuple[QRect, PreviewFace]] = []
+        self.people_label = self._value_label()
+        self.people_label.setTextFormat(Qt.TextFormat.RichText)
+        self.people_label.setToolTip("Click a name for more of this person")
+        self.people_label.linkActivated.connect(self._on_person_link)
+        self.image.setMouseTracking(True)
+        self.image.installEventFilter(self)
         self.found_text = self._value_label()
         self.found_text.setObjectName("previewText")
         self.found_text.setTextFormat(Qt.TextFormat.RichText)
@@ -130,6 +160,7 @@ class PreviewPane(QWidget):
         form.addRow("Size", self.dims)
         form.addRow("Score", self.score)
         form.addRow("Text", self.found_text)
+        form.addRow("People", self.people_label)
         self._form = form
 
         self.open_button = QPushButton(resources.icon("open"), "Open")
@@ -173,6 +204,7 @@ class PreviewPane(QWidget):
             for label in (self.name, self.path, self.date, self.dims, self.score, self.found_text):
                 label.clear()
             self._form.setRowVisible(self.found_text, False)
+            self.set_faces([])
             return
         self.name.setText(os.path.basename(hit.path))
         self.path.setText(os.path.dirname(hit.path))
@@ -211,6 +243,23 @@ class PreviewPane(QWidget):
             self.image.setPixmap(QPixmap())
             self.image.setText(f"Cannot show this photo:\n{reason}")
 
+    def set_faces(self, faces: list[PreviewFace]) -> None:
+        """Outline these faces on the photo and list the people (names link to their photos)."""
+        from html import escape
+
+        self.faces = list(faces)
+        named: dict[int, str] = {f.person_id: f.name for f in faces
+                                 if f.person_id is not None and f.name}
+        self.people_label.setText(", ".join(
+            f'<a href="person:{pid}">{escape(name)}</a>' for pid, name in named.items()))
+        self._form.setRowVisible(self.people_label, bool(named))
+        self._fit()
+
+    def _on_person_link(self, link: str) -> None:
+        pid = int(link.split(":", 1)[1])
+        name = next((f.name for f in self.faces if f.person_id == pid), None) or ""
+        self.personRequested.emit(pid, name)
+
     def _fit(self) -> None:
         if self._pixmap is None or self._pixmap.isNull():
             return
@@ -218,7 +267,42 @@ class PreviewPane(QWidget):
             self.image.size(), Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
+        self._face_rects = []
+        if self.faces:
+            painter = QPainter(scaled)
+            for face in self.faces:
+                x, y, w, h = face.box
+                rect = QRect(int(x * scaled.width()), int(y * scaled.height()),
+                             max(1, int(w * scaled.width())), max(1, int(h * scaled.height())))
+                painter.setPen(QPen(QColor("#ffd54f") if face.name else QColor("white"), 2))
+                painter.drawRect(rect)
+                self._face_rects.append((rect, face))
+            painter.end()
         self.image.setPixmap(scaled)
+
+    def face_at(self, pos: QPoint) -> PreviewFace | None:
+        """The face under a point of the image label (the pixmap is centred in it)."""
+        pixmap = self.image.pixmap()
+        if pixmap is None or pixmap.isNull():
+            return None
+        offset = QPoint((self.image.width() - pixmap.width()) // 2,
+                        (self.image.height() - pixmap.height()) // 2)
+        for rect, face in self._face_rects:
+            if rect.contains(pos - offset):
+                return face
+        return None
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Hover over a face: its name; click it: name it."""
+        if obj is self.image and self.faces and isinstance(event, QMouseEvent):
+            face = self.face_at(event.position().toPoint())
+            if event.type() == QEvent.Type.MouseMove:
+                text = (face.name or "Unknown: click to name") if face else ""
+                QToolTip.showText(event.globalPosition().toPoint(), text, self.image)
+            elif event.type() == QEvent.Type.MouseButtonRelease and face is not None:
+                self.faceClicked.emit(face)
+                return True
+        return super().eventFilter(obj, event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

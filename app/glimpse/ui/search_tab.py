@@ -43,9 +43,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import imaging, places, query_dates
+from glimpse.core import imaging, people, people_query, places, query_dates
 from glimpse.core.errors import GlimpseError
 from glimpse.core.search import Filters, SearchHit, parse_date
+from glimpse.ui import people_view as people_ui
 from glimpse.ui import preferences as prefs
 from glimpse.ui import preview as preview_mod
 from glimpse.ui import resources
@@ -79,6 +80,7 @@ class SearchTab(QWidget):
     addFolderRequested = Signal()  # the "Add…" button or the first-run page
     checkpointRequested = Signal()  # the model-error page's "Choose a checkpoint file…"
     shown = Signal()  # the tab wants to be the visible one (a drop, Ctrl+F)
+    peopleChanged = Signal()  # a face was named in the preview
 
     def __init__(
         self,
@@ -200,6 +202,16 @@ class SearchTab(QWidget):
         self.date_chip.clicked.connect(self._on_date_chip_closed)
         self.date_chip.hide()
         filters.addWidget(self.date_chip)
+        # People's names read from the query ("Anna at the beach"), the same way.
+        self.person_chip = QPushButton()
+        self.person_chip.setObjectName("dateChip")  # styled like the date chip
+        self.person_chip.setIcon(resources.icon("remove"))
+        self.person_chip.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+        self.person_chip.setToolTip("People read from the query; click to search the names as words")
+        self.person_chip.clicked.connect(self._on_person_chip_closed)
+        self.person_chip.hide()
+        filters.addWidget(self.person_chip)
+        self._ignored_names = ""  # the names whose chip the user closed
         self.sort_combo = QComboBox()
         self.sort_combo.setObjectName("sortCombo")
         for label, order in (("Best match", "best"), ("Newest first", "newest"),
@@ -299,6 +311,8 @@ class SearchTab(QWidget):
         self.preview.openRequested.connect(lambda _path: self._open_hit(self.preview.hit))
         self.preview.revealRequested.connect(preview_mod.show_in_folder)
         self.preview.similarRequested.connect(self.more_like)
+        self.preview.personRequested.connect(self._more_of_person)
+        self.preview.faceClicked.connect(self._name_face)
 
         self.splitter = QSplitter()
         self.splitter.setObjectName("mainSplitter")
@@ -398,6 +412,8 @@ class SearchTab(QWidget):
         if self._query is None or self._query[:2] != ("text", text):
             self.refine.clear()  # marks belong to the query they were made for
         self._query = ("text", text, f"“{text}”")
+        if self._ignored_names and not all(n in text.casefold() for n in self._ignored_names.split()):
+            self._ignored_names = ""  # other names get their chip back
         if self._ignored_date_phrase and self._ignored_date_phrase not in text.casefold():
             self._ignored_date_phrase = ""  # a new date phrase gets its chip back
         self._run_query()
@@ -414,14 +430,23 @@ class SearchTab(QWidget):
             return  # a near-duplicate group is shown from the results at hand
         if kind == "text":
             text, filters = self._apply_date_words(str(value), filters)
+            text, filters = self._apply_name_words(text, filters)
             self.controller.search_text(text, filters, k, like=self.refine.liked,
                                         unlike=self.refine.unliked,
                                         sort=self.sort_combo.currentData())
+        elif kind == "person":  # "more of this person": their photos, best faces first
+            self.date_chip.hide()
+            self.person_chip.setText(label)
+            self.person_chip.show()
+            filters = replace(filters, photo_ids=frozenset(value))  # type: ignore[arg-type]
+            self.controller.search_text("", filters, k, sort="newest")
         elif kind == "pasted":
             self.date_chip.hide()
+            self.person_chip.hide()
             self.controller.search_pasted(value, filters, k)  # type: ignore[arg-type]
         else:
             self.date_chip.hide()
+            self.person_chip.hide()
             self.controller.search_similar(value, label, filters, k)  # type: ignore[arg-type]
         if self.controller.state != READY:
             self._set_header("Waiting for the model to load…")
@@ -438,6 +463,35 @@ class SearchTab(QWidget):
         self.date_chip.show()
         after, before = query_dates.intersect(filters.after, filters.before, dated.range)
         return dated.text, replace(filters, after=after, before=before)
+
+    def _apply_name_words(self, text: str, filters: Filters) -> tuple[str, Filters]:
+        """Known people's names become a filter on their photos (core/people_query.py)."""
+        lib = self.controller.library
+        named = people_query.extract(text, people.names(lib.catalog)) if lib is not None else None
+        if named is None or not named.names or " ".join(named.names).casefold() == self._ignored_names:
+            self.person_chip.hide()
+            return text, filters
+        photos = set.intersection(*(people.photo_ids_of(lib.catalog, ids)  # type: ignore[union-attr]
+                                    for ids in named.person_ids))
+        self.person_chip.setText(" and ".join(named.names))
+        self.person_chip.setProperty("names", " ".join(named.names).casefold())
+        self.person_chip.show()
+        return named.text, replace(filters, photo_ids=frozenset(photos))
+
+    def search_person(self, photo_ids: set[int], label: str) -> None:
+        """The photos of one person (from the People tab, or a face in the preview)."""
+        self._query = ("person", photo_ids, label)
+        self.shown.emit()
+        self._run_query()
+
+    def _on_person_chip_closed(self) -> None:
+        self.person_chip.hide()
+        if self._query is not None and self._query[0] == "person":
+            self.clear_search()
+            return
+        self._ignored_names = str(self.person_chip.property("names") or "")
+        if self._query is not None:
+            self._run_query()
 
     def _on_date_chip_closed(self) -> None:
         self._ignored_date_phrase = str(self.date_chip.property("phrase") or "")
@@ -477,6 +531,7 @@ class SearchTab(QWidget):
         self._query = None
         self.refine.clear()
         self.date_chip.hide()
+        self.person_chip.hide()
         if self.search.text():
             self.search.clear()
         self.thumbnails.forget_pending()
@@ -520,7 +575,27 @@ class SearchTab(QWidget):
         return index.data(HitRole) if index.isValid() else None
 
     def _on_current_changed(self, current, previous) -> None:
-        self.preview.show_hit(current.data(HitRole) if current.isValid() else None)
+        hit = current.data(HitRole) if current.isValid() else None
+        self.preview.show_hit(hit)
+        if hit is not None and self.controller.library is not None:
+            self.preview.set_faces(people_ui.preview_faces(self.controller.library, hit.photo_id))
+
+    def _more_of_person(self, person_id: int, label: str) -> None:
+        lib = self.controller.library
+        if lib is not None:
+            self.search_person(people.photo_ids_of(lib.catalog, [person_id]), label)
+
+    def _name_face(self, face) -> None:  # type: ignore[no-untyped-def]
+        """A click on a face in the preview: ask for a name, put the face with that person."""
+        lib = self.controller.library
+        hit = self.preview.hit
+        if lib is None or hit is None:
+            return
+        name = people_ui.ask_name(self, face.name or "")
+        if name:
+            people.assign_face(lib.catalog, face.face_id, name)
+            self.preview.set_faces(people_ui.preview_faces(lib, hit.photo_id))
+            self.peopleChanged.emit()
 
     def open_selected(self) -> None:
         self._open_hit(self.selected_hit())

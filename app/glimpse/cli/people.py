@@ -1,0 +1,102 @@
+"""`glimpse faces` and `glimpse people`: find faces, list, name, merge and hide people."""
+
+from __future__ import annotations
+
+import argparse
+
+from glimpse.cli.common import (
+    ProgressPrinter,
+    announce_model,
+    interrupt_cancels,
+    open_library,
+    print_json,
+)
+from glimpse.core.indexer import CancelToken
+
+
+def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
+    """The face pass and grouping, after encoding (slower, and less urgent)."""
+    from glimpse.core import people
+
+    with interrupt_cancels(token):
+        r = lib.find_faces(progress=printer, cancel=token)
+    rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
+    found = people.people(lib.catalog)
+    print(f"Looked for faces in {r.done} photos{rate}; {r.failed} could not be read. "
+          f"{people.face_count(lib.catalog)} faces, {len(found)} people.")
+    if r.cancelled:
+        print(f"Stopped early with {r.remaining} photos left; run `glimpse faces` "
+              "(or index again) to continue.")
+        return 130
+    return 0
+
+
+def cmd_faces(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        announce_model(lib)
+        return find_faces(lib, CancelToken(), ProgressPrinter())
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    from glimpse.core import people
+
+    with open_library(args) as lib:
+        cat = lib.catalog
+        action = args.action
+        if action == "name":
+            _need(args, 2, "glimpse people name ID NAME")
+            people.name_person(cat, _id(args.args[0]), " ".join(args.args[1:]))
+        elif action == "merge":
+            _need(args, 2, "glimpse people merge KEEP OTHER")
+            people.merge(cat, _id(args.args[0]), _id(args.args[1]))
+        elif action in ("hide", "show"):
+            _need(args, 1, f"glimpse people {action} ID")
+            people.hide_person(cat, _id(args.args[0]), action == "hide")
+        elif action != "list":
+            from glimpse.core.errors import GlimpseError
+
+            raise GlimpseError(f"Unknown action '{action}': use list, name, merge, hide or show.")
+        found = people.people(cat, include_hidden=args.all)
+        if args.json:
+            print_json([{"id": p.id, "name": p.name, "hidden": p.hidden, "photos": p.photos,
+                         "faces": p.faces} for p in found])
+            return 0
+        if not found:
+            print("No people yet: run `glimpse faces` (or `glimpse index`) to find faces.")
+        for p in found:
+            hidden = "  (hidden)" if p.hidden else ""
+            print(f"{p.id:5d}  {p.label:<24s} {p.photos:6d} photos{hidden}")
+        return 0
+
+
+def _need(args: argparse.Namespace, n: int, usage: str) -> None:
+    from glimpse.core.errors import GlimpseError
+
+    if len(args.args) < n:
+        raise GlimpseError(f"Usage: {usage}")
+
+
+def _id(text: str) -> int:
+    from glimpse.core.errors import GlimpseError
+
+    try:
+        return int(text)
+    except ValueError:
+        raise GlimpseError(f"'{text}' is not a person id; `glimpse people` lists them.") from None
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add `faces` and `people` (called by `glimpse.cli.main.build_parser`)."""
+    help_text = "Find faces in indexed photos and group them into people."
+    p = sub.add_parser("faces", parents=[common], help=help_text, description=help_text)
+    p.set_defaults(func=cmd_faces)
+
+    help_text = ("List people (id, name, photos), or: people name ID NAME, people merge KEEP "
+                 "OTHER, people hide ID, people show ID.")
+    p = sub.add_parser("people", parents=[common], help=help_text, description=help_text)
+    p.add_argument("action", nargs="?", default="list",
+                   choices=("list", "name", "merge", "hide", "show"))
+    p.add_argument("args", nargs="*", help="person ids, and the name for `name`")
+    p.add_argument("--all", action="store_true", help="also list hidden people")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_people)

@@ -1,0 +1,148 @@
+"""The face pass for real: dlib's models on Flickr8k photos (read from ../shared,
+never bundled), grouping real embeddings, names kept across a re-run, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+from conftest import SHARED
+from glimpse.core import people
+from glimpse.core.faces import FaceEngine, FacePass
+
+IMAGES = SHARED / "data" / "flickr8k-1k" / "images"
+# Captions: "A group of people ... smiling" (three faces), "a man and a boy" (two faces
+# in view), and "A black dog ..." (no person).
+PEOPLE_PHOTO = "1244306891_8e78ae1620.jpg"
+TWO_PEOPLE = "1079274291_9aaf896cc1.jpg"
+DOG_PHOTO = "1001773457_577c3a7d70.jpg"
+
+pytestmark = pytest.mark.skipif(
+    not (IMAGES / PEOPLE_PHOTO).is_file(), reason=f"Flickr8k photos are not in {IMAGES}"
+)
+
+
+@pytest.fixture(scope="module")
+def engine() -> FaceEngine:
+    return FaceEngine()
+
+
+def test_faces_found_in_people_photos_and_not_in_a_dog_photo(engine: FaceEngine) -> None:
+    faces = engine.faces_in(Image.open(IMAGES / PEOPLE_PHOTO))
+    assert len(faces) >= 2
+    for f in faces:
+        x, y, w, h = f.box
+        assert 0 <= x < x + w <= 1 and 0 <= y < y + h <= 1
+        assert f.embedding.shape == (128,) and 0 < f.quality <= 1
+    assert engine.faces_in(Image.open(IMAGES / DOG_PHOTO)) == []
+
+
+def edited_copies(src: Path, folder: Path) -> list[Path]:
+    """The photo and the edits a phone archive has: half size, JPEG q60, brighter, mirrored."""
+    img = Image.open(src).convert("RGB")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = [folder / "orig.jpg", folder / "half.jpg", folder / "q60.jpg", folder / "bright.jpg",
+           folder / "mirror.jpg"]
+    img.save(out[0], quality=95)
+    img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(out[1], quality=95)
+    img.save(out[2], quality=60)
+    ImageEnhance.Brightness(img).enhance(1.4).save(out[3], quality=95)
+    ImageOps.mirror(img).save(out[4], quality=95)
+    return out
+
+
+@pytest.fixture
+def faces_library(library, tmp_path: Path, engine: FaceEngine):  # type: ignore[no-untyped-def]
+    root = tmp_path / "photos"
+    edited_copies(IMAGES / PEOPLE_PHOTO, root / "group")
+    shutil.copy(IMAGES / TWO_PEOPLE, root / "two.jpg")
+    shutil.copy(IMAGES / DOG_PHOTO, root / "dog.jpg")
+    library.add_folder(root)
+    library.index()
+    library._faces = engine
+    report = library.find_faces()
+    assert report.done == 7 and report.failed == 0
+    return library
+
+
+def test_the_same_faces_become_people_and_strangers_do_not_join(faces_library) -> None:  # type: ignore[no-untyped-def]
+    lib = faces_library
+    cat = lib.catalog
+    found = people.people(cat)
+    assert found, "the five copies of the group photo start people"
+    group_ids = {lib.catalog.photo_by_path(str(p)).id
+                 for p in sorted((Path(lib.folder_paths()[0]) / "group").iterdir())}
+    two = lib.catalog.photo_by_path(str(Path(lib.folder_paths()[0]) / "two.jpg")).id
+    for p in found:
+        photos = people.photo_ids_of(cat, [p.id])
+        assert photos <= group_ids and two not in photos
+    biggest = found[0]
+    assert biggest.photos >= 4  # the face is re-found and joins in most copies
+    assert people.faces_of_photo(cat, two) and all(
+        f.person_id is None for f in people.faces_of_photo(cat, two))
+
+
+def test_names_search_and_a_new_face_pass_version_keep_user_data(faces_library, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    lib = faces_library
+    cat = lib.catalog
+    anna = people.people(cat)[0]
+    people.name_person(cat, anna.id, "Anna")
+    stray = people.faces_of_person(cat, anna.id)[-1]
+    people.remove_face(cat, stray.id)
+    before = people.photo_ids_of(cat, [anna.id])
+
+    from glimpse.core import people_query
+    from glimpse.core.search import Filters
+
+    named = people_query.extract("Anna at the beach", people.names(cat))
+    assert named.text == "at the beach" and named.person_ids == ((anna.id,),)
+    hits = lib.search(named.text, k=10, filters=Filters(photo_ids=frozenset(before)))
+    assert {h.photo_id for h in hits} == before
+    assert {h.photo_id for h in lib.search("", k=10, filters=Filters(photo_ids=frozenset(before)))} == before
+
+    monkeypatch.setattr(FacePass, "version", FacePass.version + 1)
+    report = lib.find_faces()
+    assert report.done == 7  # every photo read again by the new version
+    again = people.person(cat, anna.id)
+    assert again.name == "Anna" and people.photo_ids_of(cat, [anna.id]) == before
+    refound = [f for f in people.faces_of_photo(cat, stray.photo_id)
+               if people.iou(f.box, stray.box) > 0.5]
+    assert refound and anna.id in refound[0].rejected and refound[0].person_id != anna.id
+
+
+def test_cli_faces_people_and_person_search(tmp_path: Path) -> None:
+    from test_cli import run_cli
+
+    root = tmp_path / "photos"
+    edited_copies(IMAGES / PEOPLE_PHOTO, root)
+    shutil.copy(IMAGES / DOG_PHOTO, root / "dog.jpg")
+    lib = tmp_path / "lib"
+    out = run_cli("index", str(root), "--no-ocr", "--no-faces", lib=lib).stdout
+    assert "faces" not in out
+    assert "No people yet" in run_cli("people", lib=lib).stdout
+    out = run_cli("faces", lib=lib).stdout
+    assert "Looked for faces in 6 photos" in out
+    listed = json.loads(run_cli("people", "--json", lib=lib).stdout)
+    assert listed and listed[0]["photos"] >= 4 and listed[0]["name"] is None
+    first = str(listed[0]["id"])
+    run_cli("people", "name", first, "Anna", lib=lib)
+    assert "Anna" in run_cli("people", lib=lib).stdout
+    hits = run_cli("search", "Anna at the beach", "--json", lib=lib)
+    assert f"People filter: Anna ({listed[0]['photos']} photos)" in hits.stderr
+    paths = {Path(h["path"]).name for h in json.loads(hits.stdout)}
+    assert len(paths) == listed[0]["photos"] and "dog.jpg" not in paths
+    by_option = json.loads(run_cli("search", "beach", "--person", "anna", "--json", lib=lib).stdout)
+    assert {Path(h["path"]).name for h in by_option} == paths
+    unknown = run_cli("search", "x", "--person", "Zed", lib=lib, check=False)
+    assert unknown.returncode == 2 and "Nobody is named 'Zed'" in unknown.stderr
+    plain = run_cli("search", "Zed at the beach", lib=lib).stdout  # a non-name stays words
+    assert "People filter" not in plain
+    if len(listed) > 1:
+        run_cli("people", "merge", first, str(listed[1]["id"]), lib=lib)
+    run_cli("people", "hide", first, lib=lib)
+    assert "Anna" not in run_cli("people", lib=lib).stdout
+    assert "(hidden)" in run_cli("people", "--all", lib=lib).stdout

@@ -1,0 +1,155 @@
+"""People: grouping, naming, merging, corrections (core/people.py) and the schema upgrade.
+
+These use synthetic 128-d embeddings to pin the rules exactly; tests/test_faces.py
+runs the real dlib models on real photos."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glimpse.core import catalog as catalog_mod
+from glimpse.core import people
+from glimpse.core.catalog import Catalog
+from glimpse.core.errors import GlimpseError
+from glimpse.core.faces import Face
+
+
+def _face(vec: np.ndarray, x: float = 0.1, quality: float = 1.0) -> Face:
+    return Face((x, 0.1, 0.2, 0.2), 100 if quality >= 0.5 else 20, 200.0, 1.0, quality,
+                vec.astype(np.float32))
+
+
+def _identity(rng: np.random.Generator) -> np.ndarray:
+    v = rng.normal(size=128)
+    return v / np.linalg.norm(v) * 2.0  # identities far apart (distance ~2.8)
+
+
+def _near(rng: np.random.Generator, centre: np.ndarray, spread: float = 0.2) -> np.ndarray:
+    noise = rng.normal(size=128)
+    return centre + noise / np.linalg.norm(noise) * spread
+
+
+@pytest.fixture
+def cat(tmp_path: Path) -> Catalog:
+    c = Catalog(tmp_path / "catalog.sqlite")
+    folder = c.add_folder(str(tmp_path))
+    with c.transaction() as db:
+        for i in range(40):
+            pid = c.insert_photo(db, f"{tmp_path}/p{i:02d}.jpg", folder, 1, 1, f"fp{i}")
+            c.store_decoded(db, pid, 100, 100, None)
+    yield c
+    c.close()
+
+
+def _store(cat: Catalog, photo_id: int, faces: list[Face]) -> None:
+    with cat.transaction() as db:
+        people.replace_faces(db, photo_id, faces)
+
+
+def test_groups_start_from_good_faces_and_new_faces_join(cat: Catalog) -> None:
+    rng = np.random.default_rng(0)
+    anna, ben = _identity(rng), _identity(rng)
+    for pid in range(1, 5):
+        _store(cat, pid, [_face(_near(rng, anna)), _face(_near(rng, ben), x=0.6)])
+    _store(cat, 5, [_face(_near(rng, _identity(rng)))])  # a stranger, once
+    report = people.group_faces(cat)
+    assert report.started == 2 and report.unassigned == 1
+    found = people.people(cat)
+    assert [p.photos for p in found] == [4, 4]
+    # A new photo of Anna joins her without re-grouping; a blurry face of her too.
+    anna_id = people.faces_of_photo(cat, 1)[0].person_id
+    _store(cat, 6, [_face(_near(rng, anna)), _face(_near(rng, anna), x=0.6, quality=0.1)])
+    report = people.group_faces(cat)
+    assert report.joined == 2 and report.started == 0
+    assert {f.person_id for f in people.faces_of_photo(cat, 6)} == {anna_id}
+
+
+def test_blurry_faces_never_start_a_person(cat: Catalog) -> None:
+    rng = np.random.default_rng(1)
+    carl = _identity(rng)
+    for pid in range(1, 6):
+        _store(cat, pid, [_face(_near(rng, carl), quality=0.2)])
+    report = people.group_faces(cat)
+    assert report.started == 0 and report.unassigned == 5 and people.people(cat) == []
+
+
+def test_name_merge_hide_and_not_this_person(cat: Catalog) -> None:
+    rng = np.random.default_rng(2)
+    anna = _identity(rng)
+    for pid in range(1, 4):
+        _store(cat, pid, [_face(_near(rng, anna, 0.1))])
+    other_look = anna + 0.45 * _identity(rng)  # the same person, seen differently
+    for pid in range(4, 7):  # ... forms a second group
+        _store(cat, pid, [_face(_near(rng, other_look, 0.1))])
+    people.group_faces(cat)
+    a, b = people.people(cat)
+    people.name_person(cat, b.id, "  Anna  ")
+    people.merge(cat, a.id, b.id)
+    (merged,) = people.people(cat)
+    assert merged.id == a.id and merged.name == "Anna" and merged.photos == 6
+    assert people.names(cat) == {"anna": [a.id]}
+    with pytest.raises(GlimpseError):
+        people.merge(cat, a.id, b.id)  # b is gone
+    # "Not Anna": the face leaves and grouping never puts it back there.
+    wrong = people.faces_of_photo(cat, 1)[0]
+    people.remove_face(cat, wrong.id)
+    people.group_faces(cat)
+    again = people.face(cat, wrong.id)
+    assert again.person_id is None and a.id in again.rejected
+    assert people.photo_ids_of(cat, [a.id]) == {2, 3, 4, 5, 6}
+    # Naming a face by hand puts it with that person again, by the user's choice.
+    assert people.assign_face(cat, wrong.id, "anna") == a.id
+    assert people.face(cat, wrong.id).manual
+    people.hide_person(cat, a.id)
+    assert people.people(cat) == [] and people.names(cat) == {}
+    assert people.people(cat, include_hidden=True)[0].hidden
+
+
+def test_redetected_faces_keep_the_users_choices(cat: Catalog) -> None:
+    """A face pass version bump stores new face rows: names, manual placements and
+    rejections carry over to the faces found again at the same place."""
+    rng = np.random.default_rng(3)
+    anna = _identity(rng)
+    vecs = {pid: _near(rng, anna, 0.1) for pid in range(1, 5)}
+    for pid, v in vecs.items():
+        _store(cat, pid, [_face(v)])
+    people.group_faces(cat)
+    (p,) = people.people(cat)
+    people.name_person(cat, p.id, "Anna")
+    people.remove_face(cat, people.faces_of_photo(cat, 4)[0].id)
+    for pid, v in vecs.items():  # the pass again: new rows, boxes shifted slightly
+        _store(cat, pid, [Face((0.11, 0.1, 0.2, 0.2), 100, 200.0, 1.0, 1.0,
+                               (v + 0.01).astype(np.float32))])
+    people.group_faces(cat)
+    (after,) = people.people(cat)
+    assert (after.id, after.name, after.photos) == (p.id, "Anna", 3)
+    assert p.id in people.faces_of_photo(cat, 4)[0].rejected
+
+
+def test_schema_upgrade_keeps_vectors_and_text(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    for step in range(2):
+        db.executescript(catalog_mod._MIGRATIONS[step])
+    db.execute("INSERT INTO folders VALUES (1, '/p', 0)")
+    db.execute("INSERT INTO photos(id, path, folder_id, size, mtime_ns, fingerprint, status, "
+               "updated_at) VALUES (7, '/p/a.jpg', 1, 1, 1, 'fp', 'ok', 0)")
+    db.execute("INSERT INTO models VALUES (1, 'm', 4, 0)")
+    db.execute("INSERT INTO embeddings VALUES (7, 1, ?)",
+               (catalog_mod.vector_to_blob(np.arange(4, dtype=np.float32)),))
+    db.execute("INSERT INTO pass_state VALUES ('ocr', 7, 1, 'fp', NULL, 0)")
+    db.execute("INSERT INTO photo_text(rowid, text) VALUES (7, 'hello')")
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+    cat = Catalog(path)
+    assert cat.read("PRAGMA user_version")[0][0] == catalog_mod.SCHEMA_VERSION
+    ids, matrix = cat.embeddings(1)
+    assert ids.tolist() == [7] and matrix[0].tolist() == [0, 1, 2, 3]
+    assert cat.photo_text(7) == "hello" and cat.pass_counts("ocr", 1) == (1, 1)
+    assert people.people(cat) == [] and people.face_count(cat) == 0
+    cat.close()
