@@ -26,6 +26,9 @@ def test_every_preset_names_a_model_open_clip_can_fetch() -> None:
         arch, _, tag = p.model.partition(":")
         assert (arch, tag) in pretrained, p.model
     assert presets.preset(presets.DEFAULT_PRESET).model == "ViT-B-32:laion2b_s34b_b79k"
+    from glimpse.core.models import DEFAULT_MODEL
+
+    assert presets.preset(presets.DEFAULT_PRESET).model == DEFAULT_MODEL
 
 
 def _facts(name: str) -> list[dict[str, str]]:
@@ -59,7 +62,8 @@ def test_published_figures_match_the_model_facts() -> None:
 
 
 def test_a_preset_name_is_a_model_name() -> None:
-    assert ModelSpec.parse("fast").arch == "MobileCLIP2-S0"
+    assert str(ModelSpec.parse("fast")) == "ViT-B-32:laion2b_s34b_b79k"
+    assert ModelSpec.parse("balanced").arch == "ViT-B-32-256"
     assert str(ModelSpec.parse("Multilingual")) == "ViT-B-16-SigLIP-i18n-256:webli"
     assert ModelSpec.parse("ViT-B-32:openai").tag == "openai"  # ordinary names untouched
 
