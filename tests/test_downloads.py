@@ -32,6 +32,13 @@ def hub(checkpoint: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     server.stop()
 
 
+
+@pytest.fixture(autouse=True)
+def _own_onnx_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test downloads the same tiny model; a session-wide ONNX export of it would
+    let a later test skip loading the weights, and so skip the download it checks."""
+    monkeypatch.setenv("GLIMPSE_ONNX_CACHE", str(tmp_path / "onnx"))
+
 def test_full_download_then_load(hub: FakeHub, checkpoint: bytes, tmp_path: Path) -> None:
     import torch
 
@@ -49,6 +56,7 @@ def test_full_download_then_load(hub: FakeHub, checkpoint: bytes, tmp_path: Path
 
     hub.requests.clear()
     encoder = models.Encoder(spec, "cpu", cache_dir=tmp_path / "cache")
+    encoder.prepare()
     assert not hub.gets()  # loaded from the cache, no second download
     expected = torch.load(io.BytesIO(checkpoint), weights_only=True)
     name, tensor = next(iter(encoder.model.state_dict().items()))
@@ -62,6 +70,7 @@ def test_loading_downloads_by_itself_with_the_default_progress(hub: FakeHub, che
     seen: list[DownloadProgress] = []
     monkeypatch.setattr(models, "_download_progress", seen.append)
     encoder = models.Encoder(models.ModelSpec("GlimpseTiny", tag=TAG), "cpu", cache_dir=tmp_path / "c")
+    encoder.prepare()  # models load lazily: the download comes with the first use
     assert encoder.dim > 0
     assert seen and seen[-1].done == len(checkpoint)
 

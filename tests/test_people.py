@@ -133,9 +133,10 @@ def test_redetected_faces_keep_the_users_choices(cat: Catalog) -> None:
 def test_schema_upgrade_keeps_vectors_and_text(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    for step in range(2):
+    before_people = 4  # places, offline folders and the OCR pass came first
+    for step in range(before_people):
         db.executescript(catalog_mod._MIGRATIONS[step])
-    db.execute("INSERT INTO folders VALUES (1, '/p', 0)")
+    db.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/p', 0)")
     db.execute("INSERT INTO photos(id, path, folder_id, size, mtime_ns, fingerprint, status, "
                "updated_at) VALUES (7, '/p/a.jpg', 1, 1, 1, 'fp', 'ok', 0)")
     db.execute("INSERT INTO models VALUES (1, 'm', 4, 0)")
@@ -143,7 +144,7 @@ def test_schema_upgrade_keeps_vectors_and_text(tmp_path: Path) -> None:
                (catalog_mod.vector_to_blob(np.arange(4, dtype=np.float32)),))
     db.execute("INSERT INTO pass_state VALUES ('ocr', 7, 1, 'fp', NULL, 0)")
     db.execute("INSERT INTO photo_text(rowid, text) VALUES (7, 'hello')")
-    db.execute("PRAGMA user_version=2")
+    db.execute(f"PRAGMA user_version={before_people}")
     db.commit()
     db.close()
     cat = Catalog(path)
