@@ -55,6 +55,7 @@ def main() -> int:
     lib = Library(tmp / "lib", model=args.model)
     lib.add_folder(folder)
     lib.index()
+    lib.read_text()  # the OCR pass, so text matches show their badge
     lib.close()
 
     from PySide6.QtCore import QTimer

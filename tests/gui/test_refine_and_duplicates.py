@@ -61,7 +61,7 @@ def test_near_duplicates_fold_into_one_result_that_expands(qtbot, make_window, p
     assert len(outcome.hits) == 8  # ten photos, three of them one picture
     row = next(n for n, h in enumerate(outcome.hits) if h.duplicates)
     index = tab.results_model.index(row)
-    assert "⧉ +2" in index.data()
+    assert "+2 alike" in index.data()
     tab.grid.setCurrentIndex(index)
     tab.duplicates_action.trigger()  # Space
     names = sorted(p.rsplit("/", 1)[-1] for p in shown_paths(window))

@@ -298,7 +298,8 @@ class MainWindow(QMainWindow):
         if outcome.faces is not None and (outcome.faces.done or outcome.faces.remaining):
             text += f" Looked for faces in {outcome.faces.done:,} photos"
             text += f" ({outcome.faces.remaining:,} left)." if outcome.faces.remaining else "."
-            self.people_tab.refresh()
+            if not self._closed:  # a job that ends as the window closes finds the library shut
+                self.people_tab.refresh()
         self.statusBar().showMessage(text, 10000)
         read = outcome.text is not None and outcome.text.done > 0
         if self.search_tab.has_query and not report.cancelled and (enc.encoded or read):

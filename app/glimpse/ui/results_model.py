@@ -142,7 +142,7 @@ class ResultsModel(QAbstractListModel):
             # and the preview keep the name); a folded group shows its size, as a
             # gallery's stack badge does.
             label = hit.place or os.path.basename(hit.path)
-            return f"{label}  ⧉ +{len(hit.duplicates)}" if hit.duplicates else label
+            return f"{label} · +{len(hit.duplicates)} alike" if hit.duplicates else label
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = self._thumbnail(index.row(), hit)
             return QIcon(with_text_badge(pixmap) if hit.text_match else pixmap)
