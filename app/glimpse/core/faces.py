@@ -119,7 +119,7 @@ class FaceEngine:
         return self._models
 
     def faces_in(self, image: Image.Image) -> list[Face]:
-        image = _fit(image, self.max_side)
+        image = imaging.fit_within(image, self.max_side)
         pixels = np.ascontiguousarray(np.asarray(image))
         grey = np.asarray(image.convert("L"))
         height, width = pixels.shape[:2]
@@ -142,15 +142,6 @@ class FaceEngine:
                 int(size), sharp, float(score), quality(size, sharp, float(score)), vector,
             ))
         return faces
-
-
-def _fit(image: Image.Image, max_side: int) -> Image.Image:
-    image = image.convert("RGB")
-    if max(image.size) <= max_side:
-        return image
-    scale = max_side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR)
 
 
 @dataclass(frozen=True)

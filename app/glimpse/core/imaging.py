@@ -359,6 +359,17 @@ def _os_error(exc: OSError) -> ImageDecodeError:
     return ImageDecodeError(f"could not read file ({exc.strerror or exc})")
 
 
+def fit_within(image: Image.Image, max_side: int) -> Image.Image:
+    """RGB, scaled down (never up) so its longer side is at most max_side: the
+    signal passes (OCR, faces) look at photos at a bounded size."""
+    image = image.convert("RGB")
+    if max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR)
+
+
 def _pil_error(exc: BaseException) -> ImageDecodeError:
     """Map whatever Pillow or a plugin raised while parsing/decoding to a reason."""
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):

@@ -83,14 +83,14 @@ class OcrEngine:
 
     def has_text(self, image: Image.Image) -> bool:
         """The detector alone at low resolution: any text box at all?"""
-        small = _fit(image, self.probe_side)
+        small = imaging.fit_within(image, self.probe_side)
         out = self._engine(True)(np.asarray(small), use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
         return boxes is not None and len(boxes) > 0
 
     def read(self, image: Image.Image) -> list[tuple[str, float]]:
         """(line, confidence) for every text line found."""
-        out = self._engine(False)(np.asarray(_fit(image, OCR_MAX_SIDE)))
+        out = self._engine(False)(np.asarray(imaging.fit_within(image, OCR_MAX_SIDE)))
         txts = getattr(out, "txts", None) or ()
         scores = getattr(out, "scores", None) or ()
         return [(t, float(s)) for t, s in zip(txts, scores, strict=False)]
@@ -119,15 +119,6 @@ def _bounded_aspect(image: Image.Image) -> Image.Image:
     canvas = Image.new("RGB", size, image.convert("RGB").getpixel((0, 0)))
     canvas.paste(image.convert("RGB"), (0, 0))
     return canvas
-
-
-def _fit(image: Image.Image, max_side: int) -> Image.Image:
-    image = image.convert("RGB")
-    if max(image.size) <= max_side:
-        return image
-    scale = max_side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.BILINEAR)
 
 
 class OcrPass(CatalogPass):
