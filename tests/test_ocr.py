@@ -257,3 +257,15 @@ def test_letters_and_digits_run_together_are_found_apart(tmp_path: Path) -> None
         assert cat.photo_text(1) == "warning35018 Flight LH1234"  # shown as read
     finally:
         cat.close()
+
+
+def test_text_of_an_offline_folder_is_not_found(text_library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An unplugged disk's photos are left out of results: by their words too."""
+    assert text_library.search('"wifi password"')
+    shots = tmp_path / "shots"
+    shots.rename(tmp_path / "unplugged")
+    text_library.index()  # the folder's root is gone: offline, rows and text kept
+    assert text_library.search('"wifi password"') == []
+    (tmp_path / "unplugged").rename(shots)
+    text_library.index()
+    assert text_library.search('"wifi password"')

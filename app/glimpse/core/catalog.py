@@ -857,9 +857,9 @@ class Catalog:
         FTS5 query; the snippet marks matched words with SNIPPET_OPEN/SNIPPET_CLOSE."""
         try:
             rows = self._query(
-                """SELECT t.rowid, bm25(photo_text), snippet(photo_text, 0, char(2), char(3), '…', 32)
+                f"""SELECT t.rowid, bm25(photo_text), snippet(photo_text, 0, char(2), char(3), '…', 32)
                    FROM photo_text t JOIN photos p ON p.id = t.rowid
-                   WHERE photo_text MATCH ? AND p.status = 'ok'
+                   WHERE photo_text MATCH ? AND p.status = 'ok' AND {_ONLINE}
                    ORDER BY bm25(photo_text) LIMIT ?""",
                 (fts_query, int(limit)),
             )
