@@ -163,3 +163,13 @@ def warn_if_random(lib) -> None:  # type: ignore[no-untyped-def]
     if lib.spec.is_random:
         sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
 
+
+def print_pass_report(r, did: str, left: str, resume: str, extra: str = "") -> int:  # type: ignore[no-untyped-def]
+    """One signal pass's outcome (a core.passes.PassReport) in two lines at most;
+    the exit status: 130 when it was stopped early, else 0."""
+    rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
+    print(f"{did} {r.done} photos{rate}; {r.failed} could not be read.{extra}")
+    if r.cancelled:
+        print(f"Stopped early with {r.remaining} {left}; run `{resume}` (or index again) to continue.")
+        return 130
+    return 0

@@ -15,6 +15,7 @@ from glimpse.cli.common import (
     interrupt_cancels,
     offline_note,
     open_library,
+    print_pass_report,
 )
 from glimpse.cli.people import find_faces
 from glimpse.core.errors import GlimpseError
@@ -68,13 +69,7 @@ def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # typ
     """The OCR pass, after encoding (it is slower and less urgent)."""
     with interrupt_cancels(token):
         r = lib.read_text(progress=printer, cancel=token)
-    rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
-    print(f"Read text in {r.done} photos{rate}; {r.failed} could not be read.")
-    if r.cancelled:
-        print(f"Stopped early with {r.remaining} photos left to read; run `glimpse ocr` "
-              "(or index again) to continue.")
-        return 130
-    return 0
+    return print_pass_report(r, "Read text in", "photos left to read", "glimpse ocr")
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:

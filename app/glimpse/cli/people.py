@@ -10,6 +10,7 @@ from glimpse.cli.common import (
     interrupt_cancels,
     open_library,
     print_json,
+    print_pass_report,
 )
 from glimpse.core.indexer import CancelToken
 
@@ -20,15 +21,8 @@ def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # typ
 
     with interrupt_cancels(token):
         r = lib.find_faces(progress=printer, cancel=token)
-    rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
-    found = people.people(lib.catalog)
-    print(f"Looked for faces in {r.done} photos{rate}; {r.failed} could not be read. "
-          f"{people.face_count(lib.catalog)} faces, {len(found)} people.")
-    if r.cancelled:
-        print(f"Stopped early with {r.remaining} photos left; run `glimpse faces` "
-              "(or index again) to continue.")
-        return 130
-    return 0
+    found = f" {people.face_count(lib.catalog)} faces, {len(people.people(lib.catalog))} people."
+    return print_pass_report(r, "Looked for faces in", "photos left", "glimpse faces", found)
 
 
 def cmd_faces(args: argparse.Namespace) -> int:
