@@ -95,19 +95,15 @@ def check_library(lib: Path, folder: Path, search: bool = True) -> list[str]:
 
 
 def _check_index_file(lib: Path, model_id: str, live_ids: list[int]) -> list[str]:
-    import re
+    """The in-memory index a reopened library builds holds exactly the catalog's live vectors."""
+    from glimpse.core.library import Library
 
-    from glimpse.core.index import VectorIndex
-
-    path = lib / "indexes" / (re.sub(r"[^A-Za-z0-9._-]+", "_", model_id) + ".hnsw")
-    db = sqlite3.connect(f"file:{lib / 'catalog.sqlite'}?mode=ro", uri=True)
-    dim = db.execute("SELECT dim FROM models WHERE model_id=?", (model_id,)).fetchone()[0]
-    db.close()
-    index = VectorIndex.load(path, dim)
-    if index is None:
-        return [f"saved index {path.name} unreadable"]
-    if sorted(index.ids) != live_ids:
-        return [f"HNSW holds {len(index)} ids, catalog {len(live_ids)}"]
+    with Library(lib, model=TINY_MODEL) as library:
+        if library.spec.model_id != model_id:
+            return [f"catalog model {model_id}, expected {library.spec.model_id}"]
+        held = sorted(library.index_for().ids)
+    if held != live_ids:
+        return [f"index holds {len(held)} ids, catalog {len(live_ids)}"]
     return []
 
 

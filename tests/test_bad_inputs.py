@@ -9,7 +9,6 @@ test_robustness.py; here they are tried together with the rest.)
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sqlite3
@@ -23,7 +22,6 @@ from PIL import Image
 from conftest import TINY_MODEL, make_photo
 from glimpse.cli.main import main
 from glimpse.core import imaging
-from glimpse.core.index import VectorIndex
 from glimpse.core.library import Library
 
 REPORT_ENV = "GLIMPSE_FAULT_REPORT"
@@ -165,34 +163,24 @@ def test_damaged_or_unwritable_storage_gives_clear_errors(tmp_path: Path, capsys
     folder, lib = _indexed(tmp_path)
     args = ["--library", str(lib), "--model", TINY_MODEL]
     tried: list[str] = []
-    index_file = next((lib / "indexes").glob("*.hnsw"))
+    # Index files an older Glimpse kept beside the catalog (hnswlib, a checksum,
+    # an id list), one of them damaged: removed, and the search reads the catalog.
+    old = lib / "indexes"
+    old.mkdir(exist_ok=True)
+    for name in ("GlimpseTiny_random.hnsw", "GlimpseTiny_random.hnsw.ids.npy", "GlimpseTiny_random.hnsw.b2"):
+        (old / name).write_bytes(os.urandom(300))
+    rc, out, _ = _cli(capsys, "search", "a photo", "-k", "6", *args)
+    assert rc == 0 and out.count(str(folder)) == 6
+    assert not old.exists()
+    tried.append("index files of an older version")
 
-    # A truncated, then a corrupted (bytes flipped mid-file) HNSW file: rebuilt from the catalog.
-    data = index_file.read_bytes()
-    for kind, blob in [
-        ("truncated HNSW file", data[: len(data) // 2]),
-        ("corrupted HNSW file", data[:200] + bytes(b ^ 0xFF for b in data[200:400]) + data[400:]),
-    ]:
-        index_file.write_bytes(blob)
-        rc, out, _ = _cli(capsys, "search", "a photo", "-k", "6", *args)
-        assert rc == 0 and out.count(str(folder)) == 6, kind
-        rebuilt = VectorIndex.load(index_file, _dim(lib))
-        assert rebuilt is not None and len(rebuilt) == 6, kind  # saved again, whole
-        tried.append(kind)
-
-    # Full disk while saving the index: a clear error; the catalog keeps the work.
+    # A photo added after the last search: found, since the index is read from the catalog.
     make_photo(folder / "late.jpg", seed=99)
-
-    def no_space(self, tmp):  # type: ignore[no-untyped-def]
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(VectorIndex, "_save_raw", no_space)
-    rc, _, err = _cli(capsys, "index", *args)
-    assert rc == 2 and "is full" in err
-    monkeypatch.undo()
+    rc, _, _ = _cli(capsys, "index", *args)
+    assert rc == 0
     rc, out, _ = _cli(capsys, "search", "a photo", "-k", "10", *args)
-    assert rc == 0 and out.count(str(folder)) == 7  # the index caught up from the catalog
-    tried.append("full disk during index save")
+    assert rc == 0 and out.count(str(folder)) == 7
+    tried.append("index follows the catalog")
 
     # A library folder that cannot be created or written.
     blocker = tmp_path / "a-file"

@@ -68,7 +68,7 @@ def test_kill9_at_random_moments_long(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["index-save", "commit", "migration"])
+@pytest.mark.parametrize("point", ["commit", "migration"])
 def test_kill9_at_a_pause_point_then_rerun_recovers(tmp_path: Path, point: str) -> None:
     folder, lib = tmp_path / "photos", tmp_path / "lib"
     for i in range(12):

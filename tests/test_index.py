@@ -1,4 +1,4 @@
-"""HNSW index: agreement with exact search, atomic persistence, repair against the catalog."""
+"""The vector index: exact in half precision, filters inside the scan, built from the catalog."""
 
 from __future__ import annotations
 
@@ -22,23 +22,47 @@ def _clustered(rng: np.random.Generator, n: int, dim: int, centres: np.ndarray) 
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_hnsw_recall_at_10_against_exact_search() -> None:
+def test_half_precision_index_finds_the_exact_float32_top_10() -> None:
     rng = np.random.default_rng(0)
     dim = 512
     centres = _unit(rng, 200, dim)
-    data = _clustered(rng, 6000, dim, centres)
-    ids = np.arange(1, 6001, dtype=np.int64)
-    index = VectorIndex(dim, capacity=100)  # grows by resizing as it fills
-    for start in range(0, 6000, 1000):
-        index.add(ids[start : start + 1000], data[start : start + 1000])
-    queries = _clustered(rng, 200, dim, centres)
-    hits = 0
-    for q in queries:
-        approx = {i for i, _ in index.search(q, 10)}
-        exact = {i for i, _ in exact_search(data, ids, q, 10)}
-        hits += len(approx & exact)
-    recall = hits / (10 * len(queries))
-    assert recall >= 0.99, recall
+    for data in (_clustered(rng, 6000, dim, centres), _unit(rng, 6000, dim)):
+        ids = np.arange(1, 6001, dtype=np.int64)
+        index = VectorIndex(dim)
+        for start in range(0, 6000, 1000):
+            index.add(ids[start : start + 1000], data[start : start + 1000])
+        queries = np.concatenate([_clustered(rng, 100, dim, centres), _unit(rng, 100, dim)])
+        hits = 0
+        for q in queries:
+            approx = {i for i, _ in index.search(q, 10)}
+            exact = {i for i, _ in exact_search(data, ids, q, 10)}
+            hits += len(approx & exact)
+        # Only a float16 rounding tie at the 10th place could differ.
+        assert hits / (10 * len(queries)) >= 0.998
+
+
+def test_a_narrow_filter_returns_everything_it_matches() -> None:
+    """The filter is applied inside the scan: the three allowed vectors are the
+    farthest from the query, yet all three come back, in score order."""
+    rng = np.random.default_rng(4)
+    data = _unit(rng, 2000, 32)
+    index = VectorIndex(32)
+    index.add(np.arange(2000), data)
+    query = data[0]
+    farthest = [int(i) for i in np.argsort(data @ query)[:3]]
+    hits = index.search(query, 10, allowed=set(farthest))
+    assert [i for i, _ in hits] == sorted(farthest, key=lambda i: -float(data[i] @ query))
+
+
+def test_adding_a_present_label_replaces_its_vector() -> None:
+    index = VectorIndex(4)
+    eye = np.eye(4, dtype=np.float32)
+    index.add(np.array([7, 8]), eye[:2])
+    index.add(np.array([7]), eye[2:3])  # photo 7 re-encoded
+    assert len(index) == 2
+    assert index.search(eye[2], 4) == [(7, 1.0), (8, 0.0)]
+    assert index.search(eye[1], 1) == [(8, 1.0)]
+    assert all(score == 0.0 for _, score in index.search(eye[0], 2))  # e0 is gone
 
 
 def test_scores_are_cosine_and_sorted() -> None:
@@ -47,10 +71,11 @@ def test_scores_are_cosine_and_sorted() -> None:
     index = VectorIndex(16)
     index.add(np.arange(50), data)
     hits = index.search(data[7], 5)
-    assert hits[0][0] == 7 and abs(hits[0][1] - 1.0) < 1e-5
+    # Vectors are kept in float16: scores are cosines to about 1e-4.
+    assert hits[0][0] == 7 and abs(hits[0][1] - 1.0) < 5e-4
     scores = [s for _, s in hits]
     assert scores == sorted(scores, reverse=True)
-    assert abs(hits[1][1] - float(data[hits[1][0]] @ data[7])) < 1e-5
+    assert abs(hits[1][1] - float(data[hits[1][0]] @ data[7])) < 5e-4
 
 
 def test_delete_readd_and_filter() -> None:
@@ -67,45 +92,22 @@ def test_delete_readd_and_filter() -> None:
     assert len(index) == 30
 
 
-def test_save_load_roundtrip_and_unreadable_file(tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
-    data = _unit(rng, 40, 8)
-    index = VectorIndex(8)
-    index.add(np.arange(40), data)
-    index.remove([5])
-    path = tmp_path / "x.hnsw"
-    index.save(path)
-    loaded = VectorIndex.load(path, 8)
-    assert loaded is not None and loaded.ids == index.ids
-    assert loaded.search(data[9], 1)[0][0] == 9
-    assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temp files
-    path.write_bytes(b"garbage")
-    assert VectorIndex.load(path, 8) is None
-    assert VectorIndex.load(tmp_path / "absent.hnsw", 8) is None
-
-
-def test_index_catalog_mismatch_is_repaired(library, photo_dir: Path) -> None:
+def test_index_is_built_from_the_catalog_and_follows_it(library, photo_dir: Path) -> None:
     from glimpse.core.library import Library
 
     library.add_folder(photo_dir)
     library.index()
     ids = set(library.catalog.embedding_ids(library.model_key()).tolist())
-    path = library._index_path(library.encoder.model_id)
-    # Simulate a crash that left a stale index: drop two ids and save.
-    stale = library.index_for()
-    stale.remove(sorted(ids)[:2])
-    stale.save(path)
+    assert library.index_for().ids == ids
     root = library.root
-    library.catalog.close()
-
+    library.close()
     reopened = Library(root, model="GlimpseTiny:random")
     try:
         assert reopened.index_for().ids == ids
-        # And a corrupt file is rebuilt from the catalog.
-        reopened.catalog.close()
-        path.write_bytes(b"not an index")
-        again = Library(root, model="GlimpseTiny:random")
-        assert again.index_for().ids == ids
-        again.close()
+        gone = sorted(ids)[:2]
+        for photo in reopened.catalog.photos_by_ids(gone).values():
+            Path(photo.path).unlink()
+        reopened.sync()
+        assert reopened.index_for().ids == ids - set(gone)
     finally:
-        pass
+        reopened.close()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import make_photo
 from glimpse.core.errors import CatalogError, GlimpseError
-from glimpse.core.index import VectorIndex, atomic_write
+from glimpse.core.index import atomic_write
 
 
 def test_full_disk_during_indexing_is_a_clear_error_and_keeps_committed_work(
@@ -34,11 +33,9 @@ def test_full_disk_during_indexing_is_a_clear_error_and_keeps_committed_work(
     assert library.encode(batch_size=4).encoded == 160 - committed
 
 
-def test_full_disk_while_saving_index_keeps_previous_file(tmp_path: Path, monkeypatch) -> None:
-    index = VectorIndex(4)
-    index.add(np.arange(3), np.eye(4, dtype=np.float32)[:3])
-    path = tmp_path / "x.hnsw"
-    index.save(path)
+def test_full_disk_while_saving_settings_keeps_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text('{"model": "x"}', encoding="utf-8")
     before = path.read_bytes()
 
     def no_space(tmp: Path) -> None:

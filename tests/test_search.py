@@ -117,10 +117,7 @@ def test_date_filter_uses_exif_or_mtime(library, tmp_path: Path) -> None:
     assert before[0].taken_at == "2019-07-14T10:00:00"
 
 
-def test_large_filtered_set_uses_hnsw_filter(indexed, photo_dir: Path, monkeypatch) -> None:
-    from glimpse.core import search
-
-    monkeypatch.setattr(search, "EXACT_FILTER_LIMIT", 0)
+def test_folder_filter_is_applied_inside_the_search(indexed, photo_dir: Path) -> None:
     hits = indexed.search("x", k=20, filters=Filters(folder=str(photo_dir / "trip")))
     assert {Path(h.path).name for h in hits} == {"img_06.jpg", "img_07.jpg"}
 

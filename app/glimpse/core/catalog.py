@@ -1,8 +1,8 @@
 """The SQLite catalog: the source of truth for photos, folders and embeddings.
 
-The HNSW index is only a cache built from the embeddings stored here, so a
-crash at any point leaves at worst an index that must be repaired, never lost
-work. WAL mode lets the GUI read while the indexer writes.
+The in-memory vector index (core/index.py) is built from the embeddings stored
+here, the one stored copy of every vector, so a crash at any point loses at
+most the batch being committed. WAL mode lets the GUI read while the indexer writes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from glimpse.core.errors import CatalogError
 from glimpse.core.faults import pause_point
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -145,6 +145,23 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX faces_photo ON faces(photo_id);
     CREATE INDEX faces_person ON faces(person_id);
     """,
+    # 5 -> 6: embeddings in an ordinary rowid table. As a WITHOUT ROWID table each
+    # 1 KB vector spilled into an overflow page of its own: 5 GB of catalog for
+    # 1M photos, where 1.2 GB holds them (scripts/bench_scale.py). Same columns,
+    # same rows; the freed pages are returned by a VACUUM after the upgrade.
+    """
+    CREATE TABLE embeddings_rowid (
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_key INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        vector BLOB NOT NULL,
+        UNIQUE (photo_id, model_key)
+    );
+    INSERT INTO embeddings_rowid(photo_id, model_key, vector)
+        SELECT photo_id, model_key, vector FROM embeddings ORDER BY photo_id, model_key;
+    DROP TABLE embeddings;
+    ALTER TABLE embeddings_rowid RENAME TO embeddings;
+    CREATE INDEX embeddings_model ON embeddings(model_key, photo_id);
+    """,
 ]
 
 # HNSW labels of video keyframes beyond the first: far above any photo id.
@@ -207,6 +224,15 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f2").astype(np.float32)
 
 
+def _blobs_to_matrix(blobs: list[bytes]) -> np.ndarray:
+    """Many stored vectors of one length as one float32 matrix, without a
+    Python-level conversion per row."""
+    width = len(blobs[0]) // 2
+    if any(len(b) != 2 * width for b in blobs):
+        return np.stack([blob_to_vector(b) for b in blobs])
+    return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), width).astype(np.float32)
+
+
 class Catalog:
     """One SQLite file. Safe to share between threads: one connection, one lock."""
 
@@ -250,6 +276,16 @@ class Catalog:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={step + 1}")
                 pause_point("migration")
+        if version < SCHEMA_VERSION:
+            self._return_free_pages()
+
+    def _return_free_pages(self) -> None:
+        """After an upgrade that rewrote a big table, give the freed space back
+        to the disk (a VACUUM cannot run inside the migration's transaction)."""
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        total = self._db.execute("PRAGMA page_count").fetchone()[0]
+        if free > 256 and free * 4 > total:
+            self._db.execute("VACUUM")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -518,7 +554,7 @@ class Catalog:
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         ids_out = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = np.stack([blob_to_vector(r[1]) for r in rows])
+        matrix = _blobs_to_matrix([r[1] for r in rows])
         return ids_out, matrix
 
     # -- writes (inside `with catalog.transaction() as db`) -----------------
@@ -751,8 +787,8 @@ class Catalog:
         """HNSW labels of live videos' extra keyframes (all, or those of some videos)."""
         if photo_ids is None:
             rows = self._query(
-                """SELECT f.id FROM frames f JOIN photos p ON p.id = f.photo_id
-                   WHERE f.model_key=? AND p.status='ok' ORDER BY f.id""",
+                f"""SELECT f.id FROM frames f JOIN photos p ON p.id = f.photo_id
+                   WHERE f.model_key=? AND p.status='ok' AND {_ONLINE} ORDER BY f.id""",
                 (model_key,),
             )
         else:
@@ -761,6 +797,29 @@ class Catalog:
                 photo_ids, [model_key],
             )
         return np.array([FRAME_LABEL_BASE + r[0] for r in rows], dtype=np.int64)
+
+    def iter_label_vectors(
+        self, model_key: int, chunk: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(labels, float32 vectors) of every searchable photo and live video keyframe
+        for a model, in chunks: what the in-memory index holds. Each chunk is one
+        short query (keyset paging), so writers and searches are never held up
+        for the seconds a million rows take."""
+        pages = (
+            (0, f"""SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
+                   WHERE e.model_key=? AND p.status='ok' AND {_ONLINE} AND e.photo_id > ?
+                   ORDER BY e.photo_id LIMIT ?"""),
+            (FRAME_LABEL_BASE, f"""SELECT f.id, f.vector FROM frames f JOIN photos p ON p.id = f.photo_id
+                   WHERE f.model_key=? AND p.status='ok' AND {_ONLINE} AND f.id > ?
+                   ORDER BY f.id LIMIT ?"""),
+        )
+        for base, sql in pages:
+            after = 0
+            while rows := self._query(sql, (model_key, after, chunk)):
+                after = rows[-1][0]
+                yield base + np.fromiter((r[0] for r in rows), np.int64, len(rows)), _blobs_to_matrix(
+                    [r[1] for r in rows]
+                )
 
     def label_vectors(self, model_key: int, labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(labels, vectors) for index labels of both kinds, in ascending label order."""
@@ -772,7 +831,7 @@ class Catalog:
         )
         parts = [m for m in (matrix,) if m is not None and len(m)]
         if rows:
-            parts.append(np.stack([blob_to_vector(r[1]) for r in rows]))
+            parts.append(_blobs_to_matrix([r[1] for r in rows]))
         out_ids = np.concatenate([ids, np.array([FRAME_LABEL_BASE + r[0] for r in rows], np.int64)])
         if not parts:
             return out_ids, np.zeros((0, 0), dtype=np.float32)

@@ -2,8 +2,8 @@
 
 A test sets GLIMPSE_FAULT_PAUSE=<point> in a child process's environment;
 when the child reaches that point it writes its pid to GLIMPSE_FAULT_MARK (if
-set) and sleeps, so the test can kill -9 it exactly there (mid index save,
-mid migration, mid commit) instead of hoping a random delay lands on it.
+set) and sleeps, so the test can kill -9 it exactly there (mid migration,
+mid commit) instead of hoping a random delay lands on it.
 Unset, a pause point costs one environment lookup.
 """
 
@@ -18,7 +18,7 @@ MARK_ENV = "GLIMPSE_FAULT_MARK"
 SLEEP_ENV = "GLIMPSE_FAULT_SLEEP_S"
 
 # The points the code offers; a test naming another one would wait forever.
-POINTS = ("index-save", "migration", "commit")
+POINTS = ("migration", "commit")
 
 
 def pause_point(name: str) -> None:

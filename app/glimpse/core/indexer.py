@@ -316,7 +316,6 @@ def encode_pending(
     cancel: CancelToken | None = None,
     batch_size: int = 32,
     workers: int | None = None,
-    on_batch: Callable[[], None] | None = None,
 ) -> EncodeReport:
     """Encode every photo that lacks a vector for this model, committing per batch."""
     report = EncodeReport()
@@ -332,8 +331,6 @@ def encode_pending(
     def flush() -> None:
         _commit_batch(catalog, encoder, model_key, index, batch, report)
         batch.clear()
-        if on_batch is not None:
-            on_batch()
         if progress is not None:
             done = report.encoded + report.failed
             progress(_progress("encode", done, len(todo), start, None))

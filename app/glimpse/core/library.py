@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from glimpse.core import (
 from glimpse.core.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.files import text_writer
-from glimpse.core.index import VectorIndex, atomic_write
+from glimpse.core.index import EXACT_COMFORT_LIMIT, VectorIndex, atomic_write
 from glimpse.core.indexer import (
     CancelToken,
     EncodeReport,
@@ -56,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SAVE_INDEX_EVERY_S = 60.0
 # Added to the score of photos from a place named in the query ("beach in
 # Lisbon"). Text-to-photo cosines of one query spread over ~0.1, so this lifts
 # a photo from the place past most others without hiding strong matches
@@ -102,6 +100,7 @@ class Library:
                 "writable place with --library or GLIMPSE_LIBRARY."
             ) from exc
         self.catalog = Catalog(self.root / "catalog.sqlite")
+        _remove_old_index_files(self.root / "indexes")
         # Held by every write job; other processes wait, then get a clear refusal.
         self.writer = WriterLock(self.root)
         self.settings = self._load_settings()
@@ -115,6 +114,9 @@ class Library:
         self._model_keys: dict[str, int] = {}
         self._model_dims: dict[str, int] = {}
         self._load_lock = threading.RLock()
+        # Building an index (seconds at 1M vectors) and loading a model (seconds,
+        # during a model switch) must not wait for each other.
+        self._index_lock = threading.RLock()
         self._ocr: OcrEngine | None = None
         self._faces: FaceEngine | None = None
 
@@ -173,32 +175,32 @@ class Library:
         """The catalog's small integer for a model (asked once: it never changes)."""
         return self._model_info(spec)[1]
 
-    def _index_path(self, model_id: str) -> Path:
-        return self.root / "indexes" / (re.sub(r"[^A-Za-z0-9._-]+", "_", model_id) + ".hnsw")
-
     def index_for(self, spec: ModelSpec | None = None) -> VectorIndex:
-        """The HNSW index for a model, loaded and checked against the catalog."""
+        """The in-memory index for a model, built from the catalog's vectors on first use."""
         model_id = (spec or self.spec).model_id
         loaded = self._indexes.get(model_id)  # fast path, as in encoder_for
         if loaded is not None:
             return loaded
-        with self._load_lock:
+        with self._index_lock:
             if model_id in self._indexes:
                 return self._indexes[model_id]
             _, key, dim = self._model_info(spec)
-            path = self._index_path(model_id)
-            index = VectorIndex.load(path, dim) or VectorIndex(dim)
+            started = time.monotonic()
+            index = VectorIndex(dim)
+            for ids, vectors in self.catalog.iter_label_vectors(key):
+                index.add(ids, vectors)
+            log.info("index for %s: %d vectors read in %.2f s", model_id, len(index),
+                     time.monotonic() - started)
+            if len(index) > EXACT_COMFORT_LIMIT:
+                log.warning("%d vectors: each search scans them all and takes over 0.1 s",
+                            len(index))
             self._indexes[model_id] = index
             self._index_keys[model_id] = key
-            if self._reconcile(model_id):
-                index.save(path)
             return index
 
     def _reconcile(self, model_id: str) -> bool:
-        """Make a loaded index hold exactly the catalog's vectors for its model.
-
-        Used on load (a crash may have left the file behind the catalog) and
-        after every scan (removals, and copies that reused stored vectors)."""
+        """Make a loaded index hold exactly the catalog's searchable vectors for its
+        model, after a scan (removals, offline folders, copies that reused vectors)."""
         index, key = self._indexes[model_id], self._index_keys[model_id]
         labels = np.concatenate([self.catalog.embedding_ids(key), self.catalog.frame_labels(key)])
         added, removed = index.sync_with(
@@ -231,7 +233,6 @@ class Library:
             removed = self.catalog.remove_folder(self._known_folder(path))
             self.catalog.sweep_text()
             self._reconcile_all()
-            self._save_all_indexes()
         return len(removed)
 
     def _known_folder(self, path: str | Path) -> str:
@@ -274,7 +275,6 @@ class Library:
         with self.writer.hold():
             moved = self.catalog.move_folder(old_path, new_path)
             self._reconcile_all()
-            self._save_all_indexes()
         return moved
 
     def _check_sample(
@@ -323,7 +323,7 @@ class Library:
         return None
 
     def _reconcile_all(self) -> None:
-        with self._load_lock:
+        with self._index_lock:
             for model_id in list(self._indexes):
                 self._reconcile(model_id)
 
@@ -389,25 +389,15 @@ class Library:
         if not self.catalog.ids_needing_embedding(self.model_key(spec)):
             return EncodeReport()  # nothing to encode: the model need not load
         encoder = self.encoder_for(spec)
-        index = self.index_for(spec)
-        path = self._index_path(encoder.model_id)
-        last_save = [time.monotonic()]
-
-        def maybe_save() -> None:
-            # Periodic saves keep the repair work after a crash small.
-            if time.monotonic() - last_save[0] > _SAVE_INDEX_EVERY_S:
-                index.save(path)
-                last_save[0] = time.monotonic()
-
+        # New vectors go to the catalog, and to the in-memory index only if one is
+        # loaded (a GUI or service answering searches meanwhile): a CLI run that
+        # only indexes never reads the library's vectors.
+        index = self._indexes.get(encoder.model_id)
         with self.writer.hold():
-            try:
-                report = encode_pending(
-                    self.catalog, encoder, self.model_key(spec), index, progress, cancel,
-                    batch_size=batch_size, workers=workers, on_batch=maybe_save,
-                )
-            finally:
-                index.save(path)
-        return report
+            return encode_pending(
+                self.catalog, encoder, self.model_key(spec), index, progress, cancel,
+                batch_size=batch_size, workers=workers,
+            )
 
     def read_text(
         self,
@@ -447,11 +437,6 @@ class Library:
         )
         people.group_faces(self.catalog)
         return report
-
-    def _save_all_indexes(self) -> None:
-        for model_id, index in self._indexes.items():
-            if index.dirty:
-                index.save(self._index_path(model_id))
 
     # -- searching ----------------------------------------------------------
 
@@ -698,7 +683,6 @@ class Library:
         return self.catalog.photos_with_status(OK)
 
     def close(self) -> None:
-        self._save_all_indexes()
         self.catalog.close()
 
     def __enter__(self) -> Library:
@@ -706,6 +690,20 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _remove_old_index_files(folder: Path) -> None:
+    """Earlier versions kept an hnswlib file per model beside the catalog (2 KB a
+    vector); vectors are now read from the catalog alone, so those files only take space."""
+    if not folder.is_dir():
+        return
+    for file in folder.iterdir():
+        if file.name.endswith((".hnsw", ".hnsw.ids.npy", ".hnsw.b2", ".tmp")):
+            file.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something of the user's is in there: leave it
 
 
 def _model_id_without_loading(spec: ModelSpec) -> str:

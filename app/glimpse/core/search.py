@@ -17,11 +17,7 @@ import numpy as np
 from glimpse.core import places
 from glimpse.core.catalog import FRAME_LABEL_BASE, Catalog
 from glimpse.core.errors import QueryError
-from glimpse.core.index import VectorIndex, exact_search
-
-# Below this many allowed photos, a filtered query scans their vectors exactly:
-# it is faster than a filtered graph walk and never misses a match.
-EXACT_FILTER_LIMIT = 5000
+from glimpse.core.index import VectorIndex
 
 _TERM = re.compile(r'\s*([+-])?\s*"([^"]*)"\s*')
 
@@ -137,20 +133,14 @@ def run(
     if not filters.active:
         ranked = _best_per_item(catalog, lambda n: index.search(vector, n), k, with_frames)
     else:
+        # The filter goes inside the scan: every allowed photo is scored, so a
+        # narrow filter returns all it matches, never a few survivors of a top-k.
         allowed = allowed_ids(catalog, filters)
-        frame_labels = catalog.frame_labels(model_key, allowed) if with_frames else None
-        if len(allowed) <= EXACT_FILTER_LIMIT:
-            ids, matrix = catalog.label_vectors(
-                model_key, [*allowed, *(frame_labels if frame_labels is not None else ())]
-            )
-            ranked = _best_per_item(
-                catalog, lambda n: exact_search(matrix, ids, vector, n), k, with_frames
-            )
-        else:
-            labels = allowed | {int(i) for i in frame_labels} if frame_labels is not None else allowed
-            ranked = _best_per_item(
-                catalog, lambda n: index.search(vector, n, allowed=labels), k, with_frames
-            )
+        if with_frames:
+            allowed = allowed | {int(i) for i in catalog.frame_labels(model_key, allowed)}
+        ranked = _best_per_item(
+            catalog, lambda n: index.search(vector, n, allowed=allowed), k, with_frames
+        )
     ids_ranked = [i for i, _, _ in ranked]
     rows = catalog.photos_by_ids(ids_ranked)
     videos = catalog.videos_by_ids(ids_ranked)

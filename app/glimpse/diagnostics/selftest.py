@@ -4,7 +4,7 @@ Why it exists: a frozen bundle (PyInstaller) can build fine and still be broken
 at run time - a data file of open_clip left out, a torch library missing, a
 hidden import forgotten. This check touches every layer a real search touches
 (Pillow decode, the open_clip model and its BPE tokenizer, torch, SQLite,
-hnswlib, saving and reloading the index) with no network and no user data, so
+faiss's vector index) with no network and no user data, so
 a broken bundle fails here, in seconds, before anyone ships it.
 
 It builds everything it needs in a temporary folder: a tiny model with random
@@ -60,7 +60,7 @@ class SelfTestResult:
 
 def environment_summary() -> str:
     """Versions that matter when a bundle misbehaves: put them in every report."""
-    import hnswlib  # noqa: F401  (import is the check: the native module loads)
+    import faiss  # noqa: F401  (import is the check: the native module loads)
     import numpy
     import open_clip
     import PIL
@@ -225,8 +225,8 @@ def run_self_test(report: Report | None = None, device: str = "cpu") -> SelfTest
                           cache_dir=workdir / "cache")
             hits = lib.similar(photos[0], k=PHOTO_COUNT)
             _check(len(hits) == PHOTO_COUNT and hits[0].path == str(photos[0].resolve()),
-                   f"after reopening, the saved index answered {[h.path for h in hits]}")
-            return "saved catalog and index reload and answer"
+                   f"after reopening, the index read from the catalog answered {[h.path for h in hits]}")
+            return "reopened catalog rebuilds the index and answers"
 
         run("reopen library", reopen)
         elapsed = time.perf_counter() - start
