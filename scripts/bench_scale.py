@@ -190,7 +190,71 @@ print(json.dumps({"vectors": len(index), "build_s": build, "open_s": time.perf_c
 """
 
 
-def bench_library(n: int, vectors: np.ndarray) -> None:
+_OPEN_APP = r"""
+import json, os, resource, sys, time
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, sys.argv[1])
+from PySide6.QtWidgets import QApplication
+from glimpse.core.indexer import EncodeReport, ScanReport
+from glimpse.core.library import IndexReport, Library
+# The generated rows name photos that are not on disk: skip the start-up rescan.
+Library.index = lambda self, *a, **kw: IndexReport(ScanReport(), EncodeReport())
+from glimpse.ui.main_window import MainWindow
+app = QApplication([])
+app.setOrganizationName("GlimpseBench")  # keep the user's own window settings out of it
+app.setApplicationName("GlimpseBench")
+t0 = time.perf_counter()
+window = MainWindow()
+window.show()
+c = window.controller
+shown = []
+window.resultsShown.connect(lambda *a: shown.append(time.perf_counter()))
+c.open(sys.argv[2], sys.argv[3], "cpu", watch=False)
+deadline = time.time() + 600
+while c.state != "ready" and time.time() < deadline:
+    app.processEvents(); time.sleep(0.01)
+ready = time.perf_counter() - t0
+window.search_tab.search.setText("children playing on a beach")
+window.search_tab.run_search()
+while not shown and time.time() < deadline:
+    app.processEvents(); time.sleep(0.01)
+first = time.perf_counter() - t0
+rows = window.search_tab.results_model.rowCount()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# `glimpse search` from a terminal meanwhile: answered by this window's service.
+import subprocess
+t = time.perf_counter()
+cli = subprocess.run([sys.executable, "-m", "glimpse", "search", "a dog", "--library", sys.argv[2],
+                      "--model", sys.argv[3], "-k", "5"], env={**os.environ, "PYTHONPATH": sys.argv[1]},
+                     capture_output=True, text=True)
+cli_s = time.perf_counter() - t
+window.close()
+print(json.dumps({"ready_s": ready, "results_s": first, "rows": rows, "peak_mib": peak,
+                  "cli_s": cli_s, "cli_rc": cli.returncode, "cli_lines": len(cli.stdout.splitlines()),
+                  "cli_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+os._exit(0)
+"""
+
+
+def bench_app(lib_dir: Path, model: str) -> None:
+    """The desktop app on a generated library: model text tower + index + Qt, peak memory."""
+    out = subprocess.run(
+        [sys.executable, "-c", _OPEN_APP, str(ROOT / "app"), str(lib_dir), model],
+        capture_output=True, text=True,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        print(f"  app: failed ({out.stderr.strip().splitlines()[-1:]})")
+        return
+    r = json.loads(lines[-1])
+    print(f"  app (GUI offscreen, {model} text tower, the index): ready in {r['ready_s']:.1f} s, "
+          f"first results {r['results_s']:.1f} s ({r['rows']} shown); peak memory {r['peak_mib']:,.0f} MiB",
+          flush=True)
+    print(f"  `glimpse search` meanwhile, through the app's service: {r['cli_s']:.2f} s, exit {r['cli_rc']}, "
+          f"{r['cli_lines']} lines; its peak memory {r['cli_peak_mib']:,.0f} MiB", flush=True)
+
+
+def bench_library(n: int, vectors: np.ndarray, app: bool = False) -> None:
     """A generated catalog of n rows: rebuild from it, memory, catalog queries."""
     lib_dir = OUT / f"lib-{n}"
     model = "ViT-B-32-256:random"
@@ -212,6 +276,8 @@ def bench_library(n: int, vectors: np.ndarray) -> None:
           f"process peak {r['peak_mib']:,.0f} MiB (Python + catalog + index, no model)", flush=True)
     for name, seconds in r["times"].items():
         print(f"    {name:<28} {seconds * 1000:8.1f} ms", flush=True)
+    if app:
+        bench_app(lib_dir, model)
 
 
 def bench_rescan(n: int) -> None:
@@ -255,6 +321,7 @@ def main() -> int:
                     help="file counts for the no-op rescan (none to skip)")
     ap.add_argument("--no-library", action="store_true", help="skip the generated catalogs")
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--no-app", action="store_true", help="skip the desktop app's memory at the largest size")
     args = ap.parse_args()
     sizes = sorted(set(args.sizes + ([1_000_000] if args.million else [])))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -266,7 +333,7 @@ def main() -> int:
         print(f"\n== {n:,} vectors", flush=True)
         vectors = bench_vectors(n, args.queries, rng)
         if not args.no_library:
-            bench_library(n, vectors)
+            bench_library(n, vectors, app=n == sizes[-1] and not args.no_app)
         del vectors
     for n in args.rescan:
         bench_rescan(n)

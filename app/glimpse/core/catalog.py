@@ -149,6 +149,8 @@ _MIGRATIONS: list[str] = [
     # 1 KB vector spilled into an overflow page of its own: 5 GB of catalog for
     # 1M photos, where 1.2 GB holds them (scripts/bench_scale.py). Same columns,
     # same rows; the freed pages are returned by a VACUUM after the upgrade.
+    # Indexes that let filters and the folder counts answer at 1M rows without
+    # a full scan: place keys, and (folder, status) for the counts per folder.
     """
     CREATE TABLE embeddings_rowid (
         photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
@@ -161,6 +163,9 @@ _MIGRATIONS: list[str] = [
     DROP TABLE embeddings;
     ALTER TABLE embeddings_rowid RENAME TO embeddings;
     CREATE INDEX embeddings_model ON embeddings(model_key, photo_id);
+    CREATE INDEX places_match_key ON places(match_key);
+    DROP INDEX photos_folder;
+    CREATE INDEX photos_folder_status ON photos(folder_id, status);
     """,
 ]
 
@@ -240,6 +245,8 @@ class Catalog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         try:
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=30
@@ -295,6 +302,7 @@ class Catalog:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.DatabaseError as exc:  # another writer held it past the timeout
                 raise CatalogError(_disk_message(exc, self.path)) from exc
+            self._local.in_transaction = True  # this thread's reads must see its writes
             try:
                 yield self._db
                 self._db.execute("COMMIT")
@@ -304,6 +312,8 @@ class Catalog:
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._local.in_transaction = False
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -314,11 +324,30 @@ class Catalog:
         return self._query(sql, params)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise CatalogError(_disk_message(exc, self.path)) from exc
+        if getattr(self._local, "in_transaction", False):
+            with self._lock:
+                try:
+                    return self._db.execute(sql, params).fetchall()
+                except sqlite3.DatabaseError as exc:
+                    raise CatalogError(_disk_message(exc, self.path)) from exc
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(_disk_message(exc, self.path)) from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's own read-only connection. WAL lets readers run beside the
+        writer and each other, so a quick read on the GUI thread never waits for
+        a worker's long query (folder counts, a million vectors read for the index)
+        or an indexing commit; each read sees the last committed state."""
+        conn = getattr(self._local, "reader", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.reader = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
 
     def _query_ids(
         self, sql: str, ids: Iterable[int], params: Sequence[object] = ()
@@ -335,6 +364,9 @@ class Catalog:
 
     def close(self) -> None:
         with self._lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
             self._db.close()
 
     # -- folders ------------------------------------------------------------
@@ -358,18 +390,27 @@ class Catalog:
             return ids
 
     def folders(self) -> list[FolderRow]:
-        rows = self._query(
-            """
-            SELECT f.id, f.path,
-                   COALESCE(SUM(p.status='ok'), 0),
-                   COALESCE(SUM(p.status='pending'), 0),
-                   COALESCE(SUM(p.status='error'), 0),
-                   f.offline_since
-            FROM folders f LEFT JOIN photos p ON p.folder_id = f.id
-            GROUP BY f.id ORDER BY f.path
-            """
-        )
-        return [FolderRow(*r) for r in rows]
+        """Each folder with its photo counts, from the (folder_id, status) index
+        alone, without reading a photo row."""
+        counts: dict[int, dict[str, int]] = {}
+        for folder_id, status, n in self._query(
+            "SELECT folder_id, status, COUNT(*) FROM photos GROUP BY folder_id, status"
+        ):
+            counts.setdefault(folder_id, {})[status] = n
+        rows = self._query("SELECT id, path, offline_since FROM folders ORDER BY path")
+        return [
+            FolderRow(
+                fid, path,
+                counts.get(fid, {}).get("ok", 0),
+                counts.get(fid, {}).get("pending", 0),
+                counts.get(fid, {}).get("error", 0),
+                offline,
+            )
+            for fid, path, offline in rows
+        ]
+
+    def folder_paths(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT path FROM folders ORDER BY path")]
 
     def set_offline(self, folder_id: int, offline: bool) -> None:
         """Remember since when a folder's root has been absent (kept if already set)."""
@@ -455,27 +496,40 @@ class Catalog:
         strings; place_key is places.place_key() of a city, region or country name)."""
         clauses: list[str] = ["status='ok'", _ONLINE]
         params: list[object] = []
+        # Each clause is written so SQLite can answer it from an index (a range
+        # of paths, of dates, a list of place keys): at 1M rows a full scan per
+        # filter costs hundreds of ms (scripts/bench_scale.py).
         if place_key:
-            clauses.append("id IN (SELECT photo_id FROM places WHERE instr(match_key, ?) > 0)")
-            params.append(f"|{place_key}|")
+            keys = self._place_keys_matching(place_key)
+            if not keys:
+                return set()
+            marks = ",".join("?" * len(keys))
+            clauses.append(f"id IN (SELECT photo_id FROM places WHERE match_key IN ({marks}))")
+            params += keys
         if folder is not None:
             prefix = folder.rstrip(os.sep) + os.sep
-            clauses.append("(path = ? OR substr(path, 1, ?) = ?)")
-            params += [folder, len(prefix), prefix]
+            # Paths under the folder sort between "folder/" and "folder0" ("0" follows "/").
+            clauses.append("(path = ? OR (path >= ? AND path < ?))")
+            params += [folder, prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
         # A photo with no EXIF date is dated by its file's mtime, which for
         # phone exports is usually close to when it was taken.
-        when = (
-            "COALESCE(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1e9, "
-            "'unixepoch', 'localtime'))"
-        )
-        if after is not None:
-            clauses.append(f"{when} >= ?")
-            params.append(after)
-        if before is not None:
-            clauses.append(f"{when} < ?")
-            params.append(before)
+        if after is not None or before is not None:
+            lo, hi = after or "0000", before or "9999"
+            from_mtime = "strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1e9, 'unixepoch', 'localtime')"
+            clauses.append(
+                f"((taken_at >= ? AND taken_at < ?) OR "
+                f"(taken_at IS NULL AND {from_mtime} >= ? AND {from_mtime} < ?))"
+            )
+            params += [lo, hi, lo, hi]
         rows = self._query(f"SELECT id FROM photos p WHERE {' AND '.join(clauses)}", params)
         return {r[0] for r in rows}
+
+    def _place_keys_matching(self, place_key: str) -> list[str]:
+        """The stored place keys naming this city, region or country: a few hundred
+        distinct keys, read from their index, then matched here."""
+        needle = f"|{place_key}|"
+        rows = self._query("SELECT DISTINCT match_key FROM places WHERE match_key IS NOT NULL")
+        return [r[0] for r in rows if needle in r[0]]
 
     # -- models and embeddings ---------------------------------------------
 

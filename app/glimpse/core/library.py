@@ -331,7 +331,9 @@ class Library:
         return self.catalog.folders()
 
     def folder_paths(self) -> list[str]:
-        return [f.path for f in self.catalog.folders()]
+        """Watched folders' paths, without counting their photos (cheap at any size:
+        the GUI asks on its own thread)."""
+        return self.catalog.folder_paths()
 
     # -- indexing -----------------------------------------------------------
 
