@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -157,7 +156,7 @@ def bench_real(queries: int) -> None:
 
 
 _OPEN_LIBRARY = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 t0 = time.perf_counter()
 from glimpse.core.library import Library
@@ -185,13 +184,14 @@ timed("filter: a place (Kyoto)", lambda: cat.photo_ids_matching(place_key="kyoto
 timed("search, no filter", lambda: lib._rank(q, 10, None, None, None))
 timed("search, one month", lambda: lib._rank(q, 10, Filters(after="2016-03-01", before="2016-04-01"), None, None))
 timed("search, one folder", lambda: lib._rank(q, 10, Filters(folder=folders[len(folders) // 2].path), None, None))
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"vectors": len(index), "build_s": build, "open_s": time.perf_counter() - t0,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "times": times}))
+                  "peak_mib": hwm / 1024, "times": times}))
 """
 
 
 _OPEN_APP = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, sys.argv[1])
 from PySide6.QtWidgets import QApplication
@@ -220,18 +220,23 @@ while not shown and time.time() < deadline:
     app.processEvents(); time.sleep(0.01)
 first = time.perf_counter() - t0
 rows = window.search_tab.results_model.rowCount()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 # `glimpse search` from a terminal meanwhile: answered by this window's service.
 import subprocess
 t = time.perf_counter()
-cli = subprocess.run([sys.executable, "-m", "glimpse", "search", "a dog", "--library", sys.argv[2],
+# Its peak from its own VmHWM: ru_maxrss would carry this process's over the fork.
+cli_code = ("import sys; from glimpse.cli.main import main; rc = main(sys.argv[1:]); "
+            "sys.stderr.write('HWM ' + next(l.split()[1] for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM:')) + chr(10)); sys.exit(rc)")
+cli = subprocess.run([sys.executable, "-c", cli_code, "search", "a dog", "--library", sys.argv[2],
                       "--model", sys.argv[3], "-k", "5"], env={**os.environ, "PYTHONPATH": sys.argv[1]},
                      capture_output=True, text=True)
+cli_hwm = [int(l.split()[1]) for l in cli.stderr.splitlines() if l.startswith("HWM ")]
 cli_s = time.perf_counter() - t
 window.close()
 print(json.dumps({"ready_s": ready, "results_s": first, "rows": rows, "peak_mib": peak,
                   "cli_s": cli_s, "cli_rc": cli.returncode, "cli_lines": len(cli.stdout.splitlines()),
-                  "cli_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+                  "cli_peak_mib": cli_hwm[0] / 1024 if cli_hwm else -1}))
 os._exit(0)
 """
 
@@ -254,7 +259,7 @@ def bench_app(lib_dir: Path, model: str) -> None:
           f"{r['cli_lines']} lines; its peak memory {r['cli_peak_mib']:,.0f} MiB", flush=True)
 
 
-def bench_library(n: int, vectors: np.ndarray, app: bool = False) -> None:
+def bench_library(n: int, vectors: np.ndarray | None, app: bool = False) -> None:
     """A generated catalog of n rows: rebuild from it, memory, catalog queries."""
     lib_dir = OUT / f"lib-{n}"
     model = "ViT-B-32-256:random"
@@ -262,6 +267,7 @@ def bench_library(n: int, vectors: np.ndarray, app: bool = False) -> None:
 
     model_id = ModelSpec.parse(model).model_id
     if not (lib_dir / "catalog.sqlite").is_file():
+        assert vectors is not None
         shutil.rmtree(lib_dir, ignore_errors=True)
         t = time.perf_counter()
         synthetic.build_catalog(lib_dir / "catalog.sqlite", vectors, model_id=model_id)
@@ -312,6 +318,16 @@ def bench_rescan(n: int) -> None:
           f"({noop / n * 1e6:.1f} us a file; {report})", flush=True)
 
 
+def hwm_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not carried
+    over from a parent through fork and exec)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
@@ -321,6 +337,7 @@ def main() -> int:
                     help="file counts for the no-op rescan (none to skip)")
     ap.add_argument("--no-library", action="store_true", help="skip the generated catalogs")
     ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--no-search", action="store_true", help="skip the search figures (library and app only)")
     ap.add_argument("--no-app", action="store_true", help="skip the desktop app's memory at the largest size")
     args = ap.parse_args()
     sizes = sorted(set(args.sizes + ([1_000_000] if args.million else [])))
@@ -331,13 +348,16 @@ def main() -> int:
         bench_real(args.queries)
     for n in sizes:
         print(f"\n== {n:,} vectors", flush=True)
-        vectors = bench_vectors(n, args.queries, rng)
+        if args.no_search:
+            vectors = synthetic.clustered_vectors(n, DIM, rng)[0] if not (OUT / f"lib-{n}").is_dir() else None
+        else:
+            vectors = bench_vectors(n, args.queries, rng)
         if not args.no_library:
             bench_library(n, vectors, app=n == sizes[-1] and not args.no_app)
         del vectors
     for n in args.rescan:
         bench_rescan(n)
-    print(f"\nbench process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    print(f"\nbench process peak {hwm_mib():,.0f} MiB")
     return 0
 
 

@@ -57,6 +57,27 @@ def test_find_groups_keeps_the_best_copy_and_lists_the_rest() -> None:
     assert 0.999 < g.similarity <= 1.0
 
 
+def test_block_neighbours_find_the_same_groups_as_a_scan_per_photo() -> None:
+    """Exact neighbours a block of photos at a time (the library's way) must group
+    exactly as one exact search per photo does, across block boundaries."""
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(40, 32))
+    matrix = centres[rng.integers(0, 40, 500)] + rng.normal(scale=0.03, size=(500, 32))
+    matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(10, 510)
+
+    def neighbours(vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        scores = matrix @ vec
+        return [(int(ids[i]), float(scores[i])) for i in np.argsort(-scores)[:k]]
+
+    per_photo = duplicates.find_groups(ids, matrix, neighbours, {}, lambda i: (i,))
+    blocks = list(duplicates.nearest_in_blocks(ids, matrix, 10, block_bytes=4 * 500 * 37))
+    assert len(blocks) == 500 and [i for i, _ in blocks[3]][0] == 13  # itself first
+    by_blocks = duplicates.find_groups(ids, matrix, None, {}, lambda i: (i,))
+    assert len(per_photo) > 5
+    assert [g.photo_ids for g in by_blocks] == [g.photo_ids for g in per_photo]
+
+
 @pytest.fixture
 def copies(photo_dir: Path) -> Path:
     """Two exact copies of one photo (same content: the same stored vector)."""

@@ -494,11 +494,12 @@ class Catalog:
     ) -> set[int]:
         """Ids of indexed, searchable photos passing the filters (dates are ISO
         strings; place_key is places.place_key() of a city, region or country name)."""
-        clauses: list[str] = ["status='ok'", _ONLINE]
+        # "+status": not from the status index (nearly every row is 'ok'), so that
+        # SQLite answers from the filter's own index instead (a range of paths,
+        # of dates, a list of place keys): at 1M rows a full scan per filter
+        # costs hundreds of ms (scripts/bench_scale.py).
+        clauses: list[str] = ["+status='ok'", _ONLINE]
         params: list[object] = []
-        # Each clause is written so SQLite can answer it from an index (a range
-        # of paths, of dates, a list of place keys): at 1M rows a full scan per
-        # filter costs hundreds of ms (scripts/bench_scale.py).
         if place_key:
             keys = self._place_keys_matching(place_key)
             if not keys:

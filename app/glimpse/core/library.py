@@ -632,7 +632,7 @@ class Library:
         self, rules: duplicates.Rules | None = None, spec: ModelSpec | None = None
     ) -> list[duplicates.DuplicateGroup]:
         """Every group of near-duplicate photos, largest first (nothing is deleted)."""
-        index, key = self.index_for(spec), self.model_key(spec)
+        key = self.model_key(spec)
         ids, matrix = self.catalog.embeddings(key)
         rows = self.catalog.photos_by_ids(int(i) for i in ids)
 
@@ -641,7 +641,7 @@ class Library:
             return ((row.width or 0) * (row.height or 0), row.size, [-ord(c) for c in row.path])
 
         return duplicates.find_groups(
-            ids, matrix, index.search, {i: r.taken_at for i, r in rows.items()}, quality,
+            ids, matrix, None, {i: r.taken_at for i, r in rows.items()}, quality,
             rules or duplicates.Rules(),
         )
 
