@@ -47,11 +47,17 @@ _SOURCE_SIZE = 512  # the photo thumbnail faces are cut from
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def preview_faces(library: Library, photo_id: int) -> list[PreviewFace]:
-    """The faces of a photo for the preview's outlines, with their people's labels."""
+def preview_faces(
+    library: Library, photo_id: int, t_seconds: float | None = None
+) -> list[PreviewFace]:
+    """The faces of a photo for the preview's outlines, with their people's labels.
+    For a video, `t_seconds` is the keyframe shown: only its faces are outlined."""
     out = []
     labels: dict[int, str] = {}
     for row in people.faces_of_photo(library.catalog, photo_id):
+        if row.t_seconds is not None and (
+                t_seconds is None or abs(row.t_seconds - t_seconds) >= people.SAME_FRAME_S):
+            continue
         name = None
         if row.person_id is not None:
             if row.person_id not in labels:
@@ -81,7 +87,8 @@ class FacePictures:
         photo = library.catalog.photo(row.photo_id)
         if photo is None:
             return None
-        key, pixmap = self.thumbnails.request(photo.path, photo.fingerprint, _SOURCE_SIZE)
+        key, pixmap = self.thumbnails.request(photo.path, photo.fingerprint, _SOURCE_SIZE,
+                                              t_seconds=row.t_seconds)  # a video's keyframe
         if pixmap is None:
             self._waiting.setdefault(key, []).append(row)
             return None
