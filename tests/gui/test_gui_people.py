@@ -203,3 +203,19 @@ def test_faces_of_a_video_are_outlined_on_their_keyframe_only(people_window, mon
                         (asked.append(t_seconds), ("k", None))[1])
     row = next(f for f in people.faces_of_photo(lib.catalog, clip) if f.t_seconds == 2.0)
     assert pictures.face(lib, row) is None and asked == [2.0]
+
+
+def test_cards_are_full_size_before_their_faces_are_cut(qtbot, people_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The cards view sizes every card like the first (uniform sizes): a card asked for
+    before its face picture is ready shows a placeholder of the face's size, so no card
+    stays clipped to a sliver once the pictures arrive."""
+    from glimpse.ui import people_view
+
+    view = people_window.people_tab
+    monkeypatch.setattr(view.pictures, "face", lambda library, row: None)  # nothing cut yet
+    view.refresh()
+    icon = view.model.data(view.model.index(0), Qt.ItemDataRole.DecorationRole)
+    assert icon is not None and (icon.width(), icon.height()) == (people_view.FACE_ICON,) * 2
+    view.show()
+    qtbot.waitUntil(lambda: view.cards.visualRect(view.model.index(0)).height() > 0)
+    assert view.cards.visualRect(view.model.index(0)).height() >= people_view.FACE_ICON

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -120,6 +120,11 @@ class PeopleModel(QAbstractListModel):
         self.pictures = pictures
         self.library: Library | None = None
         self.people: list[people.Person] = []
+        # Shown until a face is cut from its thumbnail: the cards' view sizes every card
+        # like the first (uniform sizes), so a card without its picture yet must not
+        # be smaller, or every card stays clipped to a sliver once the faces arrive.
+        self._placeholder = QPixmap(FACE_ICON, FACE_ICON)
+        self._placeholder.fill(QColor("#d0d0d0"))
 
     def reload(self, library: Library | None) -> None:
         self.beginResetModel()
@@ -146,7 +151,8 @@ class PeopleModel(QAbstractListModel):
         if role == self.PersonRole:
             return p.id
         if role == Qt.ItemDataRole.DecorationRole and p.best_face is not None and self.library:
-            return self.pictures.face(self.library, people.face(self.library.catalog, p.best_face))
+            picture = self.pictures.face(self.library, people.face(self.library.catalog, p.best_face))
+            return picture if picture is not None else self._placeholder
         return None
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: ANN401, N802
