@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
-from conftest import SHARED
+from conftest import SHARED, make_photo
+from glimpse.core import faces as faces_mod
 from glimpse.core import people
+from glimpse.core.errors import GlimpseError
 from glimpse.core.faces import FaceEngine, FacePass
 
 IMAGES = SHARED / "data" / "flickr8k-1k" / "images"
@@ -21,9 +24,12 @@ PEOPLE_PHOTO = "1244306891_8e78ae1620.jpg"
 TWO_PEOPLE = "1079274291_9aaf896cc1.jpg"
 DOG_PHOTO = "1001773457_577c3a7d70.jpg"
 
-pytestmark = pytest.mark.skipif(
+needs_flickr = pytest.mark.skipif(
     not (IMAGES / PEOPLE_PHOTO).is_file(), reason=f"Flickr8k photos are not in {IMAGES}"
 )
+# Real faces that may be bundled (tests/assets/faces/README.md): Eileen Collins
+# (NASA, public domain) and a cameraman (CC0), from scikit-image's sample data.
+ASSETS = Path(__file__).parent / "assets" / "faces"
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +37,7 @@ def engine() -> FaceEngine:
     return FaceEngine()
 
 
+@needs_flickr
 def test_faces_found_in_people_photos_and_not_in_a_dog_photo(engine: FaceEngine) -> None:
     faces = engine.faces_in(Image.open(IMAGES / PEOPLE_PHOTO))
     assert len(faces) >= 2
@@ -69,6 +76,7 @@ def faces_library(library, tmp_path: Path, engine: FaceEngine):  # type: ignore[
     return library
 
 
+@needs_flickr
 def test_the_same_faces_become_people_and_strangers_do_not_join(faces_library) -> None:  # type: ignore[no-untyped-def]
     lib = faces_library
     cat = lib.catalog
@@ -86,6 +94,7 @@ def test_the_same_faces_become_people_and_strangers_do_not_join(faces_library) -
         f.person_id is None for f in people.faces_of_photo(cat, two))
 
 
+@needs_flickr
 def test_names_search_and_a_new_face_pass_version_keep_user_data(faces_library, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     lib = faces_library
     cat = lib.catalog
@@ -114,6 +123,7 @@ def test_names_search_and_a_new_face_pass_version_keep_user_data(faces_library, 
     assert refound and anna.id in refound[0].rejected and refound[0].person_id != anna.id
 
 
+@needs_flickr
 def test_cli_faces_people_and_person_search(tmp_path: Path) -> None:
     from test_cli import run_cli
 
@@ -146,3 +156,117 @@ def test_cli_faces_people_and_person_search(tmp_path: Path) -> None:
     run_cli("people", "hide", first, lib=lib)
     assert "Anna" not in run_cli("people", lib=lib).stdout
     assert "(hidden)" in run_cli("people", "--all", lib=lib).stdout
+
+
+# -- faces in video keyframes (real dlib models, a real face, a real H.264 clip) --
+
+FPS = 10
+
+
+def face_clip(path: Path, segments: list[Image.Image], seconds: int = 2) -> Path:
+    """`seconds` of each picture, a keyframe every second (as a phone writes them)."""
+    import av
+
+    width, height = segments[0].size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = FPS
+        for picture in segments:
+            frame = av.VideoFrame.from_image(picture.convert("RGB"))
+            for _ in range(seconds * FPS):
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def on_background(face: Image.Image, seed: int, folder: Path,
+                  size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """The picture, square, in the middle of a frame of coloured blocks."""
+    back = Image.open(make_photo(folder / f"bg{seed}.png", seed, size, "PNG")).convert("RGB")
+    face = face.convert("RGB").resize((size[1], size[1]), Image.Resampling.LANCZOS)
+    back.paste(face, ((size[0] - size[1]) // 2, 0))
+    return back
+
+
+def test_spread_caps_the_keyframes_and_keeps_both_ends() -> None:
+    times = [float(t) for t in range(0, 128, 2)]  # MAX_FRAMES keyframes of a long clip
+    picked = faces_mod.spread(times)
+    assert len(picked) == faces_mod.MAX_VIDEO_FRAMES
+    assert picked[0] == 0.0 and picked[-1] == 126.0 and picked == sorted(picked)
+    assert faces_mod.spread([4.0, 0.0, 2.0]) == [0.0, 2.0, 4.0]
+    assert faces_mod.spread([]) == []
+
+
+@pytest.fixture
+def video_library(library, tmp_path: Path, engine: FaceEngine):  # type: ignore[no-untyped-def]
+    """Three edited photos of Eileen Collins, one of the cameraman, and a 6 s clip
+    whose middle 2 seconds show her (keyframes at 0, 2 and 4 s)."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    eileen.save(root / "eileen.jpg", quality=95)
+    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
+    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    Image.open(ASSETS / "camera.jpg").crop((100, 40, 340, 280)).save(root / "cameraman.jpg")
+    frames = [on_background(Image.new("RGB", (8, 8), "grey"), 1, tmp_path),
+              on_background(eileen, 2, tmp_path),
+              on_background(eileen.crop((350, 0, 512, 300)), 3, tmp_path)]  # the shuttle model
+    face_clip(root / "clip.mp4", frames)
+    library.add_folder(root)
+    library.index()
+    library._faces = engine
+    report = library.find_faces()
+    assert report.done == 5 and report.failed == 0, report.errors
+    return library
+
+
+def test_faces_in_video_keyframes_join_the_person_and_her_name_finds_the_video(video_library) -> None:  # type: ignore[no-untyped-def]
+    lib = video_library
+    cat = lib.catalog
+    root = Path(lib.folder_paths()[0])
+    clip = cat.photo_by_path(str(root / "clip.mp4")).id
+    photo = cat.photo_by_path(str(root / "eileen.jpg")).id
+    assert cat.keyframe_times()[clip] == [0.0, 2.0, 4.0]
+    in_clip = people.faces_of_photo(cat, clip)
+    assert in_clip and {f.t_seconds for f in in_clip} == {2.0}  # only the keyframe showing her
+    assert all(f.t_seconds is None for f in people.faces_of_photo(cat, photo))
+    # Her face in the clip joins the person her photos started, like any face.
+    eileen_face = max(people.faces_of_photo(cat, photo), key=lambda f: f.size_px)
+    assert eileen_face.person_id is not None
+    video_face = max(in_clip, key=lambda f: f.size_px)
+    assert video_face.person_id == eileen_face.person_id
+    people.name_person(cat, eileen_face.person_id, "Eileen")
+    (found,) = [p for p in people.people(cat) if p.name == "Eileen"]
+    assert found.photos == 4  # three photos and the video, counted once
+    shown = people.photo_ids_of(cat, people.person_by_name(cat, "eileen"))
+    assert clip in shown and cat.photo_by_path(str(root / "cameraman.jpg")).id not in shown
+
+    from glimpse.core import people_query
+    from glimpse.core.search import Filters
+
+    query = people_query.extract("Eileen", people.names(cat))
+    hits = lib.search(query.text, k=10, filters=Filters(photo_ids=frozenset(shown)))
+    assert any(h.photo_id == clip and h.kind == "video" for h in hits), [(h.photo_id, h.kind, h.path) for h in hits]
+
+
+def test_a_new_face_pass_keeps_names_in_videos_and_a_bad_clip_is_recorded(
+        video_library, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lib = video_library
+    cat = lib.catalog
+    clip = cat.photo_by_path(str(Path(lib.folder_paths()[0]) / "clip.mp4")).id
+    face = max(people.faces_of_photo(cat, clip), key=lambda f: f.size_px)
+    pid = people.assign_face(cat, face.id, "Eileen")
+    monkeypatch.setattr(FacePass, "version", FacePass.version + 1)
+    assert lib.find_faces().done == 5
+    again = max(people.faces_of_photo(cat, clip), key=lambda f: f.size_px)
+    assert (again.t_seconds, again.person_id, again.manual) == (2.0, pid, True)
+    # A clip that cannot be decoded again is recorded with its reason, like a bad photo.
+    row = cat.photo(clip)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(Path(row.path).read_bytes()[:300])
+    with pytest.raises(GlimpseError, match="video"):
+        FacePass(lib._faces, {clip: [0.0, 2.0]}).process(replace(row, path=str(broken)))

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import TINY_MODEL, make_photo
 
-HEAVY = ("torch", "torchvision", "open_clip", "onnxruntime")
+HEAVY = ("torch", "torchvision", "open_clip", "onnxruntime", "dlib")
 
 _PROBE = textwrap.dedent(
     """
@@ -58,6 +58,7 @@ def indexed(tmp_path: Path, photo_dir: Path) -> Path:
         assert report.encode.encoded == 8
         assert lib.encoder.engine == "onnx"
         lib.read_text()  # the OCR pass too: with nothing left to read, a re-index is a no-op
+        lib.find_faces()  # and the face pass (no faces in blocks of colour)
     return root
 
 
@@ -73,6 +74,42 @@ def test_reporting_commands_import_no_model_library(tmp_path: Path, indexed: Pat
     heavy, out = probe(tmp_path, indexed, "labels", "import", str(captions), "--images",
                        str(tmp_path / "photos"), "--out", str(tmp_path / "imported.csv"))
     assert heavy == [] and "Imported 1 captions" in out
+
+
+def test_status_counts_faces_and_people_without_loading_dlib(tmp_path: Path, indexed: Path) -> None:
+    """Faces as the pass stores them (two people, one named, on 5 of the 8 photos, 1 photo
+    left to read): `glimpse status` reports them from the catalog alone."""
+    import numpy as np
+
+    from glimpse.core import people
+    from glimpse.core.faces import FACE_PASS, FACE_VERSION, Face
+    from glimpse.core.library import Library
+
+    heavy, out = probe(tmp_path, indexed, "status")
+    assert heavy == [] and "Faces:   0 found, looked for in 8 of 8 indexed photos" in out
+    rng = np.random.default_rng(0)
+    centres = [c / np.linalg.norm(c) * 2 for c in rng.normal(size=(2, 128))]
+    with Library(indexed, model=TINY_MODEL, device="cpu") as lib:
+        rows = sorted(lib.indexed_photos(), key=lambda r: r.id)
+        with lib.catalog.transaction() as db:
+            for n, row in enumerate(rows[:5]):
+                faces = [Face((0.1 + 0.4 * i, 0.2, 0.3, 0.3), 100, 200.0, 1.0, 1.0,
+                              (c + rng.normal(size=128) * 0.01).astype(np.float32))
+                         for i, c in enumerate(centres if n < 3 else centres[:1])]
+                people.replace_faces(db, row.id, faces)
+            db.execute("DELETE FROM pass_state WHERE pass=? AND photo_id=?", (FACE_PASS, rows[7].id))
+        people.group_faces(lib.catalog)
+        first = people.people(lib.catalog)[0]
+        people.name_person(lib.catalog, first.id, "Anna")
+        assert lib.catalog.pass_counts(FACE_PASS, FACE_VERSION) == (7, 8)
+    heavy, out = probe(tmp_path, indexed, "status")
+    assert heavy == []
+    assert ("Faces:   8 found, looked for in 7 of 8 indexed photos "
+            "(`glimpse faces` looks in the rest)") in out
+    assert "People:  2, 1 of them named" in out
+    heavy, out = probe(tmp_path, indexed, "status", "--json")
+    assert heavy == [] and json.loads(out)["people"] == {
+        "faces": 8, "people": 2, "named": 1, "photos_read": 7, "photos_indexed": 8}
 
 
 def test_noop_reindex_loads_no_model(tmp_path: Path, indexed: Path) -> None:

@@ -6,6 +6,7 @@ runs the real dlib models on real photos."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,77 @@ def test_redetected_faces_keep_the_users_choices(cat: Catalog) -> None:
     (after,) = people.people(cat)
     assert (after.id, after.name, after.photos) == (p.id, "Anna", 3)
     assert p.id in people.faces_of_photo(cat, 4)[0].rejected
+
+
+def test_video_faces_keep_choices_per_keyframe_and_group_like_photos(cat: Catalog) -> None:
+    """Faces of one video at different keyframes are distinct rows; a re-run carries
+    the user's choices to the face at the same place of the same keyframe only."""
+    rng = np.random.default_rng(4)
+    ben = _identity(rng)
+    for pid in range(1, 4):
+        _store(cat, pid, [_face(_near(rng, ben, 0.1))])
+    clip = [replace(_face(_near(rng, ben, 0.1)), t_seconds=t) for t in (0.0, 2.0, 4.0)]
+    _store(cat, 10, clip)  # the same box in three keyframes of a video
+    people.group_faces(cat)
+    (p,) = people.people(cat)
+    assert p.photos == 4 and p.faces == 6  # the video counts once, its faces each
+    by_t = {f.t_seconds: f for f in people.faces_of_photo(cat, 10)}
+    assert sorted(by_t) == [0.0, 2.0, 4.0] and {f.person_id for f in by_t.values()} == {p.id}
+    people.remove_face(cat, by_t[2.0].id)  # "not Ben" at 0:02 only
+    _store(cat, 10, [replace(f, embedding=f.embedding + 0.01) for f in clip])  # the pass again
+    people.group_faces(cat)
+    again = {f.t_seconds: f for f in people.faces_of_photo(cat, 10)}
+    assert again[2.0].person_id is None and p.id in again[2.0].rejected
+    assert again[0.0].person_id == again[4.0].person_id == p.id
+    assert not again[0.0].rejected and not again[4.0].rejected
+
+
+def test_schema_upgrade_adds_keyframe_times_and_keeps_faces_and_names(tmp_path: Path) -> None:
+    """5 -> 6: faces get t_seconds (NULL: photos); faces, names, vectors and the face
+    pass's record of photos survive; videos are forgotten by the face pass only."""
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    before = 5
+    for step in range(before):
+        db.executescript(catalog_mod._MIGRATIONS[step])
+    db.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/p', 0)")
+    for pid, name in ((7, "a.jpg"), (8, "clip.mp4")):
+        db.execute("INSERT INTO photos(id, path, folder_id, size, mtime_ns, fingerprint, status, "
+                   "updated_at) VALUES (?, ?, 1, 1, 1, ?, 'ok', 0)", (pid, f"/p/{name}", f"fp{pid}"))
+        db.execute("INSERT INTO pass_state VALUES ('faces', ?, 1, ?, ?, 0)",
+                   (pid, f"fp{pid}", "not an image" if pid == 8 else None))
+        db.execute("INSERT INTO pass_state VALUES ('ocr', ?, 1, ?, NULL, 0)", (pid, f"fp{pid}"))
+    db.execute("INSERT INTO models VALUES (1, 'm', 4, 0)")
+    db.execute("INSERT INTO embeddings VALUES (7, 1, ?)",
+               (catalog_mod.vector_to_blob(np.arange(4, dtype=np.float32)),))
+    db.execute("INSERT INTO videos VALUES (8, 6.0, 0.0)")
+    db.execute("INSERT INTO frames VALUES (1, 8, 1, 2.0, ?)",
+               (catalog_mod.vector_to_blob(np.ones(4, dtype=np.float32)),))
+    db.execute("INSERT INTO people VALUES (3, 'Anna', 0, 0)")
+    vector = np.linspace(-1, 1, 128, dtype=np.float32)
+    db.execute("INSERT INTO faces(id, photo_id, x, y, w, h, size_px, sharpness, score, quality, "
+               "embedding, person_id, manual, rejected) "
+               "VALUES (5, 7, 0.1, 0.2, 0.3, 0.4, 90, 100, 1, 1, ?, 3, 1, '9')",
+               (vector.astype("<f4").tobytes(),))
+    db.execute(f"PRAGMA user_version={before}")
+    db.commit()
+    db.close()
+    cat = Catalog(path)
+    assert cat.read("PRAGMA user_version")[0][0] == catalog_mod.SCHEMA_VERSION  # and on to the latest
+    ids, matrix = cat.embeddings(1)
+    assert ids.tolist() == [7] and matrix[0].tolist() == [0, 1, 2, 3]
+    (anna,) = people.people(cat)
+    assert (anna.id, anna.name, anna.photos) == (3, "Anna", 1)
+    f = people.face(cat, 5)
+    assert (f.photo_id, f.box, f.person_id, f.manual, f.rejected, f.t_seconds) == (
+        7, (0.1, 0.2, 0.3, 0.4), 3, True, frozenset({9}), None)
+    stored = cat.read("SELECT embedding FROM faces WHERE id=5")[0][0]
+    assert np.frombuffer(stored, dtype="<f4").tolist() == vector.tolist()
+    assert cat.pass_counts("faces", 1) == (1, 2)  # the photo stays read, the video is to read
+    assert cat.ids_needing_pass("faces", 1) == [8]
+    assert cat.pass_counts("ocr", 1) == (2, 2)
+    assert cat.keyframe_times() == {8: [0.0, 2.0]}
+    cat.close()
 
 
 def test_schema_upgrade_keeps_vectors_and_text(tmp_path: Path) -> None:

@@ -167,6 +167,21 @@ def test_video_thumbnail_frame(tmp_path: Path) -> None:
     assert np.abs(np.asarray(thumb, dtype=np.float32) - want).mean() < 15
 
 
+def test_frames_at_reads_stored_keyframes_again(tmp_path: Path) -> None:
+    """The face pass decodes keyframes at the stored times, each with its own time;
+    a time between keyframes lands on the one before it, and repeats come once."""
+    clip = make_video(tmp_path / "f.mp4", [20, 21, 22])
+    frames = video.frames_at(clip, [0.0, 2.0, 2.5, 4.0], max_side=64)
+    assert [t for t, _ in frames] == [0.0, 2.0, 4.0]
+    assert all(max(image.size) == 64 for _, image in frames)
+    for (_, image), seed in zip(frames, [20, 21, 22], strict=True):
+        want = np.asarray(segment_image(seed).resize(image.size), dtype=np.float32)
+        assert np.abs(np.asarray(image, dtype=np.float32) - want).mean() < 15
+    (tmp_path / "cut.mp4").write_bytes(clip.read_bytes()[:700])
+    with pytest.raises(ImageDecodeError, match="video"):
+        video.frames_at(tmp_path / "cut.mp4", [0.0], max_side=64)
+
+
 def test_samsung_motion_photo_is_one_photo() -> None:
     from conftest import SHARED
 

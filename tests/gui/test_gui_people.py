@@ -176,3 +176,46 @@ def test_preview_outlines_faces_click_to_name_and_more_of_this_person(
         pane.people_label.linkActivated.emit(f"person:{second.id}")
     assert {h.photo_id for h in blocker.args[0].hits} == theirs
     assert tab.person_chip.isVisible() and tab.person_chip.text() == "Ben"
+
+
+def test_faces_of_a_video_are_outlined_on_their_keyframe_only(people_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A video's faces carry their keyframe's time: the preview outlines those of the
+    frame it shows, and a face card is cut from that same frame."""
+    from glimpse.ui import people_view
+
+    window = people_window
+    lib = window.controller.library
+    clip = max(r.id for r in lib.indexed_photos())  # stands in for a video here
+    vec = np.ones(128, dtype=np.float32)
+    at_0 = Face((0.1, 0.1, 0.2, 0.2), 100, 200.0, 1.0, 1.0, vec, t_seconds=0.0)
+    at_2 = Face((0.6, 0.3, 0.2, 0.2), 100, 200.0, 1.0, 1.0, vec, t_seconds=2.0)
+    with lib.catalog.transaction() as db:
+        people.replace_faces(db, clip, [at_0, at_2])
+    assert [f.box for f in people_view.preview_faces(lib, clip, 2.0)] == [at_2.box]
+    assert [f.box for f in people_view.preview_faces(lib, clip, 0.0)] == [at_0.box]
+    assert people_view.preview_faces(lib, clip, 1.0) == []
+    photo = min(r.id for r in lib.indexed_photos())  # a photo's faces have no time
+    assert len(people_view.preview_faces(lib, photo)) == 1
+    asked: list[float | None] = []
+    pictures = window.people_tab.pictures
+    monkeypatch.setattr(pictures.thumbnails, "request",
+                        lambda path, fp, size, use_disk=True, t_seconds=None:
+                        (asked.append(t_seconds), ("k", None))[1])
+    row = next(f for f in people.faces_of_photo(lib.catalog, clip) if f.t_seconds == 2.0)
+    assert pictures.face(lib, row) is None and asked == [2.0]
+
+
+def test_cards_are_full_size_before_their_faces_are_cut(qtbot, people_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The cards view sizes every card like the first (uniform sizes): a card asked for
+    before its face picture is ready shows a placeholder of the face's size, so no card
+    stays clipped to a sliver once the pictures arrive."""
+    from glimpse.ui import people_view
+
+    view = people_window.people_tab
+    monkeypatch.setattr(view.pictures, "face", lambda library, row: None)  # nothing cut yet
+    view.refresh()
+    icon = view.model.data(view.model.index(0), Qt.ItemDataRole.DecorationRole)
+    assert icon is not None and (icon.width(), icon.height()) == (people_view.FACE_ICON,) * 2
+    view.show()
+    qtbot.waitUntil(lambda: view.cards.visualRect(view.model.index(0)).height() > 0)
+    assert view.cards.visualRect(view.model.index(0)).height() >= people_view.FACE_ICON

@@ -12,8 +12,12 @@ from glimpse.cli.common import offline_note, open_library, print_json
 def cmd_status(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         st = lib.status()
+        from glimpse.core import people
+        from glimpse.core.faces import FACE_PASS, FACE_VERSION  # counts only: dlib is not loaded
+
+        faces = people.summary(lib.catalog, FACE_PASS, FACE_VERSION)
         if args.json:
-            print_json(asdict(st))
+            print_json({**asdict(st), "people": asdict(faces)})
             return 0
         print(f"Library: {st.root}")
         print(f"Model:   {st.model}  ({st.indexed_for_model} photos encoded with it)")
@@ -26,6 +30,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         read, indexed = lib.catalog.pass_counts(OCR_PASS, OCR_VERSION)
         print(f"Text:    read in {read} of {indexed} indexed photos"
               + ("" if read >= indexed else " (`glimpse ocr` reads the rest)"))
+        print(f"Faces:   {faces.faces} found, looked for in {faces.photos_read} of "
+              f"{faces.photos_indexed} indexed photos"
+              + ("" if faces.photos_read >= faces.photos_indexed
+                 else " (`glimpse faces` looks in the rest)"))
+        print(f"People:  {faces.people}, {faces.named} of them named"
+              + (" (`glimpse people` lists them)" if faces.people else ""))
         print("Folders:" if st.folders else "Folders: none (run `glimpse index FOLDER`)")
         for f in st.folders:
             note = offline_note(f.offline_since)

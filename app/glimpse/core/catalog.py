@@ -22,7 +22,7 @@ import numpy as np
 from glimpse.core.errors import CatalogError
 from glimpse.core.faults import pause_point
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Each entry upgrades the schema from version i to i + 1. Never edit an entry
 # that has shipped: add a new one, so every old catalog upgrades step by step.
@@ -145,7 +145,14 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX faces_photo ON faces(photo_id);
     CREATE INDEX faces_person ON faces(person_id);
     """,
-    # 5 -> 6: embeddings in an ordinary rowid table. As a WITHOUT ROWID table each
+    # 5 -> 6: faces in video keyframes (core/faces.py): t_seconds is the keyframe's
+    # time, NULL for a photo. The face pass recorded videos as unreadable before;
+    # forgetting that makes it look at them (photos are not read again).
+    """
+    ALTER TABLE faces ADD COLUMN t_seconds REAL;
+    DELETE FROM pass_state WHERE pass = 'faces' AND photo_id IN (SELECT photo_id FROM videos);
+    """,
+    # 6 -> 7: embeddings in an ordinary rowid table. As a WITHOUT ROWID table each
     # 1 KB vector spilled into an overflow page of its own: 5 GB of catalog for
     # 1M photos, where 1.2 GB holds them (scripts/bench_scale.py). Same columns,
     # same rows; the freed pages are returned by a VACUUM after the upgrade.
@@ -834,6 +841,16 @@ class Catalog:
             "SELECT photo_id, duration, first_t FROM videos WHERE photo_id IN ({ids})", ids
         )
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    def keyframe_times(self) -> dict[int, list[float]]:
+        """{video's photo id: the times of its stored keyframes (the first one and the
+        others, of any model)}, ascending. The face pass looks at these frames."""
+        out: dict[int, set[float]] = {}
+        for pid, t in self._query(
+            "SELECT photo_id, first_t FROM videos UNION SELECT photo_id, t_seconds FROM frames"
+        ):
+            out.setdefault(int(pid), set()).add(float(t))
+        return {pid: sorted(ts) for pid, ts in out.items()}
 
     def has_frames(self, model_key: int) -> bool:
         return bool(self._query("SELECT 1 FROM frames WHERE model_key=? LIMIT 1", (model_key,)))

@@ -7,6 +7,11 @@ landmark model and `dlib_face_recognition_resnet_model_v1` (128-d embeddings,
 The 68-point landmark model in the same package is not used: its training data
 (iBUG 300-W) forbids commercial use.
 
+Videos: the pass reads a video's keyframes again (core/video.py decodes them at
+the times the indexer stored: the first one in `videos`, the others in `frames`),
+at most MAX_VIDEO_FRAMES of them spread over the clip, and stores each face with
+the video's photo id and the keyframe's time. Grouping treats them like any face.
+
 The pass stores every face it finds, however small or blurry; whether a face
 may start a person is decided later by its quality (core/people.py). Grouping
 into people runs after the pass, over the faces it stored (Library.find_faces).
@@ -17,14 +22,15 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from glimpse.core import imaging
+from glimpse.core import imaging, video
 from glimpse.core.catalog import Catalog, PhotoRow
 from glimpse.core.errors import GlimpseError, ImageDecodeError
 from glimpse.core.passes import CatalogPass
@@ -44,6 +50,9 @@ MIN_SCORE = 0.0
 # the same after a 1 px Gaussian blur ~60-90, after 2 px ~10) counts fully.
 GOOD_SIZE_PX = 80
 GOOD_SHARPNESS = 50.0
+# Keyframes of one video looked at, spread over the clip: a two-hour film costs
+# at most this many detector runs (about 8 photos' worth), whatever its length.
+MAX_VIDEO_FRAMES = 8
 
 _MODELS_PACKAGE = "face_recognition_models"
 _LANDMARKS = "shape_predictor_5_face_landmarks.dat"
@@ -58,6 +67,7 @@ class Face:
     score: float  # the detector's decision value
     quality: float  # 0..1, see quality()
     embedding: np.ndarray  # 128 float32
+    t_seconds: float | None = None  # a video's keyframe the face is in; None for a photo
 
 
 def quality(size_px: int, sharpness: float, score: float = 1.0) -> float:
@@ -144,6 +154,17 @@ class FaceEngine:
         return faces
 
 
+def spread(times: Sequence[float], n: int = MAX_VIDEO_FRAMES) -> list[float]:
+    """At most n of these times, evenly spread from the first to the last."""
+    ordered = sorted(set(times))
+    if len(ordered) <= n:
+        return ordered
+    if n <= 1:
+        return ordered[:1]
+    picks = {round(i * (len(ordered) - 1) / (n - 1)) for i in range(n)}
+    return [ordered[i] for i in sorted(picks)]
+
+
 @dataclass(frozen=True)
 class FaceResult:
     faces: list[Face]
@@ -156,12 +177,26 @@ class FacePass(CatalogPass):
     name = FACE_PASS
     version = FACE_VERSION
 
-    def __init__(self, engine: FaceEngine | None = None) -> None:
+    def __init__(
+        self,
+        engine: FaceEngine | None = None,
+        keyframe_times: Mapping[int, Sequence[float]] | None = None,
+    ) -> None:
+        """`keyframe_times`: {video's photo id: its stored keyframe times}
+        (Catalog.keyframe_times, read before the run: process() reads no database).
+        A video missing from it is looked at once, at its start."""
         self.engine = engine or FaceEngine()
+        self.keyframe_times = keyframe_times
 
     def process(self, row: PhotoRow) -> FaceResult:
         start = time.monotonic()
         try:
+            if video.is_video(row.path):
+                times = (self.keyframe_times or {}).get(row.id, ())
+                frames = video.frames_at(row.path, spread(times or (0.0,)), self.engine.max_side)
+                faces = [replace(f, t_seconds=t)
+                         for t, image in frames for f in self.engine.faces_in(image)]
+                return FaceResult(faces, time.monotonic() - start)
             image = imaging.make_thumbnail(row.path, self.engine.max_side)
         except ImageDecodeError as exc:
             raise GlimpseError(str(exc)) from exc

@@ -434,7 +434,7 @@ class Library:
             if self._faces is None:
                 self._faces = FaceEngine()
         report = passes.run_pass(
-            self.catalog, FacePass(self._faces), progress, cancel,
+            self.catalog, FacePass(self._faces, self.catalog.keyframe_times()), progress, cancel,
             after_model_key=self.model_key(spec),
         )
         people.group_faces(self.catalog)
@@ -551,7 +551,9 @@ class Library:
     def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
         """A query that was only a date ("june 2021"): the filtered photos, newest first."""
         ids = search.allowed_ids(self.catalog, filters)
-        hits = [SearchHit(r.id, r.path, 0.0, r.taken_at, r.width, r.height, r.fingerprint)
+        clips = self.catalog.videos_by_ids(ids)  # {id: (duration, first keyframe's time)}
+        hits = [SearchHit(r.id, r.path, 0.0, r.taken_at, r.width, r.height, r.fingerprint,
+                          *(("video", clips[r.id][1], clips[r.id][0]) if r.id in clips else ()))
                 for r in self.catalog.photos_by_ids(ids).values()]
         return fusion.sort_hits(hits, "newest")[:k]
 

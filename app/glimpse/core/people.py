@@ -47,6 +47,7 @@ START_DISTANCE = 0.35
 MIN_FACES_TO_START = 3
 MIN_START_QUALITY = 0.5
 SAME_FACE_IOU = 0.5  # a re-detected box overlapping an old one this much is the same face
+SAME_FRAME_S = 0.05  # keyframe times are stored to the millisecond
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class FaceRow:
     person_id: int | None
     manual: bool
     rejected: frozenset[int]
+    t_seconds: float | None = None  # in a video: the keyframe the face is in
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -104,24 +106,34 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 # -- writes from the face pass ----------------------------------------------
 
 def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) -> None:
-    """Store a photo's faces, keeping the user's choices for faces found again."""
+    """Store a photo's faces, keeping the user's choices for faces found again
+    (same place and, in a video, the same keyframe)."""
     old = db.execute(
-        "SELECT x, y, w, h, person_id, manual, rejected FROM faces WHERE photo_id=?", (photo_id,)
+        "SELECT x, y, w, h, person_id, manual, rejected, t_seconds FROM faces WHERE photo_id=?",
+        (photo_id,),
     ).fetchall()
     db.execute("DELETE FROM faces WHERE photo_id=?", (photo_id,))
     for face in faces:
         person, manual, rejected = None, 0, ""
-        best = max(old, key=lambda o: iou(o[:4], face.box), default=None)
+        same_frame = [o for o in old if _same_time(o[7], face.t_seconds)]
+        best = max(same_frame, key=lambda o: iou(o[:4], face.box), default=None)
         if best is not None and iou(best[:4], face.box) >= SAME_FACE_IOU:
             person, manual, rejected = best[4], best[5], best[6]
             old.remove(best)
         db.execute(
             """INSERT INTO faces(photo_id, x, y, w, h, size_px, sharpness, score, quality,
-                                 embedding, person_id, manual, rejected)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 embedding, person_id, manual, rejected, t_seconds)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (photo_id, *face.box, face.size_px, face.sharpness, face.score, face.quality,
-             _blob(face.embedding), person, manual, rejected),
+             _blob(face.embedding), person, manual, rejected, face.t_seconds),
         )
+
+
+def _same_time(a: float | None, b: float | None) -> bool:
+    """Both in the photo, or both in the same keyframe of a video."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) < SAME_FRAME_S
 
 
 # -- grouping ---------------------------------------------------------------
@@ -273,7 +285,7 @@ def photo_ids_of(catalog: Catalog, person_ids: Sequence[int]) -> set[int]:
 
 def faces_of_photo(catalog: Catalog, photo_id: int) -> list[FaceRow]:
     return [_face_row(r) for r in catalog.read(
-        f"SELECT {_FACE_COLUMNS} FROM faces WHERE photo_id=? ORDER BY x", (photo_id,))]
+        f"SELECT {_FACE_COLUMNS} FROM faces WHERE photo_id=? ORDER BY t_seconds, x", (photo_id,))]
 
 
 def faces_of_person(catalog: Catalog, person_id: int, limit: int | None = None) -> list[FaceRow]:
@@ -294,12 +306,31 @@ def face_count(catalog: Catalog) -> int:
     return int(catalog.read("SELECT COUNT(*) FROM faces")[0][0])
 
 
-_FACE_COLUMNS = "id, photo_id, x, y, w, h, size_px, quality, person_id, manual, rejected"
+_FACE_COLUMNS = ("id, photo_id, x, y, w, h, size_px, quality, person_id, manual, rejected, "
+                 "t_seconds")
 
 
 def _face_row(r: tuple) -> FaceRow:
     return FaceRow(r[0], r[1], (r[2], r[3], r[4], r[5]), r[6], r[7], r[8], bool(r[9]),
-                   _rejected(r[10]))
+                   _rejected(r[10]), r[11])
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What `glimpse status` says about people (plain counts: no model is loaded)."""
+
+    faces: int
+    people: int  # visible people with at least one face
+    named: int
+    photos_read: int  # by the current face pass version
+    photos_indexed: int
+
+
+def summary(catalog: Catalog, pass_name: str, pass_version: int) -> Summary:
+    found = people(catalog)
+    read, indexed = catalog.pass_counts(pass_name, pass_version)
+    return Summary(face_count(catalog), sum(1 for p in found if p.faces),
+                   sum(1 for p in found if p.faces and p.name), read, indexed)
 
 
 # -- user actions (user data: never recomputed) -------------------------------

@@ -181,6 +181,45 @@ def _reason(exc: Exception) -> str:
     return re.sub(r"\s*:\s*'[^']*'$", "", text).strip() or type(exc).__name__
 
 
+def frames_at(
+    path: str | os.PathLike[str], times: list[float], max_side: int
+) -> list[tuple[float, Image.Image]]:
+    """The keyframes at these times (as decode_video found them), each with its own time,
+    longer side <= max_side, from one opening of the file. The face pass reads a video's
+    stored keyframes again this way instead of keeping their pictures."""
+    import av
+
+    out: list[tuple[float, Image.Image]] = []
+    seen: set[float] = set()
+    try:
+        with av.open(os.fspath(path), metadata_errors="ignore") as container:
+            if not container.streams.video:
+                raise ImageDecodeError("no video track")
+            stream = container.streams.video[0]
+            stream.codec_context.skip_frame = "NONKEY"
+            for target in times:
+                frame = _keyframe_at(container, stream, max(0.0, target))
+                if frame is None:
+                    break
+                t = round(float(frame.time if frame.time is not None else target), 3)
+                if t in seen:
+                    continue
+                seen.add(t)
+                # Scale in FFmpeg so the longer side lands on max_side (a 4K frame is
+                # never converted to RGB at full size).
+                short, long = sorted((max(1, frame.width), max(1, frame.height)))
+                image, _, _ = _to_small_rgb(frame, max(1, round(max_side * short / long)))
+                out.append((t, image))
+    except av.error.FFmpegError as exc:
+        if not out:
+            raise ImageDecodeError(f"truncated or corrupt video ({_reason(exc)})") from None
+    except OSError as exc:
+        raise ImageDecodeError(f"could not read file ({exc.strerror or exc})") from None
+    if not out:
+        raise ImageDecodeError("truncated or corrupt video (no frame could be decoded)")
+    return out
+
+
 def thumbnail_frame(path: str | os.PathLike[str], t_seconds: float, max_side: int) -> Image.Image:
     """The keyframe shown for a video hit (at its matching time), longer side <= max_side."""
     import av

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -47,11 +47,17 @@ _SOURCE_SIZE = 512  # the photo thumbnail faces are cut from
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def preview_faces(library: Library, photo_id: int) -> list[PreviewFace]:
-    """The faces of a photo for the preview's outlines, with their people's labels."""
+def preview_faces(
+    library: Library, photo_id: int, t_seconds: float | None = None
+) -> list[PreviewFace]:
+    """The faces of a photo for the preview's outlines, with their people's labels.
+    For a video, `t_seconds` is the keyframe shown: only its faces are outlined."""
     out = []
     labels: dict[int, str] = {}
     for row in people.faces_of_photo(library.catalog, photo_id):
+        if row.t_seconds is not None and (
+                t_seconds is None or abs(row.t_seconds - t_seconds) >= people.SAME_FRAME_S):
+            continue
         name = None
         if row.person_id is not None:
             if row.person_id not in labels:
@@ -81,7 +87,8 @@ class FacePictures:
         photo = library.catalog.photo(row.photo_id)
         if photo is None:
             return None
-        key, pixmap = self.thumbnails.request(photo.path, photo.fingerprint, _SOURCE_SIZE)
+        key, pixmap = self.thumbnails.request(photo.path, photo.fingerprint, _SOURCE_SIZE,
+                                              t_seconds=row.t_seconds)  # a video's keyframe
         if pixmap is None:
             self._waiting.setdefault(key, []).append(row)
             return None
@@ -113,6 +120,11 @@ class PeopleModel(QAbstractListModel):
         self.pictures = pictures
         self.library: Library | None = None
         self.people: list[people.Person] = []
+        # Shown until a face is cut from its thumbnail: the cards' view sizes every card
+        # like the first (uniform sizes), so a card without its picture yet must not
+        # be smaller, or every card stays clipped to a sliver once the faces arrive.
+        self._placeholder = QPixmap(FACE_ICON, FACE_ICON)
+        self._placeholder.fill(QColor("#d0d0d0"))
 
     def reload(self, library: Library | None) -> None:
         self.beginResetModel()
@@ -139,7 +151,8 @@ class PeopleModel(QAbstractListModel):
         if role == self.PersonRole:
             return p.id
         if role == Qt.ItemDataRole.DecorationRole and p.best_face is not None and self.library:
-            return self.pictures.face(self.library, people.face(self.library.catalog, p.best_face))
+            picture = self.pictures.face(self.library, people.face(self.library.catalog, p.best_face))
+            return picture if picture is not None else self._placeholder
         return None
 
     def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: ANN401, N802

@@ -578,7 +578,8 @@ class SearchTab(QWidget):
         hit = current.data(HitRole) if current.isValid() else None
         self.preview.show_hit(hit)
         if hit is not None and self.controller.library is not None:
-            self.preview.set_faces(people_ui.preview_faces(self.controller.library, hit.photo_id))
+            self.preview.set_faces(people_ui.preview_faces(
+                self.controller.library, hit.photo_id, hit.t_seconds))
 
     def _more_of_person(self, person_id: int, label: str) -> None:
         lib = self.controller.library
@@ -594,7 +595,7 @@ class SearchTab(QWidget):
         name = people_ui.ask_name(self, face.name or "")
         if name:
             people.assign_face(lib.catalog, face.face_id, name)
-            self.preview.set_faces(people_ui.preview_faces(lib, hit.photo_id))
+            self.preview.set_faces(people_ui.preview_faces(lib, hit.photo_id, hit.t_seconds))
             self.peopleChanged.emit()
 
     def open_selected(self) -> None:
