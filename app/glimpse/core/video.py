@@ -18,7 +18,10 @@ import datetime as dt
 import math
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -192,11 +195,7 @@ def frames_at(
     out: list[tuple[float, Image.Image]] = []
     seen: set[float] = set()
     try:
-        with av.open(os.fspath(path), metadata_errors="ignore") as container:
-            if not container.streams.video:
-                raise ImageDecodeError("no video track")
-            stream = container.streams.video[0]
-            stream.codec_context.skip_frame = "NONKEY"
+        with _keyframes_of(path) as (container, stream):
             for target in times:
                 frame = _keyframe_at(container, stream, max(0.0, target))
                 if frame is None:
@@ -220,16 +219,26 @@ def frames_at(
     return out
 
 
+@contextmanager
+def _keyframes_of(path: str | os.PathLike[str]) -> Iterator[tuple[Any, Any]]:
+    """(container, its first video stream) set to decode keyframes only; the
+    caller translates FFmpeg's errors its own way."""
+    import av
+
+    with av.open(os.fspath(path), metadata_errors="ignore") as container:
+        if not container.streams.video:
+            raise ImageDecodeError("no video track")
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"
+        yield container, stream
+
+
 def thumbnail_frame(path: str | os.PathLike[str], t_seconds: float, max_side: int) -> Image.Image:
     """The keyframe shown for a video hit (at its matching time), longer side <= max_side."""
     import av
 
     try:
-        with av.open(os.fspath(path), metadata_errors="ignore") as container:
-            if not container.streams.video:
-                raise ImageDecodeError("no video track")
-            stream = container.streams.video[0]
-            stream.codec_context.skip_frame = "NONKEY"
+        with _keyframes_of(path) as (container, stream):
             frame = _keyframe_at(container, stream, max(0.0, t_seconds))
             if frame is None:
                 raise ImageDecodeError("truncated or corrupt video (no frame could be decoded)")
