@@ -83,17 +83,9 @@ def decode_video(path: str | os.PathLike[str], min_side: int = 224) -> DecodedVi
         stream.codec_context.skip_frame = "NONKEY"
         duration = _duration(container, stream)
         frames: list[tuple[float, Image.Image]] = []
-        seen: set[float] = set()
         width = height = 0
         try:
-            for target in sample_times(duration):
-                frame = _keyframe_at(container, stream, target)
-                if frame is None:
-                    break
-                t = round(float(frame.time if frame.time is not None else target), 3)
-                if t in seen:
-                    continue
-                seen.add(t)
+            for t, frame in _distinct_keyframes(container, stream, sample_times(duration)):
                 image, width, height = _to_small_rgb(frame, min_side)
                 frames.append((t, image))
         except av.error.FFmpegError as exc:
@@ -109,6 +101,21 @@ def decode_video(path: str | os.PathLike[str], min_side: int = 224) -> DecodedVi
     return DecodedVideo(
         frames, width, height, duration, _creation_time(meta), _location(meta)
     )
+
+
+def _distinct_keyframes(container, stream, times: list[float]) -> Iterator[tuple[float, Any]]:  # type: ignore[no-untyped-def]
+    """(time, frame) of the keyframe at or before each target time, each keyframe
+    once (two targets between the same keyframes find the same one); stops at
+    the first time no keyframe can be decoded."""
+    seen: set[float] = set()
+    for target in times:
+        frame = _keyframe_at(container, stream, target)
+        if frame is None:
+            return
+        t = round(float(frame.time if frame.time is not None else target), 3)
+        if t not in seen:
+            seen.add(t)
+            yield t, frame
 
 
 def _keyframe_at(container, stream, target: float):  # type: ignore[no-untyped-def]
@@ -193,17 +200,9 @@ def frames_at(
     import av
 
     out: list[tuple[float, Image.Image]] = []
-    seen: set[float] = set()
     try:
         with _keyframes_of(path) as (container, stream):
-            for target in times:
-                frame = _keyframe_at(container, stream, max(0.0, target))
-                if frame is None:
-                    break
-                t = round(float(frame.time if frame.time is not None else target), 3)
-                if t in seen:
-                    continue
-                seen.add(t)
+            for t, frame in _distinct_keyframes(container, stream, [max(0.0, x) for x in times]):
                 # Scale in FFmpeg so the longer side lands on max_side (a 4K frame is
                 # never converted to RGB at full size).
                 short, long = sorted((max(1, frame.width), max(1, frame.height)))
