@@ -92,7 +92,7 @@ def test_delete_readd_and_filter() -> None:
     assert len(index) == 30
 
 
-def test_index_is_built_from_the_catalog_and_follows_it(library, photo_dir: Path) -> None:
+def test_index_is_built_from_the_catalog_and_follows_it(library, photo_dir: Path, monkeypatch) -> None:
     from glimpse.core.library import Library
 
     library.add_folder(photo_dir)
@@ -103,7 +103,12 @@ def test_index_is_built_from_the_catalog_and_follows_it(library, photo_dir: Path
     library.close()
     reopened = Library(root, model="GlimpseTiny:random")
     try:
-        assert reopened.index_for().ids == ids
+        import glimpse.core.library as library_module
+
+        seen = []
+        monkeypatch.setattr(library_module, "_REPORT_INDEX_READ_FROM", 0)  # even for a few photos
+        assert reopened.index_for(progress=seen.append).ids == ids
+        assert (seen[-1].done, seen[-1].total) == (len(ids), len(ids))
         gone = sorted(ids)[:2]
         for photo in reopened.catalog.photos_by_ids(gone).values():
             Path(photo.path).unlink()

@@ -870,6 +870,13 @@ class Catalog:
             )
         return np.array([FRAME_LABEL_BASE + r[0] for r in rows], dtype=np.int64)
 
+    def vector_count(self, model_key: int) -> int:
+        """Stored vectors of a model (photos and keyframes, any state): from the
+        embeddings index, cheap, for progress totals."""
+        photos = self._query("SELECT COUNT(*) FROM embeddings WHERE model_key=?", (model_key,))
+        frames = self._query("SELECT COUNT(*) FROM frames WHERE model_key=?", (model_key,))
+        return int(photos[0][0]) + int(frames[0][0])
+
     def iter_label_vectors(
         self, model_key: int, chunk: int = 20_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +54,21 @@ if TYPE_CHECKING:
     from glimpse.core.ocr import OcrEngine
 
 log = logging.getLogger(__name__)
+
+# Reading fewer vectors than this takes well under a second: no progress shown.
+_REPORT_INDEX_READ_FROM = 50_000
+
+
+@dataclass(frozen=True)
+class VectorReadProgress:
+    """How far a library's index is read from the catalog (shown in the status bar)."""
+
+    done: int
+    total: int
+    cancellable = False
+
+    def text(self) -> str:
+        return f"Reading photo vectors into the search index: {self.done:,} of {self.total:,}"
 
 # Added to the score of photos from a place named in the query ("beach in
 # Lisbon"). Text-to-photo cosines of one query spread over ~0.1, so this lifts
@@ -175,8 +190,11 @@ class Library:
         """The catalog's small integer for a model (asked once: it never changes)."""
         return self._model_info(spec)[1]
 
-    def index_for(self, spec: ModelSpec | None = None) -> VectorIndex:
-        """The in-memory index for a model, built from the catalog's vectors on first use."""
+    def index_for(
+        self, spec: ModelSpec | None = None, progress: Callable[[VectorReadProgress], None] | None = None
+    ) -> VectorIndex:
+        """The in-memory index for a model, built from the catalog's vectors on first use
+        (a few seconds at a million photos: `progress` hears how far it is)."""
         model_id = (spec or self.spec).model_id
         loaded = self._indexes.get(model_id)  # fast path, as in encoder_for
         if loaded is not None:
@@ -187,8 +205,11 @@ class Library:
             _, key, dim = self._model_info(spec)
             started = time.monotonic()
             index = VectorIndex(dim)
+            total = self.catalog.vector_count(key) if progress is not None else 0
             for ids, vectors in self.catalog.iter_label_vectors(key):
                 index.add(ids, vectors)
+                if progress is not None and total >= _REPORT_INDEX_READ_FROM:
+                    progress(VectorReadProgress(len(index), max(total, len(index))))
             log.info("index for %s: %d vectors read in %.2f s", model_id, len(index),
                      time.monotonic() - started)
             if len(index) > EXACT_COMFORT_LIMIT:

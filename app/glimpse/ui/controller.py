@@ -180,7 +180,7 @@ class LibraryController(QObject):
             # progress in the status bar and a cancel button (resumed next time).
             ensure_weights(lib.spec, lib.cache_dir, progress, token)
             lib.encoder.prepare()  # cheap once exported; towers load on first use
-            lib.index_for()
+            lib.index_for(progress=progress)  # seconds at 1M photos, with progress
             return str(lib.spec)
 
         worker = Worker(job, name="load")

@@ -261,13 +261,16 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(p.done)
 
     def _on_download_progress(self, p: object) -> None:
-        """The model's weights downloading (first run): size, rate, time left, cancel."""
+        """The model's weights downloading (first run): size, rate, time left, cancel;
+        or, at a big library, its vectors read into the search index (no cancel)."""
         if p is None:
             if self.controller._index_worker is None:
                 self._show_progress(False)
             return
         self._show_progress(True)
         self.pause_button.hide()
+        # Reading the index from the catalog cannot be stopped halfway (seconds).
+        self.cancel_button.setVisible(getattr(p, "cancellable", True))
         self.cancel_button.setToolTip("Stop the download (it resumes from there next time)")
         self.progress_label.setText(p.text())  # type: ignore[attr-defined]
         total = p.total  # type: ignore[attr-defined]
