@@ -122,3 +122,26 @@ def test_export_failure_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch, tmp
     assert enc.engine == "torch"
     assert "using torch on the CPU instead" in caplog.text and "simulated" in caplog.text
     assert vec.shape == (1, enc.dim)
+
+
+LEARNED = Path(__file__).resolve().parent / "assets" / "flickr-small-clip" / "GlimpseFlickrSmall.pt"
+
+
+def test_a_batchnorm_image_tower_exports_and_the_model_stays_in_eval_mode(tmp_path: Path) -> None:
+    """The learned small model's ResNet tower has BatchNorm: export used to leave
+    the torch model in training mode, so the check (and a torch fallback) saw
+    batch statistics and the export was refused (cosine 0.29)."""
+    spec = ModelSpec.parse(f"GlimpseFlickrSmall:{LEARNED}")
+    torch_enc = Encoder(spec, device="cpu", engine="torch")
+    model, preprocess, tokenizer = torch_enc._torch_parts()
+    meta = onnx_engine.export(model, preprocess, tokenizer, spec.model_id, tmp_path / "export")
+    assert not any(m.training for m in model.modules())
+    assert meta["fidelity"]["image_min_cosine"] >= onnx_engine.MIN_COSINE
+    photos = [make_photo(tmp_path / f"p{i}.jpg", seed=i, size=(90, 70)) for i in range(3)]
+    from PIL import Image
+
+    images = [Image.open(p).convert("RGB") for p in photos]
+    towers = onnx_engine.OnnxTowers(tmp_path / "export", meta)
+    ours = towers.encode_images(np.stack([towers.preprocess(im) for im in images]))
+    ours /= np.linalg.norm(ours, axis=1, keepdims=True)
+    assert _cos(ours, torch_enc.encode_pil(images)).min() >= 0.999

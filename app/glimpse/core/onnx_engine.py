@@ -250,6 +250,11 @@ def export(
                         output_names=["embedding"], opset_version=17, dynamo=False,
                         dynamic_axes={inp: {0: "batch"}, "embedding": {0: "batch"}},
                     )
+        # torch.onnx.export restores the wrapper's training flag, recursively; a fresh
+        # wrapper is in training mode, which would leave BatchNorm layers (ResNet image
+        # towers) normalising by batch statistics in the reference below and in a torch
+        # fallback afterwards.
+        model.eval()
         if _plain_clip_tokenizer(tokenizer):
             vocab = Path(tokenizer_vocab_path())
             shutil.copyfile(vocab, work / _VOCAB)
