@@ -145,3 +145,88 @@ def test_a_batchnorm_image_tower_exports_and_the_model_stays_in_eval_mode(tmp_pa
     ours = towers.encode_images(np.stack([towers.preprocess(im) for im in images]))
     ours /= np.linalg.norm(ours, axis=1, keepdims=True)
     assert _cos(ours, torch_enc.encode_pil(images)).min() >= 0.999
+
+
+def test_int8_image_tower_is_within_the_bound_of_fp32_and_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The real quantization (onnxruntime's dynamic int8) on the tiny model: vectors
+    within cosine 0.99 of the fp32 tower's, made once, then reused."""
+    from PIL import Image
+
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    spec = ModelSpec.parse(TINY_MODEL)
+    fp32 = Encoder(spec, device="cpu", precision="fp32")
+    int8 = Encoder(spec, device="cpu", precision="int8")
+    photos = [make_photo(tmp_path / f"p{i}.jpg", seed=i, size=(80 + 9 * i, 64)) for i in range(8)]
+    images = [Image.open(p).convert("RGB") for p in photos]
+    ref = fp32.encode_pil(images)
+    got = int8.encode_pil(images)
+    assert int8._onnx.image_precision == "int8" and fp32._onnx.image_precision == "fp32"
+    assert not np.allclose(got, ref, atol=1e-6)  # really a different tower
+    assert _cos(got, ref).min() >= onnx_engine.INT8_MIN_COSINE
+    folder = int8._onnx.directory
+    record = onnx_engine.read_int8(folder, int8._onnx.meta)
+    assert record is not None and record["ok"] and (folder / "image.int8.onnx").is_file()
+    # Texts stay fp32 under int8.
+    assert np.allclose(int8.encode_texts(TEXTS), fp32.encode_texts(TEXTS), atol=1e-6)
+
+    def no_quantize(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("the cached int8 tower should have been used")
+
+    monkeypatch.setattr(onnx_engine, "quantize_image_tower", no_quantize)
+    again = Encoder(spec, device="cpu", precision="int8")
+    assert np.allclose(again.encode_pil(images), got, atol=1e-6)
+
+
+def test_a_damaged_int8_tower_is_rebuilt_and_a_refused_one_runs_fp32(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    spec = ModelSpec.parse(TINY_MODEL)
+    image = [Image.open(make_photo(tmp_path / "p.jpg", seed=3)).convert("RGB")]
+    good = Encoder(spec, device="cpu", precision="int8").encode_pil(image)
+    fp32 = Encoder(spec, device="cpu", precision="fp32").encode_pil(image)
+    (folder,) = list((tmp_path / "cache").iterdir())
+    target = folder / "image.int8.onnx"
+    target.write_bytes(target.read_bytes()[:1000])
+    rebuilt = Encoder(spec, device="cpu", precision="int8")
+    assert np.allclose(rebuilt.encode_pil(image), good, atol=1e-6)
+    assert rebuilt._onnx.image_precision == "int8" and target.stat().st_size > 1000
+
+    # A tower that fails its check is remembered as refused: fp32 runs, nothing is retried.
+    monkeypatch.setattr(onnx_engine, "INT8_MIN_COSINE", 1.01)
+    (folder / "image.int8.json").unlink()
+    refused = Encoder(spec, device="cpu", precision="int8")
+    assert np.allclose(refused.encode_pil(image), fp32, atol=1e-6)
+    assert refused._onnx.image_precision == "fp32"
+    record = onnx_engine.read_int8(folder, refused._onnx.meta)
+    assert record is not None and not record["ok"]
+
+
+def test_unknown_precision_is_refused() -> None:
+    from glimpse.core.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="precision"):
+        Encoder(ModelSpec.parse(TINY_MODEL), device="cpu", precision="int4")
+
+
+def test_library_precision_comes_from_the_argument_then_env_then_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from glimpse.core.library import Library
+    from glimpse.core.models import PRECISION_ENV
+
+    monkeypatch.delenv(PRECISION_ENV, raising=False)
+    with Library(tmp_path / "lib", model=TINY_MODEL) as lib:
+        assert lib.encoder.precision == "int8"  # the default
+        lib.save_settings(precision="fp32")
+    with Library(tmp_path / "lib", model=TINY_MODEL) as lib:
+        assert lib.encoder.precision == "fp32"
+    monkeypatch.setenv(PRECISION_ENV, "int8")
+    with Library(tmp_path / "lib", model=TINY_MODEL) as lib:
+        assert lib.encoder.precision == "int8"
+    with Library(tmp_path / "lib", model=TINY_MODEL, precision="fp32") as lib:
+        assert lib.encoder.precision == "fp32"

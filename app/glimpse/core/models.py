@@ -251,6 +251,9 @@ def list_models() -> list[tuple[str, str]]:
 
 
 ENGINE_ENV = "GLIMPSE_ENGINE"  # auto (ONNX Runtime on CPU, torch on GPUs), onnx, torch
+# int8 (default): ONNX Runtime runs the image tower quantized, about twice as fast,
+# within cosine 0.99 of fp32 (onnx_engine); fp32: as exported. torch ignores it.
+PRECISION_ENV = "GLIMPSE_PRECISION"
 
 
 def gpu_possible() -> bool:
@@ -286,12 +289,16 @@ class Encoder:
         device: str = "auto",
         cache_dir: Path | None = None,
         engine: str | None = None,
+        precision: str | None = None,
     ):
         self.spec = spec
         self.model_id = spec.model_id  # a missing checkpoint fails here, at once
         self.cache_dir = cache_dir
         self._device_pref = (device or "auto").lower()
         self._engine_pref = (engine or os.environ.get(ENGINE_ENV) or "auto").lower()
+        self.precision = (precision or os.environ.get(PRECISION_ENV) or "int8").lower()
+        if self.precision not in ("int8", "fp32"):
+            raise ModelLoadError(f"Unknown precision '{self.precision}'; use int8 or fp32.")
         self._lock = threading.RLock()
         self._device: str | None = None
         self._engine: str | None = None
@@ -335,7 +342,7 @@ class Encoder:
             meta = self._export(directory)
             if meta is None:
                 return "torch"
-        self._onnx = onnx_engine.OnnxTowers(directory, meta)
+        self._onnx = onnx_engine.OnnxTowers(directory, meta, self.precision)
         return "onnx"
 
     def _export(self, directory: Path) -> dict | None:
@@ -372,7 +379,7 @@ class Encoder:
         if meta is None:
             self._onnx, self._engine = None, "torch"
         else:
-            self._onnx = onnx_engine.OnnxTowers(directory, meta)
+            self._onnx = onnx_engine.OnnxTowers(directory, meta, self.precision)
 
     def _onnx_call(self, tower: str, fn: Callable[[Any], np.ndarray]) -> np.ndarray | None:
         """Run fn on the ONNX towers, rebuilding a broken export once; None means use torch."""
