@@ -193,7 +193,7 @@ def main() -> int:
     ap.add_argument("--many", type=int, default=50_000, help="tiny files for the no-op re-index")
     ap.add_argument("--skip-many", action="store_true")
     ap.add_argument("--skip-rclip", action="store_true")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=None, help="Glimpse's batch (default: its own choice)")
     ap.add_argument("--model", default=MODEL, help="Glimpse's model (rclip always runs ViT-B-32-256)")
     args = ap.parse_args()
 
@@ -223,8 +223,8 @@ def main() -> int:
     results: dict[str, dict[str, object]] = {}
     glib = out / "glimpse-lib"
     shutil.rmtree(glib, ignore_errors=True)
-    g_index = measured(glimpse_cmd("index", str(photos), "--library", str(glib),
-                                   "--batch-size", str(args.batch_size)), env)
+    batch = ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    g_index = measured(glimpse_cmd("index", str(photos), "--library", str(glib), *batch), env)
     r_index = None
     if rclip is not None:
         if (rdata / "db.sqlite3").exists():

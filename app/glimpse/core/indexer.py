@@ -314,7 +314,7 @@ def encode_pending(
     index: VectorIndex | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     workers: int | None = None,
     on_batch: Callable[[], None] | None = None,
 ) -> EncodeReport:
@@ -325,6 +325,7 @@ def encode_pending(
         return report
     rows = catalog.photos_by_ids(ids)
     todo = [rows[i] for i in ids if i in rows]
+    batch_size = batch_size or encoder.batch_size
     workers = workers or max(2, os.cpu_count() or 2)
     start = time.monotonic()
     batch: list[_Decoded] = []

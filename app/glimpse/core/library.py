@@ -359,7 +359,7 @@ class Library:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,  # None: the engine's own (Encoder.batch_size)
         workers: int | None = None,
     ) -> IndexReport:
         """Scan every watched folder, then encode what is new with the model."""
@@ -387,7 +387,7 @@ class Library:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,  # None: the engine's own (Encoder.batch_size)
         workers: int | None = None,
     ) -> EncodeReport:
         """Encode every photo lacking a vector for the model (the current one by default)."""
