@@ -100,8 +100,8 @@ def test_a_damaged_export_is_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_an_export_that_will_not_load_is_rebuilt_at_first_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A file the quick digest accepts but onnxruntime rejects is rebuilt, not a failed search."""
     monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
-    good = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu").encode_texts(["a boat"])
-    fresh = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu")
+    good = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu", precision="fp32").encode_texts(["a boat"])
+    fresh = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu", precision="fp32")
     assert fresh.engine == "onnx"
     target = fresh._onnx.directory / "text.onnx"
     target.write_bytes(b"not an onnx model")  # after the digest check: only loading can tell
@@ -147,11 +147,11 @@ def test_a_batchnorm_image_tower_exports_and_the_model_stays_in_eval_mode(tmp_pa
     assert _cos(ours, torch_enc.encode_pil(images)).min() >= 0.999
 
 
-def test_int8_image_tower_is_within_the_bound_of_fp32_and_cached(
+def test_int8_towers_are_within_the_bound_of_fp32_and_cached(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The real quantization (onnxruntime's dynamic int8) on the tiny model: vectors
-    within cosine 0.99 of the fp32 tower's, made once, then reused."""
+    """The real quantization (onnxruntime's dynamic int8) on the tiny model: image
+    and text vectors within cosine 0.99 of the fp32 towers', made once, then reused."""
     from PIL import Image
 
     monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
@@ -162,21 +162,35 @@ def test_int8_image_tower_is_within_the_bound_of_fp32_and_cached(
     images = [Image.open(p).convert("RGB") for p in photos]
     ref = fp32.encode_pil(images)
     got = int8.encode_pil(images)
-    assert int8._onnx.image_precision == "int8" and fp32._onnx.image_precision == "fp32"
+    assert int8._onnx.precisions["image"] == "int8" and fp32._onnx.precisions["image"] == "fp32"
     assert not np.allclose(got, ref, atol=1e-6)  # really a different tower
     assert _cos(got, ref).min() >= onnx_engine.INT8_MIN_COSINE
+    texts8, texts32 = int8.encode_texts(TEXTS), fp32.encode_texts(TEXTS)
+    assert int8._onnx.precisions["text"] == "int8" and not np.allclose(texts8, texts32, atol=1e-6)
+    assert _cos(texts8, texts32).min() >= onnx_engine.INT8_MIN_COSINE
     folder = int8._onnx.directory
-    record = onnx_engine.read_int8(folder, int8._onnx.meta)
-    assert record is not None and record["ok"] and (folder / "image.int8.onnx").is_file()
-    # Texts stay fp32 under int8.
-    assert np.allclose(int8.encode_texts(TEXTS), fp32.encode_texts(TEXTS), atol=1e-6)
+    for tower in ("image", "text"):
+        record = onnx_engine.read_int8(folder, int8._onnx.meta, tower)
+        assert record is not None and record["ok"] and (folder / f"{tower}.int8.onnx").is_file()
+    assert (folder / "text.int8.onnx").stat().st_size < (folder / "text.onnx").stat().st_size / 2
 
     def no_quantize(*a, **k):  # type: ignore[no-untyped-def]
         raise AssertionError("the cached int8 tower should have been used")
 
-    monkeypatch.setattr(onnx_engine, "quantize_image_tower", no_quantize)
+    monkeypatch.setattr(onnx_engine, "quantize_tower", no_quantize)
     again = Encoder(spec, device="cpu", precision="int8")
     assert np.allclose(again.encode_pil(images), got, atol=1e-6)
+    assert np.allclose(again.encode_texts(TEXTS), texts8, atol=1e-6)
+
+
+def test_a_fresh_export_comes_with_its_int8_towers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Quantized with the export, so the first search or index after it does not wait."""
+    monkeypatch.setenv(onnx_engine.CACHE_ENV, str(tmp_path / "cache"))
+    enc = Encoder(ModelSpec.parse(TINY_MODEL), device="cpu", precision="int8")
+    assert enc.engine == "onnx"
+    for tower in ("image", "text"):
+        record = onnx_engine.read_int8(enc._onnx.directory, enc._onnx.meta, tower)
+        assert record is not None and record["ok"]
 
 
 def test_a_damaged_int8_tower_is_rebuilt_and_a_refused_one_runs_fp32(
@@ -194,14 +208,14 @@ def test_a_damaged_int8_tower_is_rebuilt_and_a_refused_one_runs_fp32(
     target.write_bytes(target.read_bytes()[:1000])
     rebuilt = Encoder(spec, device="cpu", precision="int8")
     assert np.allclose(rebuilt.encode_pil(image), good, atol=1e-6)
-    assert rebuilt._onnx.image_precision == "int8" and target.stat().st_size > 1000
+    assert rebuilt._onnx.precisions["image"] == "int8" and target.stat().st_size > 1000
 
     # A tower that fails its check is remembered as refused: fp32 runs, nothing is retried.
     monkeypatch.setattr(onnx_engine, "INT8_MIN_COSINE", 1.01)
     (folder / "image.int8.json").unlink()
     refused = Encoder(spec, device="cpu", precision="int8")
     assert np.allclose(refused.encode_pil(image), fp32, atol=1e-6)
-    assert refused._onnx.image_precision == "fp32"
+    assert refused._onnx.precisions["image"] == "fp32"
     record = onnx_engine.read_int8(folder, refused._onnx.meta)
     assert record is not None and not record["ok"]
 

@@ -251,8 +251,9 @@ def list_models() -> list[tuple[str, str]]:
 
 
 ENGINE_ENV = "GLIMPSE_ENGINE"  # auto (ONNX Runtime on CPU, torch on GPUs), onnx, torch
-# int8 (default): ONNX Runtime runs the image tower quantized, about twice as fast,
-# within cosine 0.99 of fp32 (onnx_engine); fp32: as exported. torch ignores it.
+# int8 (default): ONNX Runtime runs both towers quantized: images encode 2.7x as
+# fast, a cold search loads its tower 3x as fast, within cosine 0.99 of fp32
+# (onnx_engine); fp32: as exported. torch ignores it.
 PRECISION_ENV = "GLIMPSE_PRECISION"
 
 
@@ -367,6 +368,10 @@ class Encoder:
             "ONNX export ready in %.0fs (matches torch: cosine >= %.5f).",
             meta["export_seconds"], min(fid["image_min_cosine"], fid["text_min_cosine"]),
         )
+        if self.precision == "int8":  # now, with the export, rather than in a first search
+            towers = onnx_engine.OnnxTowers(directory, meta, self.precision)
+            for tower in ("image", "text"):
+                towers.int8_record(tower)
         return meta
 
     def _rebuild_onnx(self, exc: Exception) -> None:

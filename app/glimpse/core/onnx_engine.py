@@ -13,14 +13,16 @@ preprocessing), and writes `meta.json` last, so a half-written export is never
 used. A cache that fails to load is deleted and rebuilt. When the export or
 its check fails, the caller falls back to torch and says so.
 
-For indexing, the image tower also runs in int8 (weights quantized to 8 bits,
-activations quantized on the fly: onnxruntime's dynamic quantization), made on
-first image use beside the fp32 file and checked against it (cosine >= 0.99);
-it encodes about twice as fast as fp32 on ViT-B-32 (see README, Benchmarks).
-Only MatMul/Gemm are quantized: onnxruntime's ConvInteger is far slower than
-its fp32 Conv (5x slower on the learned ResNet test model), and static (QDQ)
-quantization was both slower and further from fp32 on this CPU
-(scripts/bench_int8.py measures all of this).
+By default both towers then run in int8 (weights quantized to 8 bits,
+activations quantized on the fly: onnxruntime's dynamic quantization), made
+right after the export (or on first use of an older export) beside the fp32
+files and checked against them (cosine >= 0.99, else fp32 is kept). The image
+tower encodes 2.7x as fast as fp32 on ViT-B-32-256; the text tower's file is a
+quarter of the size, so a cold search loads it in a third of the time.
+MatMul/Gemm (and the text tower's token table) are quantized, not Conv:
+onnxruntime's ConvInteger is far slower than its fp32 Conv (5x on the learned
+ResNet test model), and static (QDQ) quantization was both slower and further
+from fp32 on this CPU (scripts/bench_int8.py measures all of this).
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ CACHE_ENV = "GLIMPSE_ONNX_CACHE"
 THREADS_ENV = "GLIMPSE_ONNX_THREADS"
 MIN_COSINE = 0.999
 INT8_MIN_COSINE = 0.99  # int8 against fp32, on the generated check images
-INT8_OPS = ["MatMul", "Gemm"]  # Conv stays fp32 (ConvInteger is slower than fp32 Conv)
+# What is quantized. Conv stays fp32 (ConvInteger is slower than fp32 Conv); the
+# text tower's token table (a Gather) is most of its weights: int8, the file is a
+# quarter the size and a cold search loads it in a third of the time.
+INT8_OPS = {"image": ["MatMul", "Gemm"], "text": ["MatMul", "Gemm", "Gather"]}
 PRECISIONS = ("int8", "fp32")
 _META = "meta.json"
 _IMAGE, _TEXT, _VOCAB = "image.onnx", "text.onnx", "bpe_vocab.txt.gz"
-_IMAGE_INT8, _INT8_META = "image.int8.onnx", "image.int8.json"
 _CHECK_TEXTS = [
     "a dog", "Two DOGS playing in the snow!", "a photo of a lighthouse at dusk",
     "ünïcödé café &amp; résumé", "東京の夜景", "", "word " * 90,
@@ -327,58 +331,75 @@ def tokenizer_vocab_path() -> str:
     return str(Path(list(spec.submodule_search_locations)[0]) / "bpe_simple_vocab_16e6.txt.gz")
 
 
-# -- int8 image tower -------------------------------------------------------------
+# -- int8 towers -------------------------------------------------------------------
 
 
-def read_int8(directory: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
-    """The int8 tower's record (made from this very fp32 file), or None when it
-    is missing, stale or damaged. A record with ok False remembers a refusal."""
+def _int8_names(tower: str) -> tuple[str, str, str]:
+    """(fp32 file, int8 file, int8 record) of a tower."""
+    return f"{tower}.onnx", f"{tower}.int8.onnx", f"{tower}.int8.json"
+
+
+def read_int8(directory: Path, meta: dict[str, Any], tower: str = "image") -> dict[str, Any] | None:
+    """A tower's int8 record (made from this very fp32 file), or None when it is
+    missing, stale or damaged. A record with ok False remembers a refusal."""
+    source, target, note = _int8_names(tower)
     try:
-        record = json.loads((directory / _INT8_META).read_text("utf-8"))
-        if record.get("format") != FORMAT or record.get("source") != meta["files"][_IMAGE]:
+        record = json.loads((directory / note).read_text("utf-8"))
+        if record.get("format") != FORMAT or record.get("source") != meta["files"][source]:
             return None
-        if record.get("ok") and _quick_digest(directory / _IMAGE_INT8) != record.get("file"):
-            log.warning("The int8 image tower in %s is damaged; it will be rebuilt.", directory)
+        if record.get("ok") and _quick_digest(directory / target) != record.get("file"):
+            log.warning("The int8 %s tower in %s is damaged; it will be rebuilt.", tower, directory)
             return None
     except (OSError, ValueError, KeyError, AttributeError):
         return None
     return dict(record)
 
 
-def quantize_image_tower(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """Quantize the exported image tower to int8 (dynamic: int8 weights, activations
-    quantized per batch), check it against fp32, and record the outcome beside it.
-    Returns the record; its "ok" says whether the int8 file may be used."""
+def _check_inputs(directory: Path, meta: dict[str, Any], tower: str) -> dict[str, np.ndarray]:
+    if tower == "image":
+        preprocess = make_preprocess(meta)
+        return {"pixels": np.stack([preprocess(im) for im in _check_images(int(meta["image_size"]))])}
+    from glimpse.core.clip_tokenizer import ClipTokenizer
+
+    tokenizer = ClipTokenizer(directory / _VOCAB, meta["tokenizer"]["context_length"])
+    return {"tokens": tokenizer(_CHECK_TEXTS).astype(np.int64)}
+
+
+def quantize_tower(directory: Path, meta: dict[str, Any], tower: str = "image") -> dict[str, Any]:
+    """Quantize an exported tower to int8 (dynamic: int8 weights, activations
+    quantized per batch), check it against fp32 (cosine >= INT8_MIN_COSINE on the
+    check images or texts), and record the outcome beside it. Returns the record;
+    its "ok" says whether the int8 file may be used."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    source, target, note = _int8_names(tower)
+    ops = INT8_OPS[tower]
     start = time.monotonic()
     suffix = f".tmp-{os.getpid()}-{threading.get_ident()}"
-    work = directory / (_IMAGE_INT8 + suffix)
+    work = directory / (target + suffix)
     try:
         quantize_dynamic(
-            str(directory / _IMAGE), str(work), weight_type=QuantType.QInt8,
-            op_types_to_quantize=INT8_OPS,
+            str(directory / source), str(work), weight_type=QuantType.QInt8, op_types_to_quantize=ops,
         )
-        preprocess = make_preprocess(meta)
-        pixels = np.stack([preprocess(im) for im in _check_images(int(meta["image_size"]))])
+        inputs = _check_inputs(directory, meta, tower)
         outputs = []
-        for path in (directory / _IMAGE, work):
+        for path in (directory / source, work):
             session = ort.InferenceSession(str(path), _session_options(), providers=["CPUExecutionProvider"])
-            outputs.append(np.asarray(session.run(None, {"pixels": pixels})[0]))
+            outputs.append(np.asarray(session.run(None, inputs)[0]))
             del session
         cosine = float(_cosines(outputs[1], outputs[0]).min())
         ok = cosine >= INT8_MIN_COSINE
         record: dict[str, Any] = {
-            "format": FORMAT, "source": meta["files"][_IMAGE], "ok": ok, "min_cosine": cosine,
-            "ops": INT8_OPS, "seconds": round(time.monotonic() - start, 1),
+            "format": FORMAT, "source": meta["files"][source], "ok": ok, "min_cosine": cosine,
+            "ops": ops, "seconds": round(time.monotonic() - start, 1),
         }
         if ok:
-            os.replace(work, directory / _IMAGE_INT8)
-            record["file"] = _quick_digest(directory / _IMAGE_INT8)
-        note = directory / (_INT8_META + suffix)
-        note.write_text(json.dumps(record, indent=2), "utf-8")
-        os.replace(note, directory / _INT8_META)
+            os.replace(work, directory / target)
+            record["file"] = _quick_digest(directory / target)
+        written = directory / (note + suffix)
+        written.write_text(json.dumps(record, indent=2), "utf-8")
+        os.replace(written, directory / note)
     finally:
         work.unlink(missing_ok=True)
     return record
@@ -417,16 +438,15 @@ class OnnxTowers:
     """The two exported towers; each session is created on first use, so a text
     search never loads the image tower (and the reverse).
 
-    precision "int8" runs the image tower quantized (made and checked on first
-    image use, then cached); "fp32" runs the exported file as it is. The text
-    tower is always fp32.
+    precision "int8" runs each tower quantized (made and checked on its first
+    use, then cached); "fp32" runs the exported files as they are.
     """
 
     def __init__(self, directory: Path, meta: dict[str, Any], precision: str = "fp32") -> None:
         self.directory = directory
         self.meta = meta
         self.precision = precision
-        self.image_precision: str | None = None  # what the image tower runs in, once loaded
+        self.precisions: dict[str, str] = {}  # what each tower runs in, once loaded
         self.dim = int(meta.get("dim", 0))
         self.image_size = int(meta["image_size"])
         self.preprocess = make_preprocess(meta)
@@ -442,34 +462,39 @@ class OnnxTowers:
             if name not in self._sessions:
                 import onnxruntime as ort
 
-                path = self.directory / name
-                if name == _IMAGE:
-                    path = self._image_file()
+                path = self._tower_file("image" if name == _IMAGE else "text")
                 self._sessions[name] = ort.InferenceSession(
                     str(path), _session_options(), providers=["CPUExecutionProvider"]
                 )
             return self._sessions[name]
 
-    def _image_file(self) -> Path:
-        """The int8 image tower when asked for and it passed its check; else fp32."""
-        self.image_precision = "fp32"
-        if self.precision != "int8":
-            return self.directory / _IMAGE
-        record = read_int8(self.directory, self.meta)
+    def _tower_file(self, tower: str) -> Path:
+        """The int8 tower when asked for and it passed its check; else fp32."""
+        source, target, _ = _int8_names(tower)
+        self.precisions[tower] = "fp32"
+        record = self.int8_record(tower)
+        if record is None or not record["ok"]:
+            return self.directory / source
+        self.precisions[tower] = "int8"
+        return self.directory / target
+
+    def int8_record(self, tower: str) -> dict[str, Any] | None:
+        """The tower's int8 record, made now if missing; None when int8 is not
+        asked for or cannot be made."""
+        if self.precision != "int8" or (tower == "text" and not self.has_tokenizer):
+            return None
+        record = read_int8(self.directory, self.meta, tower)
         if record is None:
-            log.warning("Preparing the int8 image tower (once per model)...")
+            log.warning("Preparing the int8 %s tower (once per model)...", tower)
             try:
-                record = quantize_image_tower(self.directory, self.meta)
+                record = quantize_tower(self.directory, self.meta, tower)
             except Exception as exc:  # onnxruntime.quantization raises many kinds
-                log.warning("Could not quantize the image tower (%s: %s); it runs in fp32.",
-                            type(exc).__name__, exc)
-                return self.directory / _IMAGE
-            log.warning("int8 image tower %s in %.0fs (cosine to fp32 >= %.4f).",
+                log.warning("Could not quantize the %s tower (%s: %s); it runs in fp32.",
+                            tower, type(exc).__name__, exc)
+                return None
+            log.warning("int8 %s tower %s in %.0fs (cosine to fp32 >= %.4f).", tower,
                         "ready" if record["ok"] else "refused", record["seconds"], record["min_cosine"])
-        if not record["ok"]:
-            return self.directory / _IMAGE
-        self.image_precision = "int8"
-        return self.directory / _IMAGE_INT8
+        return record
 
     @property
     def has_tokenizer(self) -> bool:
