@@ -429,8 +429,6 @@ def _session_options() -> Any:
     # threads need those cores between batches (scripts/bench_index.py, ViT-B-32-256
     # int8, batch 8, 277 photos on 2 cores: 28.1-28.7 photos/s against 23.2-26.0 spinning).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if os.environ.get("XARENA") == "0":
-        options.enable_cpu_mem_arena = False
     return options
 
 
