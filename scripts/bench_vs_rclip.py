@@ -196,7 +196,11 @@ def main() -> int:
     ap.add_argument("--skip-rclip", action="store_true")
     ap.add_argument("--batch-size", type=int, default=None, help="Glimpse's batch (default: its own choice)")
     ap.add_argument("--model", default=MODEL, help="Glimpse's model (rclip always runs ViT-B-32-256)")
+    ap.add_argument("--make-rclip-models", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make_rclip_models:
+        make_rclip_models(args.make_rclip_models)
+        return 0
 
     photos = (args.photos or sample_photos()).resolve()
     n_photos = sum(1 for p in photos.iterdir() if not p.name.startswith("."))
@@ -213,7 +217,10 @@ def main() -> int:
     rdata = out / "rclip-data"
     renv = {**os.environ, "RCLIP_DATADIR": str(rdata)}
     if rclip is not None:
-        make_rclip_models(rdata)
+        # In a child: torch in this process would swell it by gigabytes, and on Linux a
+        # forked child's peak memory (ru_maxrss) starts from its parent's, so every
+        # peak measured below would read as this process's size.
+        subprocess.run([sys.executable, __file__, "--make-rclip-models", str(rdata)], check=True)
 
     # One-time model preparation (Glimpse's ONNX export), timed on its own.
     prep_lib = out / "glimpse-prep"
