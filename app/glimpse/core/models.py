@@ -18,11 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from glimpse.core.errors import ModelLoadError
+
+if TYPE_CHECKING:  # numpy is imported where it is used: every CLI command imports this
+    # module (for download progress), and a search the service answers needs no numpy
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -471,6 +473,8 @@ class Encoder:
         out = self._onnx_call("image", lambda t: t.encode_images(_as_numpy_batch(batch)))
         if out is not None:
             return _normalise(out)
+        import numpy as np
+
         model = self.model
         torch = self._torch
         if isinstance(batch, np.ndarray):
@@ -506,6 +510,8 @@ class Encoder:
 
 
 def _as_numpy_batch(batch: Sequence[object] | object) -> np.ndarray:
+    import numpy as np
+
     if isinstance(batch, np.ndarray):
         return batch
     if hasattr(batch, "numpy"):  # a torch tensor
@@ -514,6 +520,8 @@ def _as_numpy_batch(batch: Sequence[object] | object) -> np.ndarray:
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
