@@ -18,7 +18,7 @@ TEXTS = ["a dog", "Two DOGS playing in the snow!", "ünïcödé café &amp; more
 
 def _engines(model: str = TINY_MODEL) -> tuple[Encoder, Encoder]:
     spec = ModelSpec.parse(model)
-    onnx = Encoder(spec, device="cpu", engine="auto")
+    onnx = Encoder(spec, device="cpu", engine="auto", precision="fp32")  # int8: its own tests below
     assert onnx.engine == "onnx"
     return onnx, Encoder(spec, device="cpu", engine="torch")
 
