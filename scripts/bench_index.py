@@ -109,7 +109,7 @@ def main() -> int:
     ap.add_argument("--photos", type=Path, help="folder of photos (default: the shared sample photos)")
     ap.add_argument("--limit", type=int, default=50, help="use the N largest photos (0 = all)")
     ap.add_argument("--model", default="ViT-B-32:random")
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=None, help="default: the engine's own (Encoder.batch_size)")
     ap.add_argument("--workers", type=int, default=None, help="decode threads (default: cores)")
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
@@ -121,9 +121,11 @@ def main() -> int:
 
     n = len(photos)
     print(f"{n} photos, mean {megapixels:.1f} MP; model {args.model} on {encoder.device}, "
+          f"engine {encoder.engine} ({encoder.precision}), batch {args.batch or encoder.batch_size}, "
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} cores")
     encoder.encode_images([encoder.preprocess(Image.new("RGB", (224, 224)))])  # warm-up
 
+    args.batch = args.batch or encoder.batch_size
     t_encode = bench_encode_only(encoder, photos, args.batch)
     t_pipe = bench_pipeline(encoder, photos, args.batch, args.workers)
     t_naive = None if args.skip_naive else bench_naive(encoder, photos)

@@ -15,7 +15,8 @@ ONNX Runtime on ViT-B-32-256's towers. This script
      wall time, CPU seconds and peak memory (wait4 rusage):
        full index of every photo, no-op re-index, cold search, warm search
        through `glimpse serve`; rclip's index and re-index runs include one
-       search (rclip has no index-only command);
+       search (rclip has no index-only command); Glimpse indexes with
+       --no-ocr --no-faces, the same work as rclip (vectors only);
   4. times a no-op re-index of --many unchanged tiny files (default 50,000).
 
 Run it alone (it needs both cores):
@@ -193,9 +194,13 @@ def main() -> int:
     ap.add_argument("--many", type=int, default=50_000, help="tiny files for the no-op re-index")
     ap.add_argument("--skip-many", action="store_true")
     ap.add_argument("--skip-rclip", action="store_true")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=None, help="Glimpse's batch (default: its own choice)")
     ap.add_argument("--model", default=MODEL, help="Glimpse's model (rclip always runs ViT-B-32-256)")
+    ap.add_argument("--make-rclip-models", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make_rclip_models:
+        make_rclip_models(args.make_rclip_models)
+        return 0
 
     photos = (args.photos or sample_photos()).resolve()
     n_photos = sum(1 for p in photos.iterdir() if not p.name.startswith("."))
@@ -212,7 +217,10 @@ def main() -> int:
     rdata = out / "rclip-data"
     renv = {**os.environ, "RCLIP_DATADIR": str(rdata)}
     if rclip is not None:
-        make_rclip_models(rdata)
+        # In a child: torch in this process would swell it by gigabytes, and on Linux a
+        # forked child's peak memory (ru_maxrss) starts from its parent's, so every
+        # peak measured below would read as this process's size.
+        subprocess.run([sys.executable, __file__, "--make-rclip-models", str(rdata)], check=True)
 
     # One-time model preparation (Glimpse's ONNX export), timed on its own.
     prep_lib = out / "glimpse-prep"
@@ -223,8 +231,11 @@ def main() -> int:
     results: dict[str, dict[str, object]] = {}
     glib = out / "glimpse-lib"
     shutil.rmtree(glib, ignore_errors=True)
-    g_index = measured(glimpse_cmd("index", str(photos), "--library", str(glib),
-                                   "--batch-size", str(args.batch_size)), env)
+    batch = ["--batch-size", str(args.batch_size)] if args.batch_size else []
+    # --no-ocr --no-faces: the same work as rclip's index (CLIP vectors only); the
+    # text and face passes are Glimpse's own extras, timed by bench_ocr / bench_faces.
+    g_index = measured(glimpse_cmd("index", str(photos), "--library", str(glib), "--no-ocr", "--no-faces",
+                                   *batch), env)
     r_index = None
     if rclip is not None:
         if (rdata / "db.sqlite3").exists():
@@ -234,7 +245,7 @@ def main() -> int:
     # Alternate the two tools run by run, so background load hits both alike.
     g_noop_runs, r_noop_runs, g_search_runs, r_search_runs = [], [], [], []
     for _ in range(args.repeat):
-        g_noop_runs.append(measured(glimpse_cmd("index", "--library", str(glib)), env))
+        g_noop_runs.append(measured(glimpse_cmd("index", "--library", str(glib), "--no-ocr", "--no-faces"), env))
         if rclip is not None:
             r_noop_runs.append(measured([str(rclip), "-f", "-t", "10", QUERY], renv, cwd=photos))
         g_search_runs.append(measured(glimpse_cmd("search", QUERY, "-k", "10", "--library", str(glib)), env))
@@ -298,9 +309,9 @@ def main() -> int:
         mlib = out / "many-lib"
         tiny_env = {**env, "GLIMPSE_MODEL": "GlimpseTiny:random"}
         if not mlib.exists():
-            first = measured(glimpse_cmd("index", str(many), "--library", str(mlib), "--batch-size", "256"), tiny_env)
+            first = measured(glimpse_cmd("index", str(many), "--library", str(mlib), "--batch-size", "256", "--no-ocr", "--no-faces"), tiny_env)
             print(f"\n{args.many} tiny files, first index (tiny model): {fmt(first)}")
-        runs = [measured(glimpse_cmd("index", "--library", str(mlib)), tiny_env) for _ in range(args.repeat)]
+        runs = [measured(glimpse_cmd("index", "--library", str(mlib), "--no-ocr", "--no-faces"), tiny_env) for _ in range(args.repeat)]
         noop = med(runs)
         assert noop is not None
         print(f"{args.many} unchanged files, no-op re-index: {fmt(noop)}; "

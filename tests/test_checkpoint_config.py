@@ -54,7 +54,7 @@ def test_config_named_after_the_architecture_is_used(tmp_path: Path) -> None:
     ckpt, source = _save_model(tmp_path / "model", cfg)
     (ckpt.parent / f"{arch}.json").write_text(json.dumps(cfg), encoding="utf-8")
 
-    enc = Encoder(ModelSpec.parse(f"{arch}:{ckpt}"), device="cpu")
+    enc = Encoder(ModelSpec.parse(f"{arch}:{ckpt}"), device="cpu", precision="fp32")  # exact
     assert (enc.image_size, enc.dim) == (40, 24)
     assert enc.tokenizer(["a dog"]).shape[-1] == 20  # the config's context length, not 77
     assert np.allclose(enc.encode_texts(["a dog on a beach"]), _text_vector(source, "a dog on a beach", 20), atol=1e-5)
@@ -70,7 +70,7 @@ def test_hugging_face_open_clip_config_is_used_with_its_preprocessing(tmp_path: 
     hf = {"model_cfg": cfg, "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}}
     (ckpt.parent / "open_clip_config.json").write_text(json.dumps(hf), encoding="utf-8")
 
-    enc = Encoder(ModelSpec.parse(f"{arch}:{ckpt}"), device="cpu")
+    enc = Encoder(ModelSpec.parse(f"{arch}:{ckpt}"), device="cpu", precision="fp32")  # exact
     enc.prepare()
     assert enc.dim == 24
     assert np.allclose(enc.encode_texts(["two cats"]), _text_vector(source, "two cats", 20), atol=1e-5)

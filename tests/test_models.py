@@ -39,8 +39,10 @@ def test_tiny_model_encodes_unit_vectors_deterministically(tiny_model_name: str)
     assert np.allclose(np.linalg.norm(img, axis=1), 1, atol=1e-5)
     assert np.allclose(np.linalg.norm(txt, axis=1), 1, atol=1e-5)
     # Random weights are seeded: tomorrow's queries must match today's stored vectors.
+    # (The same batch: int8 towers quantize activations per batch, so a vector
+    # moves slightly, within cosine 0.99, with the other items of its batch.)
     again = Encoder(ModelSpec.parse(tiny_model_name), device="cpu")
-    assert np.allclose(again.encode_texts(["a red square"])[0], txt[0])
+    assert np.allclose(again.encode_texts(["a red square", "a blue square", "ünïcödé"]), txt)
 
 
 def test_local_checkpoint_loads_and_is_named_by_content(tmp_path: Path, tiny_model_name: str) -> None:
@@ -52,7 +54,7 @@ def test_local_checkpoint_loads_and_is_named_by_content(tmp_path: Path, tiny_mod
     ckpt = tmp_path / "tiny.pt"
     torch.save(source.model.state_dict(), ckpt)
     spec = ModelSpec.parse(f"GlimpseTiny:{ckpt}")
-    loaded = Encoder(spec, device="cpu")
+    loaded = Encoder(spec, device="cpu", precision="fp32")  # exact; int8 is tested in test_onnx_engine
     assert np.allclose(loaded.encode_texts(["hello"]), source.encode_texts(["hello"]), atol=1e-5)
     assert spec.model_id.startswith("GlimpseTiny:sha256-")
     # The same bytes elsewhere keep the id (the index survives moving the file).

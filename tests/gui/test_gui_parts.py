@@ -74,6 +74,20 @@ def test_default_model_offline_shows_what_to_do(qtbot, make_window):
     assert window.search_tab.empty_button.isVisible() and "checkpoint" in window.search_tab.empty_button.text()
 
 
+def test_cpu_precision_is_chosen_in_settings_and_kept_by_the_library(qtbot, make_window):
+    import json
+
+    window = make_window()
+    lib = window.controller.library
+    dialog = SettingsDialog(window.current_settings(), model_names=[])
+    qtbot.addWidget(dialog)
+    assert dialog.values().precision == "int8"  # the default
+    dialog.precision.setCurrentIndex(dialog.precision.findData("fp32"))
+    window.apply_settings(dialog.values())
+    assert lib.precision == "fp32" and window.current_settings().precision == "fp32"
+    assert json.loads((lib.root / "settings.json").read_text("utf-8"))["precision"] == "fp32"
+
+
 def test_settings_dialog_rejects_a_missing_checkpoint(qtbot, tmp_path):
     dialog = SettingsDialog(SettingsValues("GlimpseTiny:random", "auto", 160), model_names=[])
     qtbot.addWidget(dialog)

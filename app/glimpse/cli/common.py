@@ -139,7 +139,8 @@ def open_library(args: argparse.Namespace) -> Library:
     """The library the options name; use it as `with open_library(args) as lib:`."""
     from glimpse.core.library import Library
 
-    return Library(args.library, model=args.model, device=args.device)
+    return Library(args.library, model=args.model, device=args.device,
+                   precision=getattr(args, "precision", None))
 
 
 def print_json(data: object) -> None:

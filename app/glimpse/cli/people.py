@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from glimpse.cli.common import (
     ProgressPrinter,
@@ -12,7 +13,10 @@ from glimpse.cli.common import (
     print_json,
     print_pass_report,
 )
-from glimpse.core.indexer import CancelToken
+
+if TYPE_CHECKING:  # imported lazily: at module level it pulled numpy and Pillow into
+    # every CLI command, the service client of a warm search included
+    from glimpse.core.indexer import CancelToken
 
 
 def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
@@ -26,6 +30,8 @@ def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # typ
 
 
 def cmd_faces(args: argparse.Namespace) -> int:
+    from glimpse.core.indexer import CancelToken
+
     with open_library(args) as lib:
         announce_model(lib)
         return find_faces(lib, CancelToken(), ProgressPrinter())

@@ -19,9 +19,23 @@ from glimpse.cli.common import open_library, print_json
 from glimpse.core.errors import GlimpseError
 
 
-def _request(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any]:
-    from glimpse.core.search import parse_date
+def parse_date(text: str | None, what: str) -> str | None:
+    """core.search's, imported only when a date is given: that module brings numpy
+    and the model code, which a search answered by the service never needs."""
+    if not text:
+        return None
+    from glimpse.core.search import parse_date as parse
 
+    return parse(text, what)
+
+
+def _marked(snippet: str) -> str:
+    from glimpse.core.text_search import marked  # only for hits with text (see parse_date)
+
+    return marked(snippet)
+
+
+def _request(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any]:
     return {
         "op": op, "k": args.k,
         "folder": str(Path(args.folder).expanduser().resolve()) if args.folder else None,
@@ -60,8 +74,7 @@ def _clock(seconds: float) -> str:
 
 
 def _print(result: dict[str, Any], as_json: bool) -> None:
-    from glimpse.core.text_search import marked
-
+    marked = _marked
     if result.get("random"):
         sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
     people = result.get("people")
@@ -90,7 +103,6 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from glimpse.core import query_dates
-    from glimpse.core.search import parse_date
 
     query = " ".join(args.query)
     after, before = parse_date(args.after, "--after"), parse_date(args.before, "--before")

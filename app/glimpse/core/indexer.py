@@ -314,7 +314,7 @@ def encode_pending(
     index: VectorIndex | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     workers: int | None = None,
 ) -> EncodeReport:
     """Encode every photo that lacks a vector for this model, committing per batch."""
@@ -324,6 +324,7 @@ def encode_pending(
         return report
     rows = catalog.photos_by_ids(ids)
     todo = [rows[i] for i in ids if i in rows]
+    batch_size = batch_size or encoder.batch_size
     workers = workers or max(2, os.cpu_count() or 2)
     start = time.monotonic()
     batch: list[_Decoded] = []

@@ -43,7 +43,7 @@ from glimpse.core.indexer import (
     scan_folder,
     sync_catalog,
 )
-from glimpse.core.models import Encoder, ModelSpec
+from glimpse.core.models import PRECISION_ENV, Encoder, ModelSpec
 from glimpse.core.passes import PassReport
 from glimpse.core.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
 from glimpse.core.search import Filters, QueryTerm, SearchHit
@@ -105,6 +105,7 @@ class Library:
         model: str | ModelSpec | None = None,
         device: str | None = None,
         cache_dir: Path | None = None,
+        precision: str | None = None,
     ) -> None:
         self.root = Path(root).expanduser() if root else default_library_dir()
         try:
@@ -122,6 +123,10 @@ class Library:
         model = model or os.environ.get("GLIMPSE_MODEL") or self.settings.get("model")
         self.spec = model if isinstance(model, ModelSpec) else ModelSpec.parse(model)
         self.device = device or self.settings.get("device", "auto")
+        # The image tower on the CPU: int8 (the default, see models.Encoder) or fp32.
+        self.precision = (
+            precision or os.environ.get(PRECISION_ENV) or self.settings.get("precision") or None
+        )
         self.cache_dir = cache_dir
         self._encoders: dict[str, Encoder] = {}
         self._indexes: dict[str, VectorIndex] = {}
@@ -164,7 +169,7 @@ class Library:
             return loaded
         with self._load_lock:
             if key not in self._encoders:
-                self._encoders[key] = Encoder(spec, self.device, self.cache_dir)
+                self._encoders[key] = Encoder(spec, self.device, self.cache_dir, precision=self.precision)
             return self._encoders[key]
 
     @property
@@ -377,7 +382,7 @@ class Library:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,  # None: the engine's own (Encoder.batch_size)
         workers: int | None = None,
     ) -> IndexReport:
         """Scan every watched folder, then encode what is new with the model."""
@@ -405,7 +410,7 @@ class Library:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,  # None: the engine's own (Encoder.batch_size)
         workers: int | None = None,
     ) -> EncodeReport:
         """Encode every photo lacking a vector for the model (the current one by default)."""

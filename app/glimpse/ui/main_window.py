@@ -384,6 +384,7 @@ class MainWindow(QMainWindow):
             str(lib.spec) if lib is not None else "",
             lib.device if lib is not None else "auto",
             self.search_tab.results_model.thumb_size,
+            (lib.precision if lib is not None else None) or "int8",
         )
 
     def open_settings(self) -> None:
@@ -401,14 +402,17 @@ class MainWindow(QMainWindow):
         if lib is None:
             return
         model_changed = values.model != old.model or self.controller.state == ERROR
+        if values.precision != old.precision:
+            lib.precision = values.precision
+            lib.save_settings(precision=values.precision)
         try:
             if model_changed:
                 self.controller.switch_model(values.model, values.device)
-            elif values.device != old.device:
+            elif values.device != old.device or values.precision != old.precision:
                 lib.device = values.device
                 lib.save_settings(device=values.device)
                 self.statusBar().showMessage(
-                    "The new device is used the next time Glimpse starts or the model changes.", 8000
+                    "The new setting is used the next time Glimpse starts or the model changes.", 8000
                 )
         except GlimpseError as exc:
             self.statusBar().showMessage(str(exc), 10000)
