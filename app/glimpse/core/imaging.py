@@ -189,8 +189,8 @@ def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> Decod
     with _opened(path) as im:
         full_w, full_h = im.size
         short = min(full_w, full_h)
-        rgb = _vips_decode(path, im, min_side) if short > min_side else None
-        if rgb is None:
+        shrunk = _vips_decode(path, im, min_side) if short > min_side else None
+        if shrunk is None:
             if short > min_side:
                 scale = min_side / short
                 _draft(im, (math.ceil(full_w * scale), math.ceil(full_h * scale)))
@@ -198,11 +198,11 @@ def decode_for_model(path: str | os.PathLike[str], min_side: int = 224) -> Decod
         orientation = _orientation(im)
         taken_at = _capture_time(im)
         gps = _gps(im)
-        if rgb is None:
+        if shrunk is None:
             rgb = _to_rgb(im)
             w, h = rgb.size
         else:  # vips shrank it part way: size it as if Pillow had decoded it whole
-            w, h = full_w, full_h
+            rgb, (w, h) = shrunk, (full_w, full_h)
         if min(w, h) > min_side:
             scale = min_side / min(w, h)
             size = (max(min_side, round(w * scale)), max(min_side, round(h * scale)))
