@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -33,16 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench_index import sample_photos  # noqa: E402  (scripts/ is on the path when run)
 from glimpse.core import imaging  # noqa: E402
 from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
-def sample_photos() -> Path:
-    script = SHARED / "scripts" / "get-sample-photos"
-    out = subprocess.run([str(script)], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip().splitlines()[-1])
 
 
 @contextmanager
