@@ -6,11 +6,14 @@ plain OSError: each caller turns them into the message its user needs.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
+
+from glimpse.core.errors import GlimpseError
 
 _O_BINARY: int = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
@@ -56,6 +59,19 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """replace_atomically, with a full disk turned into an error a user can act on."""
+    try:
+        replace_atomically(path, write)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise GlimpseError(
+                f"The disk holding {path.parent} is full; {path.name} was not updated. "
+                "Free some space; the previous file is intact."
+            ) from exc
+        raise
 
 
 def text_writer(text: str) -> Callable[[Path], None]:

@@ -19,15 +19,10 @@ second file to fall behind the catalog or be damaged by a crash.
 
 from __future__ import annotations
 
-import errno
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import numpy as np
-
-from glimpse.core.errors import GlimpseError
-from glimpse.core.files import replace_atomically
 
 # Above this many vectors an exact scan passes ~100 ms a query on a 2-core
 # laptop (it grows linearly: ~30 ms at 1M measured); Library logs a notice.
@@ -47,19 +42,6 @@ def _faiss():  # noqa: ANN202  (faiss has no type stubs)
         faiss.omp_set_num_threads(1)
         _faiss_configured = True
     return faiss
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """files.replace_atomically, with a full disk turned into an error a user can act on."""
-    try:
-        replace_atomically(path, write)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise GlimpseError(
-                f"The disk holding {path.parent} is full; {path.name} was not updated. "
-                "Free some space; the previous file is intact."
-            ) from exc
-        raise
 
 
 class VectorIndex:

@@ -32,8 +32,8 @@ from glimpse.core import (
 )
 from glimpse.core.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.errors import GlimpseError, QueryError
-from glimpse.core.files import text_writer
-from glimpse.core.index import EXACT_COMFORT_LIMIT, VectorIndex, atomic_write
+from glimpse.core.files import atomic_write, text_writer
+from glimpse.core.index import EXACT_COMFORT_LIMIT, VectorIndex
 from glimpse.core.indexer import (
     CancelToken,
     EncodeReport,
