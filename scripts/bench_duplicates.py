@@ -47,8 +47,8 @@ def main() -> int:
     parser.add_argument("-k", type=int, default=60)
     args = parser.parse_args()
 
-    from glimpse.core import duplicates
     from glimpse.core.library import Library
+    from glimpse.core.search import duplicates
 
     photos = args.photos or Path(subprocess.run(
         [str(ROOT.parent / "shared" / "scripts" / "get-sample-photos")],

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
 import numpy as np  # noqa: E402
 
-from glimpse.core import imaging  # noqa: E402
-from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.encoding.encoder import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.media import imaging
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -75,7 +75,7 @@ def main() -> int:
 
     import torch
 
-    from glimpse.core import onnx_engine
+    from glimpse.core.encoding import onnx_engine
 
     print(f"{'engine':<10} {'threads':>7} " + " ".join(f"{'b=' + b:>9}" for b in args.batches.split(",")))
     for threads in [int(t) for t in args.threads.split(",")]:

@@ -42,9 +42,10 @@ from PIL import Image, ImageEnhance, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from glimpse.core import people  # noqa: E402
-from glimpse.core.catalog import Catalog  # noqa: E402
-from glimpse.core.faces import Face, FaceEngine  # noqa: E402
+from glimpse.core.signals import people
+from glimpse.core.signals.faces import FaceEngine  # noqa: E402
+from glimpse.core.signals.people import Face  # noqa: E402
+from glimpse.core.storage.catalog import Catalog  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "flickr8k-1k"
 PERSON_WORDS = {

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
 from PIL import Image  # noqa: E402
 
-from glimpse.core import imaging  # noqa: E402
+from glimpse.core.encoding.encoder import Encoder, ModelSpec  # noqa: E402
 from glimpse.core.library import Library  # noqa: E402
-from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.media import imaging
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT / "app"))
 
 import numpy as np  # noqa: E402
 
-from glimpse.core import imaging, onnx_engine  # noqa: E402
-from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.encoding import onnx_engine  # noqa: E402
+from glimpse.core.encoding.encoder import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.media import imaging  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 LEARNED = ROOT / "tests" / "assets" / "flickr-small-clip" / "GlimpseFlickrSmall.pt"

@@ -33,9 +33,9 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
-from glimpse.core import imaging  # noqa: E402
-from glimpse.core.ocr import OCR_MAX_SIDE, OcrEngine  # noqa: E402
-from glimpse.core.text_search import fold  # noqa: E402
+from glimpse.core.media import imaging
+from glimpse.core.search.words import fold  # noqa: E402
+from glimpse.core.signals.text import OCR_MAX_SIDE, OcrEngine  # noqa: E402
 
 
 def sample_dir() -> Path:

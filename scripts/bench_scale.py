@@ -3,7 +3,7 @@
 
 Every figure of README "A million photos" comes from this script. Per size:
 
-  search    recall@10 of Glimpse's index (core/index.py: exact scan over float16
+  search    recall@10 of Glimpse's index (core/storage/vector_index.py: exact scan over float16
             vectors in faiss) against exact float32 numpy search, the baseline,
             measured in the same run on the same queries; p50/p95 latency of both
             and their ratio. Distributions: `clustered` (points around shared
@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
 
-from glimpse.core.index import VectorIndex, exact_search  # noqa: E402
+from glimpse.core.storage.vector_index import VectorIndex, exact_search  # noqa: E402
 from glimpse.diagnostics import synthetic  # noqa: E402
 
 DIM = 512
@@ -160,7 +160,7 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 t0 = time.perf_counter()
 from glimpse.core.library import Library
-from glimpse.core.search import Filters
+from glimpse.core.search.ranking import Filters
 import numpy as np
 lib = Library(sys.argv[2], model=sys.argv[3])
 t = time.perf_counter()
@@ -195,7 +195,8 @@ import json, os, sys, time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, sys.argv[1])
 from PySide6.QtWidgets import QApplication
-from glimpse.core.indexer import EncodeReport, ScanReport
+from glimpse.core.indexing.encode import EncodeReport
+from glimpse.core.indexing.scan import ScanReport
 from glimpse.core.library import IndexReport, Library
 # The generated rows name photos that are not on disk: skip the start-up rescan.
 Library.index = lambda self, *a, **kw: IndexReport(ScanReport(), EncodeReport())
@@ -263,7 +264,7 @@ def bench_library(n: int, vectors: np.ndarray | None, app: bool = False) -> None
     """A generated catalog of n rows: rebuild from it, memory, catalog queries."""
     lib_dir = OUT / f"lib-{n}"
     model = "ViT-B-32-256:random"
-    from glimpse.core.models import ModelSpec
+    from glimpse.core.encoding.encoder import ModelSpec
 
     model_id = ModelSpec.parse(model).model_id
     if not (lib_dir / "catalog.sqlite").is_file():
@@ -288,8 +289,8 @@ def bench_library(n: int, vectors: np.ndarray | None, app: bool = False) -> None
 
 def bench_rescan(n: int) -> None:
     """A no-op rescan of n unchanged files (tiny files; a scan reads only their stat)."""
-    from glimpse.core.catalog import Catalog
-    from glimpse.core.indexer import sync_catalog
+    from glimpse.core.indexing.scan import sync_catalog
+    from glimpse.core.storage.catalog import Catalog
 
     tree = OUT / f"files-{n}"
     marker = tree / ".complete"

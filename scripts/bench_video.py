@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
 import numpy as np  # noqa: E402
 
-from glimpse.core import places, video  # noqa: E402
-from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.encoding.encoder import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.media import video
+from glimpse.core.signals import places
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

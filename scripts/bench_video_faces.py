@@ -36,9 +36,9 @@ def main() -> int:
     import av
     from PIL import Image, ImageOps
 
-    from glimpse.core import video
-    from glimpse.core.catalog import PhotoRow
-    from glimpse.core.faces import FaceEngine, FacePass, spread
+    from glimpse.core.media import video
+    from glimpse.core.signals.faces import FaceEngine, FacePass, spread
+    from glimpse.core.storage.catalog import PhotoRow
 
     tmp = Path(tempfile.mkdtemp(prefix="glimpse-bench-"))
     face = Image.open(ROOT / "tests" / "assets" / "faces" / "astronaut.jpg").convert("RGB")

@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench_index import sample_photos  # noqa: E402  (scripts/ is on the path when run)
-from glimpse.core import imaging  # noqa: E402
-from glimpse.core.models import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.encoding.encoder import Encoder, ModelSpec  # noqa: E402
+from glimpse.core.media import imaging
 
 
 @contextmanager

@@ -116,8 +116,8 @@ def make_rclip_models(datadir: Path) -> None:
 
     import torch
 
-    from glimpse.core.models import Encoder, ModelSpec
-    from glimpse.core.onnx_engine import tokenizer_vocab_path
+    from glimpse.core.encoding.encoder import Encoder, ModelSpec
+    from glimpse.core.encoding.onnx_engine import tokenizer_vocab_path
 
     enc = Encoder(ModelSpec.parse(MODEL), device="cpu", engine="torch")
     model, tokenizer = enc.model.float().eval(), enc.tokenizer

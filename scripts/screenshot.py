@@ -190,7 +190,7 @@ def main() -> int:
 
 def name_people(lib) -> None:  # type: ignore[no-untyped-def]
     """Run the face pass, then name who it grouped by their best face's photo."""
-    from glimpse.core import people
+    from glimpse.core.signals import people
 
     report = lib.find_faces()
     print(f"faces: {report.done} photos read, {people.face_count(lib.catalog)} faces, "

@@ -83,7 +83,7 @@ def recall_at(scores: np.ndarray, targets: np.ndarray, k: int) -> float:
 
 def simulate(q0, gallery, targets, overlap, weights, rounds=2, shown=20):  # type: ignore[no-untyped-def]
     """Recall@10 after 0..rounds rounds of the simulated user's marks."""
-    from glimpse.core.feedback import FeedbackWeights, refine
+    from glimpse.core.search.feedback import FeedbackWeights, refine
 
     w = FeedbackWeights(*weights)
     q = q0.copy()

@@ -1,6 +1,6 @@
 """A local stand-in for the Hugging Face hub, shared by the download tests.
 
-It answers the requests huggingface_hub and glimpse.core.downloads make
+It answers the requests huggingface_hub and glimpse.core.encoding.downloads make
 (`HEAD`/`GET /{repo}/resolve/{revision}/{filename}`) with the headers they
 read (X-Repo-Commit, ETag / X-Linked-Etag, Content-Length, Range).
 """
@@ -120,7 +120,7 @@ def tiny_checkpoint(seed: int = 1234) -> bytes:
     import open_clip
     import torch
 
-    from glimpse.core import models
+    from glimpse.core.encoding import encoder as models
 
     models.register_bundled_configs()
     torch.manual_seed(seed)
@@ -137,7 +137,7 @@ def start_fake_hub(files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, cac
     import huggingface_hub.constants as hub_constants
     import open_clip.pretrained as op
 
-    from glimpse.core import models
+    from glimpse.core.encoding import encoder as models
 
     server = FakeHub(files)
     server.thread.start()

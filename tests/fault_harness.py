@@ -223,7 +223,7 @@ def catalog_at_schema_1(lib: Path, folder: Path) -> dict[str, int]:
     """A library as the first Glimpse release left it (schema 1, built from the
     first migration alone, so this stays right whatever migrations follow):
     the folder and its photos known, not yet encoded. Returns {path: photo id}."""
-    from glimpse.core.catalog import _MIGRATIONS
+    from glimpse.core.storage.catalog import _MIGRATIONS
 
     lib.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(lib / "catalog.sqlite", isolation_level=None)

@@ -2,6 +2,11 @@
 
     ui, cli  ->  evaluation  ->  core          (diagnostics -> core)
 
+and inside core, one way (docs/ARCHITECTURE.md):
+
+    service -> library -> indexing, search -> signals -> encoding -> storage, media
+                                    (all of them -> jobs, settings, errors, faults)
+
 core is the engine and imports neither Qt nor anything above it; evaluation
 (labels, metrics, the eval runner) builds on core and never imports Qt; only
 ui imports Qt; ui and cli never import each other. The check reads every
@@ -105,3 +110,128 @@ def test_qt_free_packages_import_without_qt() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# Inside core: each part and the rank it sits at. A part may import parts of a
+# lower rank only (and itself); parts of one rank are independent of each other.
+CORE_RANKS: dict[str, int] = {
+    "errors": 0, "faults": 0, "jobs": 0, "settings": 0,
+    "storage": 1, "media": 1,
+    "encoding": 2,
+    "signals": 3,
+    "indexing": 4, "search": 4,
+    "library": 5,
+    "service": 6,
+}
+
+
+def _core_part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["glimpse", "core"] else None
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Imports that run: those under `if TYPE_CHECKING:` only name types."""
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                skipped.update(id(n) for n in ast.walk(child))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def core_layer_violations(core: Path) -> list[str]:
+    found = []
+    for path in sorted(core.rglob("*.py")):
+        rel = path.relative_to(core)
+        part = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        if part == "__init__":
+            continue
+        if part not in CORE_RANKS:
+            found.append(f"core/{rel} belongs to no declared part of core (CORE_RANKS)")
+            continue
+        for name in sorted(imported_names(path)):
+            other = _core_part(name)
+            if other is None or other == part or other not in CORE_RANKS:
+                continue
+            if CORE_RANKS[other] >= CORE_RANKS[part]:
+                found.append(f"core/{rel} imports {name} ({part} may not import {other})")
+                break
+    return found
+
+
+def _module_name(path: Path, package: Path) -> str:
+    rel = path.relative_to(package.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def import_cycles(package: Path) -> list[list[str]]:
+    """Cycles among glimpse's own modules, counting imports inside functions too."""
+    modules = {_module_name(p, package): p for p in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _runtime_imports(path):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and not name.startswith(imported + "."):
+                targets.add(imported)
+        graph[name] = targets
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return cycles
+
+
+def test_core_parts_import_one_way() -> None:
+    found = core_layer_violations(PACKAGE / "core")
+    assert not found, "\n".join(found)
+
+
+def test_no_import_cycles() -> None:
+    cycles = import_cycles(PACKAGE)
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_core_checkers_flag_a_backward_import_and_a_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "glimpse")
+    core = tmp_path / "glimpse" / "core"
+    for part in ("storage", "signals"):
+        (core / part).mkdir(parents=True)
+        (core / part / "__init__.py").write_text("")
+    (core / "__init__.py").write_text("")
+    (core / "storage" / "catalog.py").write_text("from glimpse.core.signals import text\n")
+    (core / "signals" / "text.py").write_text(
+        "def f():\n    from glimpse.core.storage import catalog\n")
+    assert any("storage may not import signals" in v for v in core_layer_violations(core))
+    cycles = import_cycles(tmp_path / "glimpse")
+    assert any("glimpse.core.storage.catalog" in c and "glimpse.core.signals.text" in c
+               for c in cycles)

@@ -21,8 +21,8 @@ from PIL import Image
 
 from conftest import TINY_MODEL, make_photo
 from glimpse.cli.main import main
-from glimpse.core import imaging
 from glimpse.core.library import Library
+from glimpse.core.media import imaging
 
 REPORT_ENV = "GLIMPSE_FAULT_REPORT"
 

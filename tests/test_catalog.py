@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core.catalog import Catalog
+from glimpse.core.storage.catalog import Catalog
 
 
 def test_id_queries_span_several_statements(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_embeddings_upgrade_keeps_every_vector_and_gives_back_the_space(tmp_path
     took an overflow page of its own; every vector survives, the file shrinks."""
     import sqlite3
 
-    from glimpse.core import catalog as catalog_mod
+    from glimpse.core.storage import catalog as catalog_mod
 
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from glimpse.core.encoding.encoder import Encoder, ModelSpec
 from glimpse.core.errors import ModelLoadError
-from glimpse.core.models import Encoder, ModelSpec
 
 
 def _config() -> dict[str, Any]:

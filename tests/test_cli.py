@@ -62,7 +62,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
 _SABOTEUR = textwrap.dedent(
     """
     import os, signal, sys
-    from glimpse.core import models
+    from glimpse.core.encoding import encoder as models
     calls = {"n": 0}
     real = models.Encoder.encode_images
     def encode_images(self, batch):

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from fake_hub import COMMIT, FILE, REPO, TAG, FakeHub, start_fake_hub, tiny_checkpoint
-from glimpse.core import downloads, models
-from glimpse.core.downloads import DownloadCancelled, DownloadError, DownloadProgress
+from glimpse.core.encoding import downloads
+from glimpse.core.encoding import encoder as models
+from glimpse.core.encoding.downloads import DownloadCancelled, DownloadError, DownloadProgress
 from glimpse.core.errors import ModelLoadError
-from glimpse.core.indexer import CancelToken
+from glimpse.core.jobs import CancelToken
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glimpse.core.indexer import CancelToken
-from glimpse.core.models import ModelSpec
+from glimpse.core.encoding.encoder import ModelSpec
+from glimpse.core.jobs import CancelToken
 from glimpse.evaluation.labels import LabelRow, LabelSet, utc_now_iso
 from glimpse.evaluation.runner import EvaluationCancelled, run_evaluation
 
@@ -23,7 +23,7 @@ def perturbed_checkpoint(path: Path, seed: int = 1) -> Path:
     import open_clip
     import torch
 
-    from glimpse.core.models import register_bundled_configs
+    from glimpse.core.encoding.encoder import register_bundled_configs
 
     register_bundled_configs()
     with torch.random.fork_rng(devices=[]):
@@ -135,7 +135,7 @@ def test_single_photo_library_ranks_every_query_first(library, tmp_path: Path) -
 
 
 def test_moved_photo_found_by_fingerprint(indexed, photo_dir: Path, tmp_path: Path) -> None:
-    from glimpse.core.imaging import file_fingerprint
+    from glimpse.core.media.imaging import file_fingerprint
 
     fp = file_fingerprint(photo_dir / "img_02.jpg")
     label_set = LabelSet.open(tmp_path / "set.csv")

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 from conftest import SHARED, make_photo
-from glimpse.core import faces as faces_mod
-from glimpse.core import people
 from glimpse.core.errors import GlimpseError
-from glimpse.core.faces import FaceEngine, FacePass
+from glimpse.core.signals import faces as faces_mod
+from glimpse.core.signals import people
+from glimpse.core.signals.faces import FaceEngine, FacePass
 
 IMAGES = SHARED / "data" / "flickr8k-1k" / "images"
 # Captions: "A group of people ... smiling" (three faces), "a man and a boy" (two faces
@@ -104,8 +104,8 @@ def test_names_search_and_a_new_face_pass_version_keep_user_data(faces_library, 
     people.remove_face(cat, stray.id)
     before = people.photo_ids_of(cat, [anna.id])
 
-    from glimpse.core import people_query
-    from glimpse.core.search import Filters
+    from glimpse.core.search import names as people_query
+    from glimpse.core.search.ranking import Filters
 
     named = people_query.extract("Anna at the beach", people.names(cat))
     assert named.text == "at the beach" and named.person_ids == ((anna.id,),)
@@ -245,8 +245,8 @@ def test_faces_in_video_keyframes_join_the_person_and_her_name_finds_the_video(v
     shown = people.photo_ids_of(cat, people.person_by_name(cat, "eileen"))
     assert clip in shown and cat.photo_by_path(str(root / "cameraman.jpg")).id not in shown
 
-    from glimpse.core import people_query
-    from glimpse.core.search import Filters
+    from glimpse.core.search import names as people_query
+    from glimpse.core.search.ranking import Filters
 
     query = people_query.extract("Eileen", people.names(cat))
     hits = lib.search(query.text, k=10, filters=Filters(photo_ids=frozenset(shown)))

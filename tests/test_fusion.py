@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from glimpse.core.fusion import fuse, rrf, sort_hits
-from glimpse.core.search import SearchHit
-from glimpse.core.text_search import fold, marked, plan
+from glimpse.core.search.fusion import fuse, rrf, sort_hits
+from glimpse.core.search.ranking import SearchHit
+from glimpse.core.search.words import fold, marked, plan
 
 
 def hit(n: int, taken: str | None = None) -> SearchHit:

@@ -1,4 +1,4 @@
-"""Tests for glimpse.core.imaging: generated photos of every awkward kind, bad
+"""Tests for glimpse.core.media.imaging: generated photos of every awkward kind, bad
 files, and (when ../shared/data is there) real HEIC/AVIF/JPEG samples."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, JpegImagePlugin
 
-from glimpse.core import imaging
 from glimpse.core.errors import ImageDecodeError
+from glimpse.core.media import imaging
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED_DATA.is_dir():  # the checkout may live elsewhere; this is where CI has it

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core.index import VectorIndex, exact_search
+from glimpse.core.storage.vector_index import VectorIndex, exact_search
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import make_photo
-from glimpse.core.indexer import CancelToken
+from glimpse.core.jobs import CancelToken
 
 
 def _encoded(lib) -> int:
@@ -108,7 +108,7 @@ def test_bad_files_are_recorded_and_skipped(library, photo_dir: Path) -> None:
 
 
 def test_file_vanishing_mid_run_is_recorded_not_fatal(library, photo_dir: Path, monkeypatch) -> None:
-    from glimpse.core import imaging
+    from glimpse.core.media import imaging
 
     library.add_folder(photo_dir)
     library.sync()

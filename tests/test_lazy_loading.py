@@ -81,9 +81,9 @@ def test_status_counts_faces_and_people_without_loading_dlib(tmp_path: Path, ind
     left to read): `glimpse status` reports them from the catalog alone."""
     import numpy as np
 
-    from glimpse.core import people
-    from glimpse.core.faces import FACE_PASS, FACE_VERSION, Face
     from glimpse.core.library import Library
+    from glimpse.core.signals import people
+    from glimpse.core.signals.faces import FACE_PASS, FACE_VERSION, Face
 
     heavy, out = probe(tmp_path, indexed, "status")
     assert heavy == [] and "Faces:   0 found, looked for in 8 of 8 indexed photos" in out
@@ -157,7 +157,7 @@ def test_the_cli_parser_imports_no_numpy_or_pillow() -> None:
     of them; a warm search went from 0.19 to 0.09 s without them)."""
     code = (
         "import sys; from glimpse.cli.main import build_parser; build_parser(); "
-        "import glimpse.core.models, glimpse.core.service, glimpse.core.paths; "
+        "import glimpse.core.encoding.encoder, glimpse.core.service, glimpse.core.storage.paths; "
         "print(sorted(m for m in ('numpy', 'PIL', 'glimpse.core.indexer') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -62,7 +62,7 @@ def test_captions_find_their_photo_in_the_top_10(tmp_path: Path) -> None:
 def test_a_photo_is_closer_to_its_own_captions_than_to_others(tmp_path: Path) -> None:
     from PIL import Image
 
-    from glimpse.core.models import Encoder, ModelSpec
+    from glimpse.core.encoding.encoder import Encoder, ModelSpec
 
     captions = _captions()
     names = sorted(captions)[:100]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from glimpse.core import models
+from glimpse.core.encoding import encoder as models
+from glimpse.core.encoding.encoder import DEFAULT_MODEL, Encoder, ModelSpec
 from glimpse.core.errors import ModelLoadError
-from glimpse.core.models import DEFAULT_MODEL, Encoder, ModelSpec
 
 
 def test_parse_specs(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def i18n_checkpoint(tmp_path: Path) -> Path:
 
 
 def test_queries_in_other_scripts_reach_the_tokenizer_intact(i18n_checkpoint: Path) -> None:
-    from glimpse.core.models import Encoder, ModelSpec
+    from glimpse.core.encoding.encoder import Encoder, ModelSpec
 
     enc = Encoder(ModelSpec(ARCH, checkpoint=i18n_checkpoint), device="cpu")
     hf = enc.tokenizer.tokenizer  # open_clip's HFTokenizer wraps the transformers tokenizer
@@ -98,7 +98,7 @@ def test_queries_in_other_scripts_reach_the_tokenizer_intact(i18n_checkpoint: Pa
 def test_missing_tokenizer_says_which_files_to_put_beside_the_checkpoint(
     i18n_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from glimpse.core import models
+    from glimpse.core.encoding import encoder as models
     from glimpse.core.errors import ModelLoadError
 
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):

@@ -10,13 +10,13 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import make_photo
-from glimpse.core import catalog as catalog_mod
-from glimpse.core.catalog import Catalog
-from glimpse.core.indexer import CancelToken
-from glimpse.core.ocr import OcrEngine, OcrPass
-from glimpse.core.passes import pending, run_pass
-from glimpse.core.search import QueryTerm
-from glimpse.core.text_search import marked
+from glimpse.core.indexing.passes import pending, run_pass
+from glimpse.core.jobs import CancelToken
+from glimpse.core.search.ranking import QueryTerm
+from glimpse.core.search.words import marked
+from glimpse.core.signals.text import OcrEngine, OcrPass
+from glimpse.core.storage import catalog as catalog_mod
+from glimpse.core.storage.catalog import Catalog
 
 FONT = "DejaVuSans.ttf"
 
@@ -216,7 +216,7 @@ def test_migration_from_version_1_keeps_vectors(tmp_path: Path) -> None:
 
 
 def test_thin_and_long_images_are_bounded_before_ocr(engine: OcrEngine) -> None:
-    from glimpse.core.ocr import _bounded_aspect
+    from glimpse.core.signals.text import _bounded_aspect
 
     assert _bounded_aspect(Image.new("RGB", (5000, 8))).size == (5000, 625)
     assert _bounded_aspect(Image.new("RGB", (9, 3000))).size == (375, 3000)

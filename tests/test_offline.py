@@ -14,9 +14,9 @@ import pytest
 
 from conftest import make_photo
 from glimpse.cli.main import main
-from glimpse.core import catalog as catalog_mod
-from glimpse.core.catalog import Catalog
 from glimpse.core.errors import GlimpseError
+from glimpse.core.storage import catalog as catalog_mod
+from glimpse.core.storage.catalog import Catalog
 
 
 def _encoded(lib) -> int:
@@ -87,7 +87,7 @@ def test_offline_folder_keeps_its_photos_and_leaves_search(
 
 
 def _filters(**kw):  # type: ignore[no-untyped-def]
-    from glimpse.core.search import Filters
+    from glimpse.core.search.ranking import Filters
 
     return Filters(**kw)
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, TINY_MODEL, make_photo
-from glimpse.core import imaging, onnx_engine
-from glimpse.core.models import Encoder, ModelSpec
+from glimpse.core.encoding import onnx_engine
+from glimpse.core.encoding.encoder import Encoder, ModelSpec
+from glimpse.core.media import imaging
 
 TEXTS = ["a dog", "Two DOGS playing in the snow!", "ünïcödé café &amp; more", "", "x " * 100]
 
@@ -30,7 +31,7 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_tokenizer_matches_open_clip() -> None:
     import open_clip
 
-    from glimpse.core.clip_tokenizer import ClipTokenizer
+    from glimpse.core.encoding.tokenizer import ClipTokenizer
 
     theirs = open_clip.get_tokenizer("ViT-B-32")
     ours = ClipTokenizer(Path(onnx_engine.tokenizer_vocab_path()))
@@ -230,8 +231,8 @@ def test_unknown_precision_is_refused() -> None:
 def test_library_precision_comes_from_the_argument_then_env_then_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from glimpse.core.encoding.encoder import PRECISION_ENV
     from glimpse.core.library import Library
-    from glimpse.core.models import PRECISION_ENV
 
     monkeypatch.delenv(PRECISION_ENV, raising=False)
     with Library(tmp_path / "lib", model=TINY_MODEL) as lib:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import make_photo
-from glimpse.core.catalog import Catalog, PhotoRow
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import CancelToken
-from glimpse.core.passes import CatalogPass, pending, run_pass
+from glimpse.core.indexing.passes import pending, run_pass
+from glimpse.core.jobs import CancelToken
+from glimpse.core.signals.base import CatalogPass
+from glimpse.core.storage.catalog import Catalog, PhotoRow
 
 
 class SizePass(CatalogPass):

@@ -1,4 +1,4 @@
-"""People: grouping, naming, merging, corrections (core/people.py) and the schema upgrade.
+"""People: grouping, naming, merging, corrections (core/signals/people.py) and the schema upgrade.
 
 These use synthetic 128-d embeddings to pin the rules exactly; tests/test_faces.py
 runs the real dlib models on real photos."""
@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glimpse.core import catalog as catalog_mod
-from glimpse.core import people
-from glimpse.core.catalog import Catalog
 from glimpse.core.errors import GlimpseError
-from glimpse.core.faces import Face
+from glimpse.core.signals import people
+from glimpse.core.signals.people import Face
+from glimpse.core.storage import catalog as catalog_mod
+from glimpse.core.storage.catalog import Catalog
 
 
 def _face(vec: np.ndarray, x: float = 0.1, quality: float = 1.0) -> Face:

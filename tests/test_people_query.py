@@ -1,10 +1,10 @@
-"""Names in queries become person filters (core/people_query.py): table-driven."""
+"""Names in queries become person filters (core/search/names.py): table-driven."""
 
 from __future__ import annotations
 
 import pytest
 
-from glimpse.core.people_query import extract
+from glimpse.core.search.names import extract
 
 KNOWN = {"anna": [1], "ben": [2], "anna maria": [3], "jo": [4, 5]}
 

@@ -11,11 +11,12 @@ import pytest
 from PIL import Image
 
 from conftest import SHARED, TINY_MODEL, make_photo
-from glimpse.core import catalog as catalog_mod
-from glimpse.core import imaging, places
-from glimpse.core.catalog import Catalog
 from glimpse.core.library import Library
-from glimpse.core.search import Filters
+from glimpse.core.media import imaging
+from glimpse.core.search.ranking import Filters
+from glimpse.core.signals import places
+from glimpse.core.storage import catalog as catalog_mod
+from glimpse.core.storage.catalog import Catalog
 
 IMMICH = SHARED / "data" / "formats-immich"
 EXIF_SAMPLES = SHARED / "data" / "exif-samples"

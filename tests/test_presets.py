@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED, TINY_MODEL
-from glimpse.core import presets
-from glimpse.core.indexer import CancelToken
-from glimpse.core.models import ModelSpec
+from glimpse.core.encoding import presets, speed
+from glimpse.core.encoding.encoder import ModelSpec
+from glimpse.core.jobs import CancelToken
 
 FACTS = SHARED / "data" / "model-facts"
 
@@ -26,7 +26,7 @@ def test_every_preset_names_a_model_open_clip_can_fetch() -> None:
         arch, _, tag = p.model.partition(":")
         assert (arch, tag) in pretrained, p.model
     assert presets.preset(presets.DEFAULT_PRESET).model == "ViT-B-32:laion2b_s34b_b79k"
-    from glimpse.core.models import DEFAULT_MODEL
+    from glimpse.core.encoding.encoder import DEFAULT_MODEL
 
     assert presets.preset(presets.DEFAULT_PRESET).model == DEFAULT_MODEL
 
@@ -78,19 +78,19 @@ def tiny_presets(monkeypatch: pytest.MonkeyPatch) -> tuple[presets.Preset, ...]:
 def test_speed_probe_is_measured_once_and_remembered(tmp_path: Path, tiny_presets) -> None:
     path = tmp_path / "speed.json"
     lines: list[str] = []
-    probes = presets.measure_presets(path, lines.append)
+    probes = speed.measure_presets(path, lines.append)
     probe = probes[TINY_MODEL]
     assert probe.image_ms > 0 and probe.text_ms > 0 and probe.threads >= 1
     assert any("Measuring Fast" in line for line in lines)
     again: list[str] = []
-    assert presets.measure_presets(path, again.append) == probes  # remembered: no new probe
+    assert speed.measure_presets(path, again.append) == probes  # remembered: no new probe
     assert again == []
     assert presets.load_probes(path)[TINY_MODEL] == probe
 
 
 def test_figures_from_another_machine_are_measured_again(tmp_path: Path, tiny_presets) -> None:
     path = tmp_path / "speed.json"
-    presets.measure_presets(path)
+    speed.measure_presets(path)
     data = json.loads(path.read_text())
     data["machine"] = "some-other-cpu"
     path.write_text(json.dumps(data))
@@ -102,7 +102,7 @@ def test_figures_from_another_machine_are_measured_again(tmp_path: Path, tiny_pr
 def test_cancelled_probe_measures_nothing(tmp_path: Path, tiny_presets) -> None:
     token = CancelToken()
     token.cancel()
-    assert presets.measure_presets(tmp_path / "s.json", cancel=token) == {}
+    assert speed.measure_presets(tmp_path / "s.json", cancel=token) == {}
 
 
 def test_describe_says_what_a_person_chooses_by() -> None:
@@ -119,7 +119,7 @@ def test_mobileclip_is_reparameterized_for_inference() -> None:
     import open_clip
     import torch
 
-    from glimpse.core.models import prepare_for_inference
+    from glimpse.core.encoding.encoder import prepare_for_inference
 
     torch.manual_seed(0)
     net = open_clip.create_model("MobileCLIP2-S0", pretrained=None).eval()

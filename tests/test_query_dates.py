@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from glimpse.core.query_dates import extract, intersect
+from glimpse.core.search.dates import extract, intersect
 
 TODAY = date(2026, 11, 24)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import TINY_MODEL, make_photo
-from glimpse.core import duplicates, feedback
 from glimpse.core.errors import QueryError
+from glimpse.core.search import duplicates, feedback
 
 
 def _unit(*xs: float) -> np.ndarray:

@@ -14,9 +14,9 @@ import rawpy
 from PIL import Image
 
 from conftest import make_photo
-from glimpse.core import imaging, raw
 from glimpse.core.errors import ImageDecodeError
 from glimpse.core.library import Library
+from glimpse.core.media import imaging, raw
 
 
 def test_raw_extensions_are_supported() -> None:

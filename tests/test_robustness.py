@@ -9,7 +9,7 @@ import pytest
 
 from conftest import make_photo
 from glimpse.core.errors import CatalogError, GlimpseError
-from glimpse.core.files import atomic_write
+from glimpse.core.storage.files import atomic_write
 
 
 def test_full_disk_during_indexing_is_a_clear_error_and_keeps_committed_work(

@@ -11,8 +11,8 @@ from PIL import Image
 
 from conftest import make_photo
 from glimpse.core.errors import QueryError
-from glimpse.core.index import exact_search
-from glimpse.core.search import Filters, QueryTerm, combine, parse_date, parse_query
+from glimpse.core.search.ranking import Filters, QueryTerm, combine, parse_date, parse_query
+from glimpse.core.storage.vector_index import exact_search
 
 
 def test_parse_plain_and_combined_queries() -> None:
@@ -133,7 +133,7 @@ def test_search_does_not_wait_while_another_model_loads(indexed, monkeypatch) ->
     import threading
 
     from glimpse.core import library as library_module
-    from glimpse.core.models import ModelSpec
+    from glimpse.core.encoding.encoder import ModelSpec
 
     loading, release = threading.Event(), threading.Event()
     real_encoder = library_module.Encoder

@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from conftest import make_photo
-from glimpse.core import video
 from glimpse.core.errors import ImageDecodeError
-from glimpse.core.indexer import scan_folder
+from glimpse.core.indexing.scan import scan_folder
 from glimpse.core.library import Library
-from glimpse.core.search import Filters
+from glimpse.core.media import video
+from glimpse.core.search.ranking import Filters
 
 SEGMENT_S = 2
 FPS = 10
@@ -190,7 +190,7 @@ def test_samsung_motion_photo_is_one_photo() -> None:
         pytest.skip("shared formats-immich data not present")
     # The clip lives inside the HEIC; nothing extracts it, so the still is the one item.
     [path] = scan_folder(folder)
-    from glimpse.core import imaging
+    from glimpse.core.media import imaging
 
     photo = imaging.decode_for_model(path)
     assert (photo.width, photo.height) == (3000, 4000)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin, WebPImagePlugin
 
-from glimpse.core import imaging
 from glimpse.core.errors import ImageDecodeError
+from glimpse.core.media import imaging
 
 pyvips = pytest.importorskip("pyvips")
 

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from conftest import make_photo
-from glimpse.core.watch import ChangeQueue, FolderWatcher
+from glimpse.core.indexing.watch import ChangeQueue, FolderWatcher
 
 
 def test_change_queue_coalesces_a_burst() -> None:

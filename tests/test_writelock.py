@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from conftest import TINY_MODEL
-from glimpse.core.catalog import Catalog
 from glimpse.core.errors import CatalogError
-from glimpse.core.writelock import LibraryBusyError, WriterLock
+from glimpse.core.storage.catalog import Catalog
+from glimpse.core.storage.writelock import LibraryBusyError, WriterLock
 
 
 def _env(lib: Path, **extra: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from glimpse.core import imaging
+from glimpse.core.media import imaging
 from glimpse.ui.settings_dialog import SettingsDialog, SettingsValues
 from glimpse.ui.thumbnails import ThumbnailCache, thumb_key
 

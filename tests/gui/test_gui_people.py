@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from glimpse.core import people
-from glimpse.core.faces import Face
+from glimpse.core.signals import people
+from glimpse.core.signals.people import Face
 
 from .conftest import INDEX_TIMEOUT_MS
 from .test_gui_text import _search

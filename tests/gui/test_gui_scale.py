@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glimpse.core.models import ModelSpec
+from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.diagnostics import synthetic
 
 from .conftest import TINY
@@ -40,7 +40,8 @@ def million_library(tmp_path: Path) -> Path:
 def test_a_million_photo_catalog_keeps_the_window_responsive(
     qtbot, make_window, million_library, monkeypatch
 ):
-    from glimpse.core.indexer import EncodeReport, ScanReport
+    from glimpse.core.indexing.encode import EncodeReport
+    from glimpse.core.indexing.scan import ScanReport
     from glimpse.core.library import IndexReport, Library
 
     # The rows name photos that are not on disk: the catch-up rescan at start-up

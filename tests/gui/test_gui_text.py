@@ -7,8 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from glimpse.core.catalog import SNIPPET_CLOSE, SNIPPET_OPEN
-from glimpse.core.search import SearchHit
+from glimpse.core.search.ranking import SearchHit
+from glimpse.core.storage.catalog import SNIPPET_CLOSE, SNIPPET_OPEN
 from glimpse.ui.preview import PreviewPane
 from glimpse.ui.results_model import BADGE_COLOR, ResultsModel, TextMatchRole
 from glimpse.ui.thumbnails import ThumbnailCache

@@ -130,7 +130,7 @@ def test_model_load_error_is_shown_not_raised(qtbot, make_window, tmp_path):
 def test_model_error_page_offers_a_checkpoint_file(qtbot, make_window, tmp_path, monkeypatch):
     import torch
 
-    from glimpse.core.models import Encoder, ModelSpec
+    from glimpse.core.encoding.encoder import Encoder, ModelSpec
 
     window = make_window(model=f"GlimpseTiny:{tmp_path / 'missing.pt'}")
     assert window.controller.state == "error"
@@ -208,7 +208,7 @@ def test_label_and_evaluate_tabs_share_the_window_library(qtbot, make_window):
 def test_changing_the_model_reindexes_while_the_old_one_answers(qtbot, make_window, photo_dir, tmp_path):
     import torch
 
-    from glimpse.core.models import Encoder, ModelSpec
+    from glimpse.core.encoding.encoder import Encoder, ModelSpec
     from glimpse.ui.settings_dialog import SettingsValues
 
     window = make_window()

@@ -8,7 +8,9 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from glimpse.core.errors import QueryError
-from glimpse.core.indexer import EncodeReport, Progress, ScanReport
+from glimpse.core.indexing.encode import EncodeReport
+from glimpse.core.indexing.scan import ScanReport
+from glimpse.core.jobs import Progress
 from glimpse.core.library import IndexReport
 from glimpse.ui.workers import Worker, WorkerPool
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from glimpse.core import duplicates
 from glimpse.core.library import Library
+from glimpse.core.search import duplicates
 
 from .test_gui_window import index_folder, shown_paths
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from glimpse.core import presets
+from glimpse.core.encoding import presets
 from glimpse.ui.settings_dialog import SettingsDialog, SettingsValues
 
 

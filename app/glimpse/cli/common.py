@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     # Types only: importing the engine (numpy, Pillow) at start-up would slow
     # every command, and a query answered by the service needs none of it.
-    from glimpse.core.indexer import CancelToken, Progress
+    from glimpse.core.jobs import CancelToken, Progress
     from glimpse.core.library import Library
 
 

@@ -8,7 +8,7 @@ from glimpse.cli.common import open_library, print_json, warn_if_random
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from glimpse.core.duplicates import Rules
+    from glimpse.core.search.duplicates import Rules
 
     with open_library(args) as lib:
         warn_if_random(lib)

@@ -21,10 +21,11 @@ from glimpse.cli.people import find_faces
 from glimpse.core.errors import GlimpseError
 
 if TYPE_CHECKING:  # the engine is imported lazily, so `--help` and `status` stay light
-    from glimpse.core.indexer import CancelToken
+    from glimpse.core.jobs import CancelToken
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from glimpse.core.indexer import CancelToken, EncodeReport
+    from glimpse.core.indexing.encode import EncodeReport
+    from glimpse.core.jobs import CancelToken
     from glimpse.core.library import IndexReport
 
     with open_library(args) as lib:
@@ -73,7 +74,7 @@ def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # typ
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
-    from glimpse.core.indexer import CancelToken
+    from glimpse.core.jobs import CancelToken
 
     with open_library(args) as lib:
         announce_model(lib)
@@ -95,7 +96,7 @@ OFFLINE_RECHECK_S = 30.0
 
 
 def _rewatch_returned(lib, watcher) -> None:  # type: ignore[no-untyped-def]
-    from glimpse.core.indexer import folder_is_offline
+    from glimpse.core.indexing.scan import folder_is_offline
 
     for folder in lib.folders():
         if folder.offline_since is not None and not folder_is_offline(folder.path, folder.indexed):
@@ -105,8 +106,8 @@ def _rewatch_returned(lib, watcher) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from glimpse.core.indexer import CancelToken
-    from glimpse.core.watch import FolderWatcher
+    from glimpse.core.indexing.watch import FolderWatcher
+    from glimpse.core.jobs import CancelToken
 
     with open_library(args) as lib:
         add_folders(lib, args.folders, args.as_new)

@@ -12,8 +12,11 @@ from glimpse.cli.common import offline_note, open_library, print_json
 def cmd_status(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         st = lib.status()
-        from glimpse.core import people
-        from glimpse.core.faces import FACE_PASS, FACE_VERSION  # counts only: dlib is not loaded
+        from glimpse.core.signals import people
+        from glimpse.core.signals.faces import (  # counts only: dlib is not loaded
+            FACE_PASS,
+            FACE_VERSION,
+        )
 
         faces = people.summary(lib.catalog, FACE_PASS, FACE_VERSION)
         if args.json:
@@ -25,7 +28,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Photos:  {c['ok']} indexed, {c['pending']} pending, {c['error']} unreadable")
         if c.get("offline"):
             print(f"         {c['offline']} in offline folders: kept, left out of searches")
-        from glimpse.core.ocr import OCR_PASS, OCR_VERSION
+        from glimpse.core.signals.text import OCR_PASS, OCR_VERSION
 
         read, indexed = lib.catalog.pass_counts(OCR_PASS, OCR_VERSION)
         print(f"Text:    read in {read} of {indexed} indexed photos"
@@ -62,14 +65,14 @@ def cmd_errors(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from glimpse.core import presets
-    from glimpse.core.models import DEFAULT_MODEL, list_models
+    from glimpse.core.encoding import presets, speed
+    from glimpse.core.encoding.encoder import DEFAULT_MODEL, list_models
 
     path = presets.default_probe_path()
     if args.measure or (not args.no_measure and not args.json and not presets.load_probes(path)):
         print("Measuring each preset's speed on this computer (once; random weights, no download)...",
               file=sys.stderr, flush=True)
-        presets.measure_presets(path, lambda line: print(line, file=sys.stderr, flush=True),
+        speed.measure_presets(path, lambda line: print(line, file=sys.stderr, flush=True),
                                 force=args.measure)
     probes = presets.load_probes(path)
     pairs = list_models()

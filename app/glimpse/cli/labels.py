@@ -167,7 +167,7 @@ def format_result(result) -> str:  # type: ignore[no-untyped-def]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from glimpse.core.models import ModelSpec
+    from glimpse.core.encoding.encoder import ModelSpec
     from glimpse.evaluation.runner import EvaluationCancelled, run_evaluation
 
     set_path = Path(args.set).expanduser()
@@ -185,7 +185,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     f"WARNING: {spec} has RANDOM weights; its ranks will be near chance.\n"
                 )
         out = Path(args.out) if args.out else set_path.with_name(set_path.stem + "-eval")
-        from glimpse.core.indexer import CancelToken
+        from glimpse.core.jobs import CancelToken
 
         token = CancelToken()
         with interrupt_cancels(token):

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         # open_clip logs its own "randomly initialised" line; our warning says it better.
         logging.getLogger("root").setLevel(logging.ERROR)
-    from glimpse.core import models
+    from glimpse.core.encoding import encoder as models
 
     models.set_download_progress(DownloadPrinter())  # Ctrl-C keeps the partial file for resuming
     try:

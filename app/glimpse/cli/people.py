@@ -16,12 +16,12 @@ from glimpse.cli.common import (
 
 if TYPE_CHECKING:  # imported lazily: at module level it pulled numpy and Pillow into
     # every CLI command, the service client of a warm search included
-    from glimpse.core.indexer import CancelToken
+    from glimpse.core.jobs import CancelToken
 
 
 def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
     """The face pass and grouping, after encoding (slower, and less urgent)."""
-    from glimpse.core import people
+    from glimpse.core.signals import people
 
     with interrupt_cancels(token):
         r = lib.find_faces(progress=printer, cancel=token)
@@ -30,7 +30,7 @@ def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # typ
 
 
 def cmd_faces(args: argparse.Namespace) -> int:
-    from glimpse.core.indexer import CancelToken
+    from glimpse.core.jobs import CancelToken
 
     with open_library(args) as lib:
         announce_model(lib)
@@ -38,7 +38,7 @@ def cmd_faces(args: argparse.Namespace) -> int:
 
 
 def cmd_people(args: argparse.Namespace) -> int:
-    from glimpse.core import people
+    from glimpse.core.signals import people
 
     with open_library(args) as lib:
         cat = lib.catalog

@@ -24,13 +24,13 @@ def parse_date(text: str | None, what: str) -> str | None:
     and the model code, which a search answered by the service never needs."""
     if not text:
         return None
-    from glimpse.core.search import parse_date as parse
+    from glimpse.core.search.ranking import parse_date as parse
 
     return parse(text, what)
 
 
 def _marked(snippet: str) -> str:
-    from glimpse.core.text_search import marked  # only for hits with text (see parse_date)
+    from glimpse.core.search.words import marked  # only for hits with text (see parse_date)
 
     return marked(snippet)
 
@@ -50,8 +50,8 @@ def _request(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any]
 
 def _answer(args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any]:
     """From a running Glimpse for this library if there is one, else in-process."""
-    from glimpse.core.paths import library_root
     from glimpse.core.service import ServiceError, answer, request
+    from glimpse.core.storage.paths import library_root
 
     if not os.environ.get("GLIMPSE_NO_SERVICE"):
         try:
@@ -102,7 +102,7 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from glimpse.core import query_dates
+    from glimpse.core.search import dates as query_dates
 
     query = " ".join(args.query)
     after, before = parse_date(args.after, "--after"), parse_date(args.before, "--before")

@@ -18,7 +18,7 @@ def cmd_self_test(args: argparse.Namespace) -> int:
 
     if not args.verbose:
         # The tiny model's "RANDOM weights" warning is expected here, not news.
-        logging.getLogger("glimpse.core.models").setLevel(logging.ERROR)
+        logging.getLogger("glimpse.core.encoding.encoder").setLevel(logging.ERROR)
     print("Glimpse self-test: tiny random model, 3 generated photos, temporary library.",
           flush=True)
     result = run_self_test(lambda line: print(line, flush=True), device=args.device or "cpu")

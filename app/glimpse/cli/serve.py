@@ -12,7 +12,7 @@ from glimpse.core.errors import GlimpseError
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from glimpse.core.indexer import CancelToken
+    from glimpse.core.jobs import CancelToken
     from glimpse.core.service import SearchService
 
     with open_library(args) as lib:

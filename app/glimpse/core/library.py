@@ -19,39 +19,28 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glimpse.core import (
-    duplicates,
-    feedback,
-    fusion,
-    imaging,
-    passes,
-    places,
-    search,
-    text_search,
-    video,
-)
-from glimpse.core.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
+from glimpse.core.encoding.encoder import PRECISION_ENV, Encoder, ModelSpec
 from glimpse.core.errors import GlimpseError, QueryError
-from glimpse.core.files import atomic_write, text_writer
-from glimpse.core.index import EXACT_COMFORT_LIMIT, VectorIndex
-from glimpse.core.indexer import (
-    CancelToken,
-    EncodeReport,
-    ProgressCallback,
-    ScanReport,
-    encode_pending,
-    scan_folder,
-    sync_catalog,
-)
-from glimpse.core.models import PRECISION_ENV, Encoder, ModelSpec
-from glimpse.core.passes import PassReport
-from glimpse.core.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
-from glimpse.core.search import Filters, QueryTerm, SearchHit
-from glimpse.core.writelock import WriterLock
+from glimpse.core.indexing import passes
+from glimpse.core.indexing.encode import EncodeReport, encode_pending
+from glimpse.core.indexing.scan import ScanReport, scan_folder, sync_catalog
+from glimpse.core.jobs import CancelToken, ProgressCallback
+from glimpse.core.media import imaging, video
+from glimpse.core.search import duplicates, feedback, fusion
+from glimpse.core.search import ranking as search
+from glimpse.core.search import words as text_search
+from glimpse.core.search.ranking import Filters, QueryTerm, SearchHit
+from glimpse.core.signals import places
+from glimpse.core.signals.base import PassReport
+from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
+from glimpse.core.storage.files import atomic_write, text_writer
+from glimpse.core.storage.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
+from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, VectorIndex
+from glimpse.core.storage.writelock import WriterLock
 
 if TYPE_CHECKING:
-    from glimpse.core.faces import FaceEngine
-    from glimpse.core.ocr import OcrEngine
+    from glimpse.core.signals.faces import FaceEngine
+    from glimpse.core.signals.text import OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -433,9 +422,9 @@ class Library:
         cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
     ) -> PassReport:
-        """The OCR pass (core/ocr.py) over photos that already have a vector: resumable,
+        """The OCR pass (core/signals/text.py) over photos that already have a vector: resumable,
         and lower priority than encoding, which makes photos findable first."""
-        from glimpse.core.ocr import OcrEngine, OcrPass
+        from glimpse.core.signals.text import OcrEngine, OcrPass
 
         with self._load_lock:
             if self._ocr is None:
@@ -451,10 +440,10 @@ class Library:
         cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
     ) -> PassReport:
-        """The face pass (core/faces.py) over photos that already have a vector, then
-        the new faces are grouped into people (core/people.py); resumable like OCR."""
-        from glimpse.core import people
-        from glimpse.core.faces import FaceEngine, FacePass
+        """The face pass (core/signals/faces.py) over photos that already have a vector, then
+        the new faces are grouped into people (core/signals/people.py); resumable like OCR."""
+        from glimpse.core.signals import people
+        from glimpse.core.signals.faces import FaceEngine, FacePass
 
         with self._load_lock:
             if self._faces is None:

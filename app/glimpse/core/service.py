@@ -325,9 +325,9 @@ def _encode(answer: dict[str, Any]) -> bytes:
 def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     """One request, answered: by the service from memory, or by the CLI in-process
     when no service runs. One function for both, so both give the same answer."""
+    from glimpse.core.encoding.encoder import ModelSpec
     from glimpse.core.errors import QueryError
-    from glimpse.core.models import ModelSpec
-    from glimpse.core.search import Filters, parse_date
+    from glimpse.core.search.ranking import Filters, parse_date
 
     op = payload.get("op")
     if op == "status":
@@ -375,9 +375,10 @@ def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
 def _people_filter(
     lib: Library, query: str, persons: list[str], name_words: bool
 ) -> tuple[str, set[int] | None, list[str]]:
-    """--person NAME, and known names in the query (core/people_query.py), become a
+    """--person NAME, and known names in the query (core/search/names.py), become a
     filter: (the query without the names, the photos of all those people, the names)."""
-    from glimpse.core import people, people_query
+    from glimpse.core.search import names as people_query
+    from glimpse.core.signals import people
 
     groups = [people.person_by_name(lib.catalog, name) for name in persons]
     labels = list(persons)

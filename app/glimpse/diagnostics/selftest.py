@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glimpse.core.models import RANDOM_TAG, TINY_TEST_ARCH
+from glimpse.core.encoding.encoder import RANDOM_TAG, TINY_TEST_ARCH
 
 SELF_TEST_MODEL = f"{TINY_TEST_ARCH}:{RANDOM_TAG}"
 PHOTO_COUNT = 3

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core.catalog import Catalog, vector_to_blob
-from glimpse.core.places import match_key
+from glimpse.core.signals.places import match_key
+from glimpse.core.storage.catalog import Catalog, vector_to_blob
 
 PHOTOS_PER_FOLDER = 2000
 _CHUNK = 20_000

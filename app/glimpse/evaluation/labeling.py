@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from glimpse.core import imaging
-from glimpse.core.catalog import OK, PhotoRow
 from glimpse.core.errors import GlimpseError
+from glimpse.core.media import imaging
+from glimpse.core.storage.catalog import OK, PhotoRow
 from glimpse.evaluation.labels import (
     STATUS_LABELED,
     STATUS_UNSUITABLE,

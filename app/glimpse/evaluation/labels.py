@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from glimpse.core.errors import LabelSetError
-from glimpse.core.files import write_text_atomically
+from glimpse.core.storage.files import write_text_atomically
 
 HEADER: tuple[str, ...] = (
     "path",
@@ -310,7 +310,7 @@ def _file_fingerprint(path: Path) -> str:
 def _fingerprint_function() -> Callable[[Path], str]:
     """Prefer the shared helper in imaging.py once it exists; same definition."""
     try:
-        imaging = importlib.import_module("glimpse.core.imaging")
+        imaging = importlib.import_module("glimpse.core.media.imaging")
     except ImportError:
         return _file_fingerprint
     found: Callable[[Path], str] = getattr(imaging, "file_fingerprint", _file_fingerprint)

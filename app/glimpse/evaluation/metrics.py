@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from glimpse.core.errors import LabelSetError
-from glimpse.core.files import write_text_atomically
+from glimpse.core.storage.files import write_text_atomically
 from glimpse.evaluation.labels import escape_cell
 
 RECALL_KS: tuple[int, ...] = (1, 5, 10, 20, 50, 100)

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError, LabelSetError
-from glimpse.core.indexer import CancelToken, Progress
-from glimpse.core.models import ModelSpec
+from glimpse.core.jobs import CancelToken, Progress
 from glimpse.evaluation import metrics, plots
 from glimpse.evaluation.labeling import resolve_label_path
 from glimpse.evaluation.labels import STATUS_LABELED, LabelSet

@@ -30,13 +30,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from glimpse.core.catalog import FolderRow
+from glimpse.core.encoding.encoder import ModelSpec, ensure_weights
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import CancelToken, Progress
+from glimpse.core.jobs import CancelToken, Progress
 from glimpse.core.library import IndexReport, Library
-from glimpse.core.models import ModelSpec, ensure_weights
-from glimpse.core.passes import PassReport
-from glimpse.core.search import Filters, SearchHit
+from glimpse.core.search.ranking import Filters, SearchHit
+from glimpse.core.signals.base import PassReport
+from glimpse.core.storage.catalog import FolderRow
 from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class IndexOutcome:
     switched_to: str | None = None  # the model now answering, after a switch
     errors: list[tuple[str, str]] = field(default_factory=list)
     text: PassReport | None = None  # the text-reading pass that ran after encoding
-    faces: PassReport | None = None  # the face pass that ran after it (core/faces.py)
+    faces: PassReport | None = None  # the face pass that ran after it (core/signals/faces.py)
 
 
 OFFLINE_RECHECK_MS = 30_000
@@ -104,9 +104,9 @@ class LibraryController(QObject):
         self.state = OPENING
         self.state_message = ""
         self.batch_size = batch_size
-        # Read text in photos after each index job (the OCR pass, core/ocr.py).
+        # Read text in photos after each index job (the OCR pass, core/signals/text.py).
         self.read_text = True
-        # Find faces and group them into people after that (core/faces.py, core/people.py).
+        # Find faces and group them into people after that (core/signals/faces.py, core/signals/people.py).
         self.find_faces = True
         self._index_phase = ""
         self._index_worker: Worker | None = None
@@ -342,7 +342,7 @@ class LibraryController(QObject):
         self.message.emit(user_message(exc))
 
     def _start_watcher(self) -> None:
-        from glimpse.core.watch import FolderWatcher
+        from glimpse.core.indexing.watch import FolderWatcher
 
         try:
             self._watcher = FolderWatcher(
@@ -362,7 +362,7 @@ class LibraryController(QObject):
             return
 
         def job(token: CancelToken, progress: ProgressFn) -> list[str]:
-            from glimpse.core.indexer import folder_is_offline
+            from glimpse.core.indexing.scan import folder_is_offline
 
             return [path for path, n in offline if not folder_is_offline(path, n)]
 

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import imaging
 from glimpse.core.errors import GlimpseError
+from glimpse.core.media import imaging
 from glimpse.evaluation.labeling import DEFAULT_TARGET, LabelingSession, Offer
 from glimpse.ui.workers import Worker, WorkerPool
 

@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError
-from glimpse.core.indexer import Progress
-from glimpse.core.models import ModelSpec
+from glimpse.core.jobs import Progress
 from glimpse.ui import preferences as prefs
 from glimpse.ui import resources
 from glimpse.ui.controller import ERROR, READY, IndexOutcome, LibraryController

@@ -3,7 +3,7 @@
 Name a person in place (double-click or F2 on a card), merge the selected
 people, hide one, show their photos in the Search tab, and take a wrongly
 grouped face out ("Not this person"). Every action is a small catalog write
-through core/people.py, done on the GUI thread: each touches a few rows.
+through core/signals/people.py, done on the GUI thread: each touches a few rows.
 Face pictures are cut from the shared thumbnail cache's photo thumbnails.
 """
 
@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import people
 from glimpse.core.errors import GlimpseError
+from glimpse.core.signals import people
 from glimpse.ui.preview import PreviewFace
 from glimpse.ui.thumbnails import ThumbnailCache
 

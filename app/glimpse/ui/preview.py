@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core.catalog import SNIPPET_CLOSE, SNIPPET_OPEN
-from glimpse.core.search import SearchHit
+from glimpse.core.search.ranking import SearchHit
+from glimpse.core.storage.catalog import SNIPPET_CLOSE, SNIPPET_OPEN
 from glimpse.ui import resources
 from glimpse.ui.thumbnails import ThumbnailCache
 
@@ -107,7 +107,7 @@ def human_size(n: int) -> str:
 
 @dataclass(frozen=True)
 class PreviewFace:
-    """A face to outline on the preview (from core/people.py, given by the Search tab)."""
+    """A face to outline on the preview (from core/signals/people.py, given by the Search tab)."""
 
     face_id: int
     box: tuple[float, float, float, float]  # fractions of the upright photo

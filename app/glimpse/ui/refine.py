@@ -2,7 +2,7 @@
 
 A bar above the grid says how the current query is refined ("2 more like,
 1 not") and clears the marks. The marks belong to one text query: typing a
-new one starts afresh. The engine does the work (glimpse.core.feedback); this
+new one starts afresh. The engine does the work (glimpse.core.search.feedback); this
 widget only keeps the marked photos and tells the tab when they change.
 """
 
@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from glimpse.core.search import SearchHit
+from glimpse.core.search.ranking import SearchHit
 
 
 class RefineBar(QWidget):

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
-from glimpse.core.search import SearchHit
+from glimpse.core.search.ranking import SearchHit
 from glimpse.ui.preview import clock
 from glimpse.ui.thumbnails import ThumbnailCache
 

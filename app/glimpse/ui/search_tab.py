@@ -43,9 +43,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import imaging, people, people_query, places, query_dates
 from glimpse.core.errors import GlimpseError
-from glimpse.core.search import Filters, SearchHit, parse_date
+from glimpse.core.media import imaging
+from glimpse.core.search import dates as query_dates
+from glimpse.core.search import names as people_query
+from glimpse.core.search.ranking import Filters, SearchHit, parse_date
+from glimpse.core.signals import people, places
 from glimpse.ui import people_view as people_ui
 from glimpse.ui import preferences as prefs
 from glimpse.ui import preview as preview_mod
@@ -465,7 +468,7 @@ class SearchTab(QWidget):
         return dated.text, replace(filters, after=after, before=before)
 
     def _apply_name_words(self, text: str, filters: Filters) -> tuple[str, Filters]:
-        """Known people's names become a filter on their photos (core/people_query.py)."""
+        """Known people's names become a filter on their photos (core/search/names.py)."""
         lib = self.controller.library
         named = people_query.extract(text, people.names(lib.catalog)) if lib is not None else None
         if named is None or not named.names or " ".join(named.names).casefold() == self._ignored_names:

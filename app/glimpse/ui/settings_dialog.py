@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from glimpse.core import presets
+from glimpse.core.encoding import presets, speed
+from glimpse.core.encoding.encoder import DEFAULT_MODEL, ModelSpec
 from glimpse.core.errors import GlimpseError
-from glimpse.core.models import DEFAULT_MODEL, ModelSpec
 from glimpse.ui.workers import Worker, WorkerPool
 
 DEVICES = (("Automatic (GPU if available)", "auto"), ("CPU", "cpu"), ("GPU", "gpu"))
@@ -43,7 +43,7 @@ class SettingsValues:
 def known_model_names() -> list[str]:
     """open_clip's pretrained list (no download happens here), default first."""
     try:
-        from glimpse.core.models import list_models
+        from glimpse.core.encoding.encoder import list_models
 
         names = [f"{arch}:{tag}" for arch, tag in list_models()]
     except Exception:  # open_clip missing or broken: typing a name still works
@@ -205,7 +205,7 @@ class SettingsDialog(QDialog):
         self.measure_button.setEnabled(False)
         self.measure_button.setText("Measuring…")
         path = self.probe_path
-        worker = Worker(lambda token, progress: presets.measure_presets(path, progress, force=True, cancel=token),
+        worker = Worker(lambda token, progress: speed.measure_presets(path, progress, force=True, cancel=token),
                         name="probe")
         worker.signals.progress.connect(lambda line: self.preset_info.setText(str(line)))
         worker.signals.finished.connect(self._on_measured)

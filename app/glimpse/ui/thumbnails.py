@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from glimpse.core import imaging, video
+from glimpse.core.media import imaging, video
 from glimpse.ui.workers import Worker, WorkerPool
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from glimpse.core.indexer import CancelToken
+from glimpse.core.jobs import CancelToken
 
 log = logging.getLogger(__name__)
 

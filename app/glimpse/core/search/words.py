@@ -4,7 +4,7 @@
   word, each as a prefix ("pass" finds "passport", "receipt" finds
   "receipts"), ignoring a few filler words ("photo of a ...") that a
   description has but a sign does not. Its hits are fused with the meaning
-  (CLIP) ranking (core/fusion.py).
+  (CLIP) ranking (core/search/fusion.py).
 - A single quoted phrase with no + or - (`"wifi password"`) is an exact
   phrase and searches words only. Combined queries (`"beach" + "sunset"`)
   are about meaning and do not search words.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glimpse.core.catalog import SNIPPET_CLOSE, SNIPPET_OPEN, Catalog
-from glimpse.core.search import SearchHit
+from glimpse.core.search.ranking import SearchHit
+from glimpse.core.storage.catalog import SNIPPET_CLOSE, SNIPPET_OPEN, Catalog
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SINGLE_PHRASE = re.compile(r'^\s*"([^"]+)"\s*$')

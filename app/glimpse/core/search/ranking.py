@@ -14,10 +14,10 @@ from datetime import date, datetime
 
 import numpy as np
 
-from glimpse.core import places
-from glimpse.core.catalog import FRAME_LABEL_BASE, Catalog
 from glimpse.core.errors import QueryError
-from glimpse.core.index import VectorIndex
+from glimpse.core.signals import places
+from glimpse.core.storage.catalog import FRAME_LABEL_BASE, Catalog
+from glimpse.core.storage.vector_index import VectorIndex
 
 _TERM = re.compile(r'\s*([+-])?\s*"([^"]*)"\s*')
 
@@ -35,7 +35,7 @@ class Filters:
     after: str | None = None  # ISO date, inclusive
     before: str | None = None  # ISO date, exclusive
     place: str | None = None  # a city, region or country name (any case and accents)
-    photo_ids: frozenset[int] | None = None  # only these photos (e.g. a person's, core/people.py)
+    photo_ids: frozenset[int] | None = None  # only these photos (e.g. a person's, core/signals/people.py)
 
     @property
     def active(self) -> bool:
@@ -66,7 +66,7 @@ class SearchHit:
     place: str | None = None  # "Lisbon, Portugal", when the photo has GPS
     # Near-duplicates of this photo that ranked below it (collapsed results only).
     duplicates: tuple[SearchHit, ...] = ()
-    text_match: bool = False  # found by the text read in the photo (core/fusion.py)
+    text_match: bool = False  # found by the text read in the photo (core/search/fusion.py)
     snippet: str | None = None  # that text around the matched words (catalog.SNIPPET_OPEN/CLOSE)
 
 

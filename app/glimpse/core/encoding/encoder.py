@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glimpse.core.encoding.presets import PRESETS
 from glimpse.core.errors import ModelLoadError
 
 if TYPE_CHECKING:  # numpy is imported where it is used: every CLI command imports this
@@ -152,8 +153,6 @@ class ModelSpec:
         """`ViT-B-32`, `ViT-B-32:openai`, `ViT-B-32:/x/model.bin`, `ViT-B-32:random`,
         or a preset's name (`fast`, `balanced`, `best`, `multilingual`)."""
         text = (text or os.environ.get(MODEL_ENV) or DEFAULT_MODEL).strip()
-        from glimpse.core.presets import PRESETS
-
         text = next((p.model for p in PRESETS if p.key == text.lower()), text)
         arch, sep, rest = text.partition(":")
         if not arch:
@@ -332,7 +331,7 @@ class Encoder:
         return self._engine
 
     def _choose_engine(self) -> str:
-        from glimpse.core import onnx_engine
+        from glimpse.core.encoding import onnx_engine
 
         if self._engine_pref == "torch" or self.device != "cpu":
             return "torch"
@@ -349,7 +348,7 @@ class Encoder:
         return "onnx"
 
     def _export(self, directory: Path) -> dict | None:
-        from glimpse.core import onnx_engine
+        from glimpse.core.encoding import onnx_engine
 
         log.warning(
             "Preparing %s for ONNX Runtime (once per model; this takes a little while)...",
@@ -378,7 +377,7 @@ class Encoder:
 
     def _rebuild_onnx(self, exc: Exception) -> None:
         """A cached export that will not load is rebuilt once; then torch takes over."""
-        from glimpse.core import onnx_engine
+        from glimpse.core.encoding import onnx_engine
 
         log.warning("The ONNX export of %s could not be loaded (%s); rebuilding it.", self.spec, exc)
         directory = self._onnx.directory
@@ -661,7 +660,7 @@ def _create_pretrained(
         if not hub_reachable():
             raise ModelLoadError(_not_here_message(arch, pretrained)) from cached_failure
     # Our downloader (progress, resume, sha256 check) fills the hub cache; then load cache-only.
-    from glimpse.core import downloads
+    from glimpse.core.encoding import downloads
 
     if downloads.fetch_pretrained(arch, pretrained, cache_dir, _download_progress) is not None:
         with _hub_offline():
@@ -700,7 +699,7 @@ def ensure_weights(
     """
     if spec.checkpoint is not None or spec.is_random or spec.tag is None:
         return None
-    from glimpse.core import downloads
+    from glimpse.core.encoding import downloads
 
     register_bundled_configs()
     located = downloads.hub_repo_for(spec.arch, spec.tag)
@@ -729,7 +728,7 @@ def hub_reachable(host: str | None = None, timeout: float = 3.0) -> bool:
     import socket
     from urllib.parse import urlsplit
 
-    from glimpse.core import downloads
+    from glimpse.core.encoding import downloads
 
     url = urlsplit(downloads.endpoint())
     port = url.port or (80 if url.scheme == "http" else 443)

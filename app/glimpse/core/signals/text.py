@@ -1,7 +1,7 @@
 """Text in photos: rapidocr (PP-OCR ONNX models shipped in its wheel) run as a catalog pass.
 
 OCR costs seconds a photo on a CPU, far more than CLIP encoding, so it runs as
-a second pass (core/passes.py) after every photo has its vector, and it first
+a second pass (core/indexing/passes.py) after every photo has its vector, and it first
 asks a cheap question: is there any text at all? The text detector alone, at
 low resolution, answers that in a fraction of the full OCR time; photos with no
 detected text box are recorded as done with no text (see scripts/bench_ocr.py
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from glimpse.core import imaging
-from glimpse.core.catalog import Catalog, PhotoRow
 from glimpse.core.errors import GlimpseError, ImageDecodeError
-from glimpse.core.passes import CatalogPass
+from glimpse.core.media import imaging
+from glimpse.core.signals.base import CatalogPass
+from glimpse.core.storage.catalog import Catalog, PhotoRow
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _bounded_aspect(image: Image.Image) -> Image.Image:
 
 
 class OcrPass(CatalogPass):
-    """Reads the text of every indexed photo once; see core/passes.py for the contract."""
+    """Reads the text of every indexed photo once; see core/indexing/passes.py for the contract."""
 
     name = OCR_PASS
     version = OCR_VERSION

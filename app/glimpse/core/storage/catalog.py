@@ -1,6 +1,6 @@
 """The SQLite catalog: the source of truth for photos, folders and embeddings.
 
-The in-memory vector index (core/index.py) is built from the embeddings stored
+The in-memory vector index (core/storage/vector_index.py) is built from the embeddings stored
 here, the one stored copy of every vector, so a crash at any point loses at
 most the batch being committed. WAL mode lets the GUI read while the indexer writes.
 """
@@ -100,7 +100,7 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE folders ADD COLUMN offline_since REAL;
     CREATE INDEX photos_status_updated ON photos(status, updated_at);
     """,
-    # 3 -> 4: signal passes (core/passes.py) and the text read in photos (core/ocr.py).
+    # 3 -> 4: signal passes (core/indexing/passes.py) and the text read in photos (core/signals/text.py).
     # pass_state: which version of which pass has read which content of a photo.
     # photo_text: full-text index, rowid = photo id; accents folded so "cafe"
     # finds "Café". Rows of deleted photos are swept by sweep_text().
@@ -118,7 +118,7 @@ _MIGRATIONS: list[str] = [
         text, extra, tokenize = 'unicode61 remove_diacritics 2'
     );
     """,
-    # People (core/faces.py, core/people.py). people: user data (names, hidden,
+    # People (core/signals/faces.py, core/signals/people.py). people: user data (names, hidden,
     # merges), never recomputed. faces: one row per face found, box as fractions
     # of the upright photo, dlib 128-d embedding; manual = the user put it there;
     # rejected = ids of people the user moved it out of (comma-separated).
@@ -145,7 +145,7 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX faces_photo ON faces(photo_id);
     CREATE INDEX faces_person ON faces(person_id);
     """,
-    # 5 -> 6: faces in video keyframes (core/faces.py): t_seconds is the keyframe's
+    # 5 -> 6: faces in video keyframes (core/signals/faces.py): t_seconds is the keyframe's
     # time, NULL for a photo. The face pass recorded videos as unreadable before;
     # forgetting that makes it look at them (photos are not read again).
     """
@@ -327,7 +327,7 @@ class Catalog:
             self._db.execute("ROLLBACK")
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
-        """A read-only query for modules that own their tables (core/people.py)."""
+        """A read-only query for modules that own their tables (core/signals/people.py)."""
         return self._query(sql, params)
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
@@ -924,7 +924,7 @@ class Catalog:
         )
         return {FRAME_LABEL_BASE + r[0]: (r[1], r[2]) for r in rows}
 
-    # -- signal passes and text (core/passes.py, core/ocr.py) ----------------
+    # -- signal passes and text (core/indexing/passes.py, core/signals/text.py) ----------------
 
     def ids_needing_pass(
         self, name: str, version: int, after_model_key: int | None = None

@@ -32,15 +32,24 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glimpse.core.catalog import Catalog
 from glimpse.core.errors import GlimpseError
+from glimpse.core.storage.catalog import Catalog
 
-if TYPE_CHECKING:
-    from glimpse.core.faces import Face
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[float, float, float, float]  # x, y, w, h as fractions of the upright photo
+    size_px: int  # shorter side of the box, in pixels of the photo as analysed
+    sharpness: float
+    score: float  # the detector's decision value
+    quality: float  # 0..1, see quality()
+    embedding: np.ndarray  # 128 float32
+    t_seconds: float | None = None  # a video's keyframe the face is in; None for a photo
+
+
 
 JOIN_DISTANCE = 0.40
 START_DISTANCE = 0.35

@@ -22,10 +22,10 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from glimpse.core import imaging
-from glimpse.core.catalog import Catalog
-from glimpse.core.countries import COUNTRY_NAMES
 from glimpse.core.errors import ImageDecodeError
+from glimpse.core.media import imaging
+from glimpse.core.signals.countries import COUNTRY_NAMES
+from glimpse.core.storage.catalog import Catalog
 
 Coordinates = tuple[float, float]
 

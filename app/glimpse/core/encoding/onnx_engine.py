@@ -222,7 +222,7 @@ def export(
     publish them in `directory` (replacing whatever was there)."""
     import torch
 
-    from glimpse.core.clip_tokenizer import ClipTokenizer
+    from glimpse.core.encoding.tokenizer import ClipTokenizer
 
     start = time.monotonic()
     meta: dict[str, Any] = {"format": FORMAT, "model_id": model_id, **_preprocess_meta(model)}
@@ -359,7 +359,7 @@ def _check_inputs(directory: Path, meta: dict[str, Any], tower: str) -> dict[str
     if tower == "image":
         preprocess = make_preprocess(meta)
         return {"pixels": np.stack([preprocess(im) for im in _check_images(int(meta["image_size"]))])}
-    from glimpse.core.clip_tokenizer import ClipTokenizer
+    from glimpse.core.encoding.tokenizer import ClipTokenizer
 
     tokenizer = ClipTokenizer(directory / _VOCAB, meta["tokenizer"]["context_length"])
     return {"tokens": tokenizer(_CHECK_TEXTS).astype(np.int64)}
@@ -500,7 +500,7 @@ class OnnxTowers:
 
     def tokenize(self, texts: Sequence[str]) -> np.ndarray:
         if self._tokenizer is None:
-            from glimpse.core.clip_tokenizer import ClipTokenizer
+            from glimpse.core.encoding.tokenizer import ClipTokenizer
 
             cfg = self.meta["tokenizer"]
             self._tokenizer = ClipTokenizer(self.directory / _VOCAB, cfg["context_length"])

@@ -7,13 +7,13 @@ landmark model and `dlib_face_recognition_resnet_model_v1` (128-d embeddings,
 The 68-point landmark model in the same package is not used: its training data
 (iBUG 300-W) forbids commercial use.
 
-Videos: the pass reads a video's keyframes again (core/video.py decodes them at
+Videos: the pass reads a video's keyframes again (core/media/video.py decodes them at
 the times the indexer stored: the first one in `videos`, the others in `frames`),
 at most MAX_VIDEO_FRAMES of them spread over the clip, and stores each face with
 the video's photo id and the keyframe's time. Grouping treats them like any face.
 
 The pass stores every face it finds, however small or blurry; whether a face
-may start a person is decided later by its quality (core/people.py). Grouping
+may start a person is decided later by its quality (core/signals/people.py). Grouping
 into people runs after the pass, over the faces it stored (Library.find_faces).
 """
 
@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from glimpse.core import imaging, video
-from glimpse.core.catalog import Catalog, PhotoRow
 from glimpse.core.errors import GlimpseError, ImageDecodeError
-from glimpse.core.passes import CatalogPass
+from glimpse.core.media import imaging, video
+from glimpse.core.signals import people
+from glimpse.core.signals.base import CatalogPass
+from glimpse.core.signals.people import Face
+from glimpse.core.storage.catalog import Catalog, PhotoRow
 
 FACE_PASS = "faces"
 FACE_VERSION = 1  # bump when models or rules change: every photo is read again
@@ -59,20 +61,9 @@ _LANDMARKS = "shape_predictor_5_face_landmarks.dat"
 _DESCRIPTOR = "dlib_face_recognition_resnet_model_v1.dat"
 
 
-@dataclass(frozen=True)
-class Face:
-    box: tuple[float, float, float, float]  # x, y, w, h as fractions of the upright photo
-    size_px: int  # shorter side of the box, in pixels of the photo as analysed
-    sharpness: float
-    score: float  # the detector's decision value
-    quality: float  # 0..1, see quality()
-    embedding: np.ndarray  # 128 float32
-    t_seconds: float | None = None  # a video's keyframe the face is in; None for a photo
-
-
 def quality(size_px: int, sharpness: float, score: float = 1.0) -> float:
     """Small, blurry and doubtful faces give unreliable embeddings: they may join
-    a person but never start one (core/people.py). 1.0 = big, sharp and sure."""
+    a person but never start one (core/signals/people.py). 1.0 = big, sharp and sure."""
     sure = min(1.0, max(0.0, 0.5 + score))  # HOG decision value: 0 is the detector's edge
     return float(min(1.0, size_px / GOOD_SIZE_PX) * min(1.0, sharpness / GOOD_SHARPNESS) * sure)
 
@@ -172,7 +163,7 @@ class FaceResult:
 
 
 class FacePass(CatalogPass):
-    """Finds and describes the faces of every indexed photo once (core/passes.py)."""
+    """Finds and describes the faces of every indexed photo once (core/indexing/passes.py)."""
 
     name = FACE_PASS
     version = FACE_VERSION
@@ -203,6 +194,4 @@ class FacePass(CatalogPass):
         return FaceResult(self.engine.faces_in(image), time.monotonic() - start)
 
     def store(self, catalog: Catalog, db, row: PhotoRow, result: FaceResult) -> None:  # type: ignore[no-untyped-def]
-        from glimpse.core import people
-
         people.replace_faces(db, row.id, result.faces)

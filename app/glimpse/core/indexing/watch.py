@@ -17,7 +17,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from glimpse.core import imaging, video
+from glimpse.core.media import imaging, video
 
 # Wait for this much quiet before rescanning, but never longer than the cap,
 # so a folder that changes all the time is still indexed.

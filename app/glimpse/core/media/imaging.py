@@ -36,8 +36,8 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from glimpse.core import raw as raw_files
 from glimpse.core.errors import ImageDecodeError
+from glimpse.core.media import raw as raw_files
 
 # A 200 MP limit lets through every camera and panorama we know of but stops
 # a tiny file that claims to be 100,000 x 100,000 pixels from eating all RAM.
@@ -136,7 +136,7 @@ def register_plugins() -> None:
         if "JXL" in Image.OPEN:
             formats.append("JXL")
             extensions.add(".jxl")
-        if _try_import("rawpy"):  # RAW/DNG: their embedded previews (core/raw.py)
+        if _try_import("rawpy"):  # RAW/DNG: their embedded previews (core/media/raw.py)
             extensions |= raw_files.RAW_EXTENSIONS
         _open_formats = tuple(f for f in formats if f in Image.OPEN)
         _extensions = frozenset(extensions)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from glimpse.core.search import SearchHit
+from glimpse.core.search.ranking import SearchHit
 
 RRF_K = 60  # the usual constant: dampens the gap between rank 1 and rank 2
 SORTS = ("best", "newest", "oldest")

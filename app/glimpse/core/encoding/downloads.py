@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glimpse.core.errors import ModelLoadError
-from glimpse.core.indexer import CancelToken
+from glimpse.core.jobs import CancelToken
 
 CHUNK = 1 << 20
 REVISION = "main"

@@ -1,0 +1,1 @@
+"""Bringing the catalog up to date: scan, encode, background passes, watching, the pipeline."""

@@ -1,0 +1,68 @@
+"""The contract of every long job: a cancel/pause token and progress reports.
+
+Every engine job (scan, encode, a signal pass, a download, a preset run) takes
+a ProgressCallback and a CancelToken and never touches Qt; the GUI wraps them
+in workers, the CLI in a progress line. They live here, below everything else,
+so that any layer can use them without importing the indexer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class CancelToken:
+    """Cooperative cancel and pause, checked between batches (never mid-write)."""
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._running.set()  # a paused job must wake up to notice
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def checkpoint(self) -> bool:
+        """Block while paused; True when the job should stop."""
+        self._running.wait()
+        return self.cancelled
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # "scan" or "encode"
+    done: int
+    total: int
+    rate: float  # items per second over the run so far
+    eta_s: float | None
+    current: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+
+
+def progress_at(phase: str, done: int, total: int, start: float, current: str | None) -> Progress:
+    elapsed = max(time.monotonic() - start, 1e-9)
+    rate = done / elapsed
+    eta = (total - done) / rate if rate > 0 else None
+    return Progress(phase, done, total, rate, eta, current)

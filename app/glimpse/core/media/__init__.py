@@ -1,0 +1,1 @@
+"""Reading photos and videos: decoding, RAW previews, video keyframes."""

@@ -1,0 +1,1 @@
+"""Answering queries: ranking, words, fusion, dates, names, feedback, duplicates."""
