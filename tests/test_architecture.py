@@ -5,7 +5,7 @@
 and inside core, one way (docs/ARCHITECTURE.md):
 
     service -> library -> indexing, search -> signals -> encoding -> storage, media
-                                    (all of them -> jobs, settings, errors, faults)
+                     (all of them -> jobs, errors, faults -> settings)
 
 core is the engine and imports neither Qt nor anything above it; evaluation
 (labels, metrics, the eval runner) builds on core and never imports Qt; only
@@ -115,13 +115,14 @@ def test_qt_free_packages_import_without_qt() -> None:
 # Inside core: each part and the rank it sits at. A part may import parts of a
 # lower rank only (and itself); parts of one rank are independent of each other.
 CORE_RANKS: dict[str, int] = {
-    "errors": 0, "faults": 0, "jobs": 0, "settings": 0,
-    "storage": 1, "media": 1,
-    "encoding": 2,
-    "signals": 3,
-    "indexing": 4, "search": 4,
-    "library": 5,
-    "service": 6,
+    "settings": 0,
+    "errors": 1, "faults": 1, "jobs": 1,
+    "storage": 2, "media": 2,
+    "encoding": 3,
+    "signals": 4,
+    "indexing": 5, "search": 5,
+    "library": 6,
+    "service": 7,
 }
 
 

@@ -26,6 +26,7 @@ from glimpse.cli import (
     serve,
 )
 from glimpse.cli.common import DownloadPrinter
+from glimpse.core import settings
 from glimpse.core.errors import GlimpseError
 
 COMMAND_GROUPS = [
@@ -35,10 +36,13 @@ COMMAND_GROUPS = [
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--library", type=Path, help="library folder (default: per-user data dir, or GLIMPSE_LIBRARY)")
-    common.add_argument("--model", help="ARCH[:TAG or :/path/to/checkpoint] (default: GLIMPSE_MODEL or the library's last model)")
-    common.add_argument("--device", choices=["auto", "cpu", "cuda", "mps", "gpu"], help="where to run the model (default: auto)")
-    common.add_argument("--precision", choices=["int8", "fp32"], help="image encoding on the CPU: int8 (default, about twice as fast) or fp32")
+    for s in settings.SETTINGS:  # the engine settings that have a flag, as declared
+        if s.flag is None:
+            continue
+        common.add_argument(
+            s.flag, type=Path if s.key == "library" else str, choices=s.choices or None,
+            help=f"{s.help} (or {s.env})",
+        )
     common.add_argument("-v", "--verbose", action="store_true", help="log details")
 
     parser = argparse.ArgumentParser(

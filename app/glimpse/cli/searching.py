@@ -10,12 +10,12 @@ none running they answer it in-process with the very same function,
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from glimpse.cli.common import open_library, print_json
+from glimpse.core import settings
 from glimpse.core.errors import GlimpseError
 
 
@@ -43,7 +43,7 @@ def _request(args: argparse.Namespace, op: str, **fields: Any) -> dict[str, Any]
         "before": parse_date(args.before, "--before"),
         "place": args.place,
         "collapse": not args.all_duplicates,
-        "model": args.model or os.environ.get("GLIMPSE_MODEL"),
+        "model": settings.text("model", args.model),
         **fields,
     }
 
@@ -53,7 +53,7 @@ def _answer(args: argparse.Namespace, payload: dict[str, Any]) -> dict[str, Any]
     from glimpse.core.service import ServiceError, answer, request
     from glimpse.core.storage.paths import library_root
 
-    if not os.environ.get("GLIMPSE_NO_SERVICE"):
+    if not settings.enabled("no_service"):
         try:
             served = request(library_root(args.library), payload)
         except ServiceError as exc:

@@ -1,6 +1,6 @@
 """Named pause points for the fault-injection suite (tests/test_faults.py).
 
-A test sets GLIMPSE_FAULT_PAUSE=<point> in a child process's environment;
+A test sets GLIMPSE_FAULT_PAUSE=<point> (settings: fault_pause) in a child process's environment;
 when the child reaches that point it writes its pid to GLIMPSE_FAULT_MARK (if
 set) and sleeps, so the test can kill -9 it exactly there (mid migration,
 mid commit) instead of hoping a random delay lands on it.
@@ -13,18 +13,18 @@ import os
 import time
 from pathlib import Path
 
-PAUSE_ENV = "GLIMPSE_FAULT_PAUSE"
-MARK_ENV = "GLIMPSE_FAULT_MARK"
-SLEEP_ENV = "GLIMPSE_FAULT_SLEEP_S"
+from glimpse.core import settings
+
+PAUSE_ENV = settings.setting("fault_pause").env
 
 # The points the code offers; a test naming another one would wait forever.
 POINTS = ("migration", "commit")
 
 
 def pause_point(name: str) -> None:
-    if os.environ.get(PAUSE_ENV) != name:
+    if settings.text("fault_pause") != name:
         return
-    mark = os.environ.get(MARK_ENV)
+    mark = settings.text("fault_mark")
     if mark:
         Path(mark).write_text(str(os.getpid()), encoding="utf-8")
-    time.sleep(float(os.environ.get(SLEEP_ENV, "600")))
+    time.sleep(settings.number("fault_sleep_s"))

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glimpse.core.encoding.encoder import PRECISION_ENV, Encoder, ModelSpec
+from glimpse.core import settings
+from glimpse.core.encoding.encoder import Encoder, ModelSpec
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.indexing import passes
 from glimpse.core.indexing.encode import EncodeReport, encode_pending
@@ -109,13 +110,12 @@ class Library:
         # Held by every write job; other processes wait, then get a clear refusal.
         self.writer = WriterLock(self.root)
         self.settings = self._load_settings()
-        model = model or os.environ.get("GLIMPSE_MODEL") or self.settings.get("model")
-        self.spec = model if isinstance(model, ModelSpec) else ModelSpec.parse(model)
-        self.device = device or self.settings.get("device", "auto")
-        # The image tower on the CPU: int8 (the default, see models.Encoder) or fp32.
-        self.precision = (
-            precision or os.environ.get(PRECISION_ENV) or self.settings.get("precision") or None
-        )
+        # Each of these: the caller's choice, else GLIMPSE_*, else the library's saved one
+        # (core/settings.py declares them).
+        self.spec = (model if isinstance(model, ModelSpec)
+                     else ModelSpec.parse(settings.text("model", model, self.settings)))
+        self.device = settings.text("device", device, self.settings) or "auto"
+        self.precision = settings.text("precision", precision, self.settings)
         self.cache_dir = cache_dir
         self._encoders: dict[str, Encoder] = {}
         self._indexes: dict[str, VectorIndex] = {}

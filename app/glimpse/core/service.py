@@ -41,6 +41,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glimpse.core import settings
+
 if TYPE_CHECKING:
     from glimpse.core.library import Library
 
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST = 64 * 1024
 CONNECTION_TIMEOUT_S = 5.0  # a client gets this long to send its request and read the answer
-NO_SERVICE_ENV = "GLIMPSE_NO_SERVICE"  # set to 1: commands never use a running service
+NO_SERVICE_ENV = settings.setting("no_service").env
 _WINDOWS = sys.platform == "win32"
 
 
@@ -82,7 +84,7 @@ class ServiceError(Exception):
 def request(library_root: Path, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any] | None:
     """Ask the service for this library; None when none is running (or it failed),
     so the caller does the work itself. Raises ServiceError for a refused query."""
-    if os.environ.get(NO_SERVICE_ENV, "") not in ("", "0"):
+    if settings.enabled("no_service"):
         return None
     path = endpoint_path(library_root)
     try:

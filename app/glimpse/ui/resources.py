@@ -8,16 +8,16 @@ sites. A missing resource is never fatal: the app looks plainer, that's all.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+from glimpse.core import settings
+
 log = logging.getLogger(__name__)
 
-RESOURCES_ENV = "GLIMPSE_RESOURCES"
 APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
@@ -25,8 +25,9 @@ APP_ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 def resource_dir() -> Path | None:
     """resources/ of a source checkout, a PyInstaller bundle, or $GLIMPSE_RESOURCES."""
     candidates: list[Path] = []
-    if os.environ.get(RESOURCES_ENV):
-        candidates.append(Path(os.environ[RESOURCES_ENV]))
+    chosen = settings.text("resources")
+    if chosen:
+        candidates.append(Path(chosen))
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         candidates.append(Path(bundle) / "resources")

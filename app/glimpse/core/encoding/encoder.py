@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glimpse.core import settings
 from glimpse.core.encoding.presets import PRESETS
 from glimpse.core.errors import ModelLoadError
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 # it encodes a few photos a second on a laptop CPU and hundreds on a GPU.
 DEFAULT_MODEL = "ViT-B-32:laion2b_s34b_b79k"
 RANDOM_TAG = "random"
-MODEL_ENV = "GLIMPSE_MODEL"
+MODEL_ENV = settings.setting("model").env
 TINY_TEST_ARCH = "GlimpseTiny"
 
 _CONFIG_DIR = Path(__file__).parent / "model_configs"
@@ -152,7 +153,7 @@ class ModelSpec:
     def parse(cls, text: str | None) -> ModelSpec:
         """`ViT-B-32`, `ViT-B-32:openai`, `ViT-B-32:/x/model.bin`, `ViT-B-32:random`,
         or a preset's name (`fast`, `balanced`, `best`, `multilingual`)."""
-        text = (text or os.environ.get(MODEL_ENV) or DEFAULT_MODEL).strip()
+        text = (text or settings.text("model") or DEFAULT_MODEL).strip()
         text = next((p.model for p in PRESETS if p.key == text.lower()), text)
         arch, sep, rest = text.partition(":")
         if not arch:
@@ -251,11 +252,10 @@ def list_models() -> list[tuple[str, str]]:
     return [(arch, tag) for arch, tag in open_clip.list_pretrained()]
 
 
-ENGINE_ENV = "GLIMPSE_ENGINE"  # auto (ONNX Runtime on CPU, torch on GPUs), onnx, torch
 # int8 (default): ONNX Runtime runs both towers quantized: images encode 2.7x as
 # fast, a cold search loads its tower 3x as fast, within cosine 0.99 of fp32
 # (onnx_engine); fp32: as exported. torch ignores it.
-PRECISION_ENV = "GLIMPSE_PRECISION"
+PRECISION_ENV = settings.setting("precision").env
 
 
 def gpu_possible() -> bool:
@@ -297,8 +297,9 @@ class Encoder:
         self.model_id = spec.model_id  # a missing checkpoint fails here, at once
         self.cache_dir = cache_dir
         self._device_pref = (device or "auto").lower()
-        self._engine_pref = (engine or os.environ.get(ENGINE_ENV) or "auto").lower()
-        self.precision = (precision or os.environ.get(PRECISION_ENV) or "int8").lower()
+        # auto: ONNX Runtime on a CPU, torch on GPUs; onnx; torch.
+        self._engine_pref = (engine or settings.text("engine") or "auto").lower()
+        self.precision = (precision or settings.text("precision") or "int8").lower()
         if self.precision not in ("int8", "fp32"):
             raise ModelLoadError(f"Unknown precision '{self.precision}'; use int8 or fp32.")
         self._lock = threading.RLock()

@@ -40,11 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from glimpse.core import settings
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the export layout or wrapper code changes: old caches are rebuilt
-CACHE_ENV = "GLIMPSE_ONNX_CACHE"
-THREADS_ENV = "GLIMPSE_ONNX_THREADS"
+CACHE_ENV = settings.setting("onnx_cache").env
+THREADS_ENV = settings.setting("onnx_threads").env
 MIN_COSINE = 0.999
 INT8_MIN_COSINE = 0.99  # int8 against fp32, on the generated check images
 # What is quantized. Conv stays fp32 (ConvInteger is slower than fp32 Conv); the
@@ -72,7 +74,7 @@ def available() -> bool:
 
 
 def cache_root() -> Path:
-    env = os.environ.get(CACHE_ENV)
+    env = settings.text("onnx_cache")
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -409,9 +411,12 @@ def quantize_tower(directory: Path, meta: dict[str, Any], tower: str = "image") 
 
 
 def _threads() -> int:
-    env = os.environ.get(THREADS_ENV)
-    if env and env.isdigit():
-        return int(env)
+    try:
+        chosen = int(settings.number("onnx_threads"))
+    except ValueError:
+        chosen = 0  # not a number: onnxruntime's own choice, as if unset
+    if chosen > 0:
+        return chosen
     # onnxruntime's own choice: one thread per physical core. Measured with
     # scripts/bench_engine.py on 2 cores: 2 threads encode 1.9x as fast as 1
     # (int8 103 against 53 photos/s at batch 8), so no core is held back for decoding.

@@ -36,6 +36,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from glimpse.core import settings
 from glimpse.core.errors import ImageDecodeError
 from glimpse.core.media import raw as raw_files
 
@@ -455,6 +456,12 @@ _vips_module: object | None = None
 _vips_tried = False
 
 
+def _vips_wanted() -> bool:
+    try:
+        return settings.enabled("vips")
+    except ValueError:
+        return True  # a value we cannot read: the default, as before
+
 def _vips() -> object | None:
     """pyvips, set up once, or None when it is missing, broken or turned off
     (GLIMPSE_VIPS=0): then Pillow decodes everything, as before."""
@@ -464,7 +471,7 @@ def _vips() -> object | None:
     with _vips_lock:
         if not _vips_tried:
             module = None
-            if os.environ.get("GLIMPSE_VIPS", "1").strip().lower() not in ("0", "false", "no", "off"):
+            if _vips_wanted():
                 try:
                     import pyvips
 

@@ -3,15 +3,16 @@ so a command answered by the running service starts in milliseconds."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-LIBRARY_ENV = "GLIMPSE_LIBRARY"
+from glimpse.core import settings
+
+LIBRARY_ENV = settings.setting("library").env
 
 
 def default_library_dir() -> Path:
     """Where the catalog lives unless --library or GLIMPSE_LIBRARY says otherwise."""
-    env = os.environ.get(LIBRARY_ENV)
+    env = settings.text("library")
     if env:
         return Path(env).expanduser()
     import platformdirs

@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from glimpse.core import settings
 from glimpse.core.errors import GlimpseError
 
 LOCK_NAME = "writer.lock"
-WAIT_ENV = "GLIMPSE_LOCK_WAIT_S"
+WAIT_ENV = settings.setting("lock_wait_s").env
 DEFAULT_WAIT_S = 10.0
 _POLL_S = 0.1
 
@@ -155,6 +156,6 @@ def _wait_s(wait_s: float | None) -> float:
     if wait_s is not None:
         return max(0.0, wait_s)
     try:
-        return max(0.0, float(os.environ.get(WAIT_ENV, DEFAULT_WAIT_S)))
-    except ValueError:
+        return max(0.0, settings.number("lock_wait_s"))
+    except ValueError:  # a malformed GLIMPSE_LOCK_WAIT_S: wait the usual time
         return DEFAULT_WAIT_S
