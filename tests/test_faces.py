@@ -69,8 +69,8 @@ def faces_library(library, tmp_path: Path, engine: FaceEngine):  # type: ignore[
     shutil.copy(IMAGES / TWO_PEOPLE, root / "two.jpg")
     shutil.copy(IMAGES / DOG_PHOTO, root / "dog.jpg")
     library.add_folder(root)
-    library.index()
-    library._faces = engine
+    library.index(skip={"ocr", "faces"})
+    library.engines.get("faces", lambda: engine)  # the module's shared engine
     report = library.find_faces()
     assert report.done == 7 and report.failed == 0
     return library
@@ -217,8 +217,8 @@ def video_library(library, tmp_path: Path, engine: FaceEngine):  # type: ignore[
               on_background(eileen.crop((350, 0, 512, 300)), 3, tmp_path)]  # the shuttle model
     face_clip(root / "clip.mp4", frames)
     library.add_folder(root)
-    library.index()
-    library._faces = engine
+    library.index(skip={"ocr", "faces"})
+    library.engines.get("faces", lambda: engine)  # the module's shared engine
     report = library.find_faces()
     assert report.done == 5 and report.failed == 0, report.errors
     return library
@@ -269,4 +269,4 @@ def test_a_new_face_pass_keeps_names_in_videos_and_a_bad_clip_is_recorded(
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(Path(row.path).read_bytes()[:300])
     with pytest.raises(GlimpseError, match="video"):
-        FacePass(lib._faces, {clip: [0.0, 2.0]}).process(replace(row, path=str(broken)))
+        FacePass(lib.engines.get("faces", FaceEngine), {clip: [0.0, 2.0]}).process(replace(row, path=str(broken)))

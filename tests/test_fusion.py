@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from glimpse.core.search.fusion import fuse, rrf, sort_hits
@@ -20,14 +22,31 @@ def test_rrf_rewards_agreement_and_keeps_a_single_ranking_as_is() -> None:
     assert fused[0][1] == pytest.approx(1 / 64 + 1 / 61)
 
 
+def found(n: int, snippet: str, source: str = "text in the photo") -> SearchHit:
+    return replace(hit(n), text_match=True, snippet=snippet, word_source=source)
+
+
 def test_fuse_marks_text_matches_and_adds_text_only_photos() -> None:
     meaning = [hit(1), hit(2), hit(3)]
-    words = [(hit(3), "snip3"), (hit(9), "snip9")]
+    words = [[found(3, "snip3"), found(9, "snip9")]]
     out = fuse(meaning, words, k=4)
     assert [h.photo_id for h in out] == [3, 1, 9, 2]  # on a tie, words first
     assert [(h.text_match, h.snippet) for h in out] == [
         (True, "snip3"), (False, None), (True, "snip9"), (False, None)]
     assert [h.photo_id for h in fuse(meaning, [], k=2)] == [1, 2]
+
+
+def test_fuse_takes_one_ranking_per_word_source() -> None:
+    """Three rankings: meaning, text in photos, own words. A photo found by two
+    sources beats one found by one; each hit says where its words were found."""
+    meaning = [hit(1), hit(2), hit(3)]
+    text = [found(7, "in photo")]
+    own = [found(7, "own", "its own words"), found(8, "folder", "its own words")]
+    out = fuse(meaning, [text, own], k=5)
+    # 7: 1/61 + 1/61; 1: 1/61; 8: 1/62; 2: 1/62; 3: 1/63 (ties: first appearance)
+    assert [h.photo_id for h in out] == [7, 1, 8, 2, 3]
+    assert out[0].word_source == "text in the photo"  # the first source that found it
+    assert (out[2].word_source, out[2].snippet) == ("its own words", "folder")
 
 
 def test_sort_orders_reorder_the_good_matches_by_date() -> None:

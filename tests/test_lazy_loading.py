@@ -86,7 +86,7 @@ def test_status_counts_faces_and_people_without_loading_dlib(tmp_path: Path, ind
     from glimpse.core.signals.faces import FACE_PASS, FACE_VERSION, Face
 
     heavy, out = probe(tmp_path, indexed, "status")
-    assert heavy == [] and "Faces:   0 found, looked for in 8 of 8 indexed photos" in out
+    assert heavy == [] and "looked for faces in 8 of 8 indexed photos; 0 faces" in out
     rng = np.random.default_rng(0)
     centres = [c / np.linalg.norm(c) * 2 for c in rng.normal(size=(2, 128))]
     with Library(indexed, model=TINY_MODEL, device="cpu") as lib:
@@ -104,9 +104,8 @@ def test_status_counts_faces_and_people_without_loading_dlib(tmp_path: Path, ind
         assert lib.catalog.pass_counts(FACE_PASS, FACE_VERSION) == (7, 8)
     heavy, out = probe(tmp_path, indexed, "status")
     assert heavy == []
-    assert ("Faces:   8 found, looked for in 7 of 8 indexed photos "
-            "(`glimpse faces` looks in the rest)") in out
-    assert "People:  2, 1 of them named" in out
+    assert ("Faces:           looked for faces in 7 of 8 indexed photos; 8 faces; 2 people, "
+            "1 named (`glimpse index` does the rest)") in out
     heavy, out = probe(tmp_path, indexed, "status", "--json")
     assert heavy == [] and json.loads(out)["people"] == {
         "faces": 8, "people": 2, "named": 1, "photos_read": 7, "photos_indexed": 8}

@@ -35,8 +35,8 @@ def _synthetic_people(lib, photo_ids: list[int]) -> None:  # type: ignore[no-unt
 @pytest.fixture
 def people_window(qtbot, make_window, photo_dir: Path):  # type: ignore[no-untyped-def]
     window = make_window()
-    window.controller.read_text = False
-    window.controller.find_faces = False
+    window.controller.skip.add("ocr")
+    window.controller.skip.add("faces")
     index_folder(qtbot, window, photo_dir)
     lib = window.controller.library
     ids = sorted(r.id for r in lib.indexed_photos())
@@ -130,13 +130,13 @@ def test_indexing_looks_for_faces_with_progress_and_fills_the_tab(qtbot, make_wi
     shutil.copy(FLICKR / "1001773457_577c3a7d70.jpg", root / "dog.jpg")
     window = make_window()
     c = window.controller
-    c.read_text = False
+    c.skip.add("ocr")
     phases: list[str] = []
     c.indexProgress.connect(lambda p: phases.append(p.phase))
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as blocker:
         window.add_folder(root)
     outcome = blocker.args[0]
-    assert outcome.faces is not None and outcome.faces.done == 6
+    assert outcome.report.passes["faces"].done == 6
     assert "faces" in phases and "Looking for faces in" in window.progress_label.text()
     qtbot.waitUntil(lambda: not c.indexing, timeout=INDEX_TIMEOUT_MS)
     view = window.people_tab

@@ -19,7 +19,8 @@ from .test_gui_window import index_folder, shown_paths
 
 def _hit(n: int, path: str, text: bool) -> SearchHit:
     snippet = f"{SNIPPET_OPEN}Boarding{SNIPPET_CLOSE} pass <gate>" if text else None
-    return SearchHit(n, path, 0.5, None, 10, 10, None, text_match=text, snippet=snippet)
+    return SearchHit(n, path, 0.5, None, 10, 10, None, text_match=text, snippet=snippet,
+                     word_source="text in the photo" if text else None)
 
 
 def _corner(model: ResultsModel, row: int) -> QColor:
@@ -36,7 +37,7 @@ def test_results_matched_by_text_carry_a_badge(qtbot, tmp_path: Path) -> None:
     assert model.index(1).data(TextMatchRole) is False
     assert _corner(model, 0).rgb() == BADGE_COLOR.rgb()
     assert _corner(model, 1).rgb() != BADGE_COLOR.rgb()
-    assert "matched by the text" in model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "matched by text in the photo" in model.index(0).data(Qt.ItemDataRole.ToolTipRole)
     thumbs.shutdown()
 
 
@@ -63,7 +64,7 @@ def _search(qtbot, window, text: str):  # type: ignore[no-untyped-def]
 
 def test_date_words_become_a_removable_chip(qtbot, make_window, photo_dir) -> None:
     window = make_window()
-    window.controller.read_text = False
+    window.controller.skip.add("ocr")
     index_folder(qtbot, window, photo_dir)
     tab = window.search_tab
     outcome = _search(qtbot, window, "red car june 2021")  # the photos are dated today
@@ -87,7 +88,7 @@ def test_a_screenshot_found_by_its_text_shows_badge_and_text(qtbot, make_window,
     c = window.controller
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as blocker:
         window.add_folder(photo_dir)
-    assert blocker.args[0].text is not None and blocker.args[0].text.done == 9
+    assert blocker.args[0].report.passes["ocr"].done == 9
     qtbot.waitUntil(lambda: not c.indexing, timeout=INDEX_TIMEOUT_MS)
     _search(qtbot, window, "boarding pass")
     assert Path(shown_paths(window)[0]).name == "ticket.png"
@@ -108,7 +109,7 @@ def test_reading_text_shows_progress_and_gives_way_to_encoding(qtbot, make_windo
     labels: list[str] = []
 
     def on_progress(p) -> None:  # type: ignore[no-untyped-def]
-        if p.phase == "ocr":
+        if "ocr" in p.phase.split("+"):  # text and faces run as one group
             labels.append(window.progress_label.text())
             if len(labels) == 1:
                 c.pause_indexing(True)  # hold the pass after its first photo...
@@ -117,11 +118,11 @@ def test_reading_text_shows_progress_and_gives_way_to_encoding(qtbot, make_windo
     c.indexProgress.connect(on_progress)
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as first:
         window.add_folder(folder)
-    text = first.args[0].text
+    text = first.args[0].report.passes["ocr"]
     # The pause lands after the photo in hand (progress reaches the GUI a little late).
     assert text.cancelled and text.done >= 1 and text.remaining >= 1
-    assert labels[0].startswith("Reading text in ") and "/ 3 photos" in labels[0]
+    assert labels[0].startswith("Reading text and looking for faces in ") and "/ 3 photos" in labels[0]
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as second:
         pass  # the rerun starts by itself and finishes the reading
-    rest = second.args[0].text
+    rest = second.args[0].report.passes["ocr"]
     assert rest.done == text.remaining and rest.remaining == 0 and not rest.cancelled

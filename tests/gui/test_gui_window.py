@@ -157,7 +157,7 @@ def test_cancel_indexing_keeps_what_was_done(qtbot, make_window, photo_dir):
     with qtbot.waitSignal(c.indexStarted, timeout=10_000):
         window.add_folder(photo_dir)
     c.pause_indexing(True)  # the job stops at its first checkpoint: after one batch
-    qtbot.waitUntil(lambda: window.progress_label.text().startswith("Indexing 2 / 8"),
+    qtbot.waitUntil(lambda: window.progress_label.text().startswith("Encoding 2 / 8"),
                     timeout=INDEX_TIMEOUT_MS)
     assert window.cancel_button.isVisible()
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS) as blocker:
@@ -175,7 +175,7 @@ def test_close_mid_indexing_leaves_no_thread_and_loses_nothing(qtbot, make_windo
     with qtbot.waitSignal(c.indexStarted, timeout=10_000):
         window.add_folder(photo_dir)
     c.pause_indexing(True)
-    qtbot.waitUntil(lambda: window.progress_label.text().startswith("Indexing 2 / 8"),
+    qtbot.waitUntil(lambda: window.progress_label.text().startswith("Encoding 2 / 8"),
                     timeout=INDEX_TIMEOUT_MS)
     window.close()
     assert all(pool.activeThreadCount() == 0 for pool in _all_pools(window))

@@ -155,7 +155,7 @@ def test_window_stays_responsive_while_a_long_index_job_reports_progress(
     lib = window.controller.library
     job = busy_job(FAKE_JOB_S)
 
-    def fake_index(progress=None, cancel=None, spec=None, batch_size=32, workers=None):
+    def fake_index(progress=None, cancel=None, spec=None, batch_size=32, workers=None, **kw):
         n = job(cancel, progress)
         return IndexReport(ScanReport(), EncodeReport(encoded=n, seconds=FAKE_JOB_S))
 

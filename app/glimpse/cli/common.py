@@ -38,9 +38,11 @@ class ProgressPrinter:
         if not final and now - self._last < (0.2 if self.tty else 5.0) and p.phase == self._phase:
             return
         self._last, self._phase = now, p.phase
-        label = {"scan": "Scanning", "ocr": "Reading text"}.get(p.phase, "Encoding")
+        from glimpse.core.indexing.pipeline import describe  # the engine is loaded by now
+
+        label, unit = describe(p.phase)
         pct = 100.0 * p.done / p.total if p.total else 100.0
-        unit = {"scan": "files/s", "ocr": "photos/s"}.get(p.phase, "img/s")
+        unit += "/s"
         eta = fmt_duration(p.eta_s) if p.eta_s is not None and not final else "--"
         line = f"{label} {p.done}/{p.total} {pct:5.1f}%  {p.rate:6.1f} {unit}  ETA {eta}"
         if self.tty:
@@ -165,12 +167,25 @@ def warn_if_random(lib) -> None:  # type: ignore[no-untyped-def]
         sys.stderr.write("WARNING: model has RANDOM weights; these results are meaningless.\n")
 
 
-def print_pass_report(r, did: str, left: str, resume: str, extra: str = "") -> int:  # type: ignore[no-untyped-def]
-    """One signal pass's outcome (a core.passes.PassReport) in two lines at most;
-    the exit status: 130 when it was stopped early, else 0."""
+def print_pass_report(lib, name: str, r) -> int:  # type: ignore[no-untyped-def]
+    """One signal's outcome (a PassReport) in two lines at most, worded as its
+    declaration says; the exit status: 130 when it was stopped early, else 0."""
+    from glimpse.core.indexing import pipeline
+
+    stage = pipeline.stage_of(name)
+    signal = stage.signal if stage is not None else None
+    if signal is None:
+        return 0
+    if r.error is not None:
+        print(f"No {signal.noun}: {r.error}")
+        return 0
+    if signal.run is not None and not (r.done or r.failed or r.remaining):
+        return 0  # a catch-up stage with nothing to catch up on says nothing
     rate = f" ({(r.done + r.failed) / r.seconds:.2f} photos/s)" if r.seconds > 0 and r.done else ""
-    print(f"{did} {r.done} photos{rate}; {r.failed} could not be read.{extra}")
+    found = f" {signal.summary(lib.catalog)}." if signal.summary is not None else ""
+    print(f"{signal.did} {r.done} photos{rate}; {r.failed} could not be read.{found}")
     if r.cancelled:
-        print(f"Stopped early with {r.remaining} {left}; run `{resume}` (or index again) to continue.")
+        print(f"Stopped early with {r.remaining} photos left; run the same command again "
+              "(or index again) to continue.")
         return 130
     return 0

@@ -17,16 +17,30 @@ from glimpse.cli.common import (
     open_library,
     print_pass_report,
 )
-from glimpse.cli.people import find_faces
 from glimpse.core.errors import GlimpseError
 
 if TYPE_CHECKING:  # the engine is imported lazily, so `--help` and `status` stay light
-    from glimpse.core.jobs import CancelToken
+    pass
+
+def skipped(args: argparse.Namespace) -> set[str]:
+    """The switches turned off on the command line (--no-ocr -> "ocr")."""
+    from glimpse.core.signals.registry import SIGNALS
+
+    return {e.switch for e in SIGNALS
+            if e.switch and getattr(args, "no_" + e.switch.replace("-", "_"), False)}
+
+
+def _announcer(lib):  # type: ignore[no-untyped-def]
+    """Names the model just before encoding starts, if anything needs it: a
+    no-op re-index never loads (or mentions) the model."""
+    def before(stage) -> None:  # type: ignore[no-untyped-def]
+        if stage.name == "encode" and lib.pending_count():
+            announce_model(lib)
+    return before
+
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from glimpse.core.indexing.encode import EncodeReport
     from glimpse.core.jobs import CancelToken
-    from glimpse.core.library import IndexReport
 
     with open_library(args) as lib:
         add_folders(lib, args.folders, args.as_new)
@@ -35,50 +49,50 @@ def cmd_index(args: argparse.Namespace) -> int:
         token = CancelToken()
         printer = ProgressPrinter()
         with interrupt_cancels(token):
-            # Scan first: the model loads only when something must be encoded.
-            scan = lib.sync(progress=printer, cancel=token)
-            if token.cancelled:
-                encode = EncodeReport(cancelled=True)
-            else:
-                if lib.pending_count():
-                    announce_model(lib)
-                encode = lib.encode(progress=printer, cancel=token, batch_size=args.batch_size)
-        report = IndexReport(scan, encode)
-        s, e = report.scan, report.encode
-        print(
-            f"Files: {s.added} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
-            f"{s.removed} removed, {s.unchanged} unchanged."
-            + (f" {s.restored} came back (vectors kept)." if s.restored else "")
-        )
-        _print_offline(lib, s.offline)
-        rate = f" ({e.rate:.1f} img/s)" if e.encoded else ""
-        print(f"Encoded {e.encoded} photos{rate}; {e.failed} could not be read.")
-        for path, reason in e.errors[:10]:
-            print(f"  skipped {path}: {reason}")
-        if len(e.errors) > 10:
-            print(f"  ... and {len(e.errors) - 10} more (see `glimpse errors`).")
-        if report.cancelled:
-            print("Stopped early; run the same command again to continue where it left off.")
-            return 130
-        rc = 0 if args.no_ocr else _read_text(lib, token, printer)
-        if rc or args.no_faces:
-            return rc
-        return find_faces(lib, token, printer)
+            report = lib.index(progress=printer, cancel=token, batch_size=args.batch_size,
+                               skip=skipped(args), before_stage=_announcer(lib))
+        return print_index_report(lib, report)
 
 
-def _read_text(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
-    """The OCR pass, after encoding (it is slower and less urgent)."""
-    with interrupt_cancels(token):
-        r = lib.read_text(progress=printer, cancel=token)
-    return print_pass_report(r, "Read text in", "photos left to read", "glimpse ocr")
+def print_index_report(lib, report) -> int:  # type: ignore[no-untyped-def]
+    """What a pipeline run did, stage by stage (an IndexReport); the exit status:
+    130 when it was stopped early, else 0."""
+    s, e = report.scan, report.encode
+    print(
+        f"Files: {s.added} new, {s.changed} changed, {s.moved} moved, {s.copied} copies, "
+        f"{s.removed} removed, {s.unchanged} unchanged."
+        + (f" {s.restored} came back (vectors kept)." if s.restored else "")
+    )
+    _print_offline(lib, s.offline)
+    rate = f" ({e.rate:.1f} img/s)" if e.encoded else ""
+    print(f"Encoded {e.encoded} photos{rate}; {e.failed} could not be read.")
+    for path, reason in e.errors[:10]:
+        print(f"  skipped {path}: {reason}")
+    if len(e.errors) > 10:
+        print(f"  ... and {len(e.errors) - 10} more (see `glimpse errors`).")
+    if e.cancelled:
+        print("Stopped early; run the same command again to continue where it left off.")
+        return 130
+    rc = 0
+    for name, r in report.passes.items():
+        rc = max(rc, print_pass_report(lib, name, r))
+    return rc
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
+    return _one_signal(args, "ocr")
+
+
+def _one_signal(args: argparse.Namespace, name: str) -> int:
+    """`glimpse ocr`, `glimpse faces`: one signal's stage over the indexed photos."""
     from glimpse.core.jobs import CancelToken
 
     with open_library(args) as lib:
         announce_model(lib)
-        return _read_text(lib, CancelToken(), ProgressPrinter())
+        token = CancelToken()
+        with interrupt_cancels(token):
+            report = lib.index(progress=ProgressPrinter(), cancel=token, only={name})
+        return print_pass_report(lib, name, report.passes[name])
 
 
 def _print_offline(lib, offline: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -106,9 +120,11 @@ def _rewatch_returned(lib, watcher) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from glimpse.core.indexing import pipeline
     from glimpse.core.indexing.watch import FolderWatcher
     from glimpse.core.jobs import CancelToken
 
+    skip = skipped(args)
     with open_library(args) as lib:
         add_folders(lib, args.folders, args.as_new)
         folders = lib.folder_paths()
@@ -122,18 +138,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
             def reindex(paths: set[str] | None = None) -> None:
                 with lock:
-                    report = lib.index(progress=ProgressPrinter(), cancel=token)
-                    text = None if args.no_ocr or token.cancelled else lib.read_text(cancel=token)
+                    report = lib.index(progress=ProgressPrinter(), cancel=token, skip=skip)
                 s, e = report.scan, report.encode
                 changed = s.added + s.changed + s.moved + s.copied + s.removed
-                read = f"; read text in {text.done}" if text is not None and text.done else ""
-                if changed or e.encoded or e.failed or read:
+                found = "".join(
+                    f"; {pipeline.describe(name)[0].lower()} {r.done}"
+                    for name, r in report.passes.items() if r.done)
+                if changed or e.encoded or e.failed or found:
                     print(
                         f"{time.strftime('%H:%M:%S')}  {s.added} new, {s.changed} changed, "
                         f"{s.moved} moved, {s.removed} removed; encoded {e.encoded}, "
-                        f"failed {e.failed}{read}",
+                        f"failed {e.failed}{found}",
                         flush=True,
                     )
+                for r in report.passes.values():
+                    if r.error:
+                        print(f"error: {r.error}", file=sys.stderr, flush=True)
 
             reindex()
             from glimpse.core.service import SearchService
@@ -169,10 +189,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="photos per model call (default: 8 with ONNX Runtime on a CPU, 32 on a GPU)")
     p.add_argument("--as-new", action="store_true",
                    help="index the folders even if they look like a moved offline folder")
-    p.add_argument("--no-ocr", action="store_true",
-                   help="skip reading text in photos (run `glimpse ocr` later)")
-    p.add_argument("--no-faces", action="store_true",
-                   help="skip finding faces and people (run `glimpse faces` later)")
+    _switches(p)
     p.set_defaults(func=cmd_index)
 
     help_text = "Read the text in indexed photos (screenshots, receipts, signs) for search."
@@ -184,5 +201,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("folders", nargs="*")
     p.add_argument("--as-new", action="store_true",
                    help="watch the folders even if they look like a moved offline folder")
-    p.add_argument("--no-ocr", action="store_true", help="do not read text in new photos")
+    _switches(p)
     p.set_defaults(func=cmd_watch)
+
+
+def _switches(p: argparse.ArgumentParser) -> None:
+    """--no-<switch> for every signal that can be turned off, as the registry declares."""
+    from glimpse.core.signals.registry import SIGNALS
+
+    for entry in SIGNALS:
+        if entry.switch:
+            p.add_argument(f"--no-{entry.switch}", action="store_true", help=f"skip {entry.what}")

@@ -28,17 +28,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Photos:  {c['ok']} indexed, {c['pending']} pending, {c['error']} unreadable")
         if c.get("offline"):
             print(f"         {c['offline']} in offline folders: kept, left out of searches")
-        from glimpse.core.signals.text import OCR_PASS, OCR_VERSION
-
-        read, indexed = lib.catalog.pass_counts(OCR_PASS, OCR_VERSION)
-        print(f"Text:    read in {read} of {indexed} indexed photos"
-              + ("" if read >= indexed else " (`glimpse ocr` reads the rest)"))
-        print(f"Faces:   {faces.faces} found, looked for in {faces.photos_read} of "
-              f"{faces.photos_indexed} indexed photos"
-              + ("" if faces.photos_read >= faces.photos_indexed
-                 else " (`glimpse faces` looks in the rest)"))
-        print(f"People:  {faces.people}, {faces.named} of them named"
-              + (" (`glimpse people` lists them)" if faces.people else ""))
+        for sig in st.signals:  # one line a signal, as each declares itself
+            title = (sig.noun[:1].upper() + sig.noun[1:] + ":").ljust(16)
+            found = f"; {sig.summary}" if sig.summary else ""
+            rest = "" if sig.done >= sig.total else " (`glimpse index` does the rest)"
+            print(f"{title} {sig.did.lower()} {sig.done} of {sig.total} indexed photos{found}{rest}")
         print("Folders:" if st.folders else "Folders: none (run `glimpse index FOLDER`)")
         for f in st.folders:
             note = offline_note(f.offline_since)

@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from glimpse.cli.common import (
-    ProgressPrinter,
-    announce_model,
-    interrupt_cancels,
-    open_library,
-    print_json,
-    print_pass_report,
-)
-
-if TYPE_CHECKING:  # imported lazily: at module level it pulled numpy and Pillow into
-    # every CLI command, the service client of a warm search included
-    from glimpse.core.jobs import CancelToken
-
-
-def find_faces(lib, token: CancelToken, printer: ProgressPrinter) -> int:  # type: ignore[no-untyped-def]
-    """The face pass and grouping, after encoding (slower, and less urgent)."""
-    from glimpse.core.signals import people
-
-    with interrupt_cancels(token):
-        r = lib.find_faces(progress=printer, cancel=token)
-    found = f" {people.face_count(lib.catalog)} faces, {len(people.people(lib.catalog))} people."
-    return print_pass_report(r, "Looked for faces in", "photos left", "glimpse faces", found)
+from glimpse.cli.common import open_library, print_json
 
 
 def cmd_faces(args: argparse.Namespace) -> int:
-    from glimpse.core.jobs import CancelToken
+    from glimpse.cli.indexing import _one_signal
 
-    with open_library(args) as lib:
-        announce_model(lib)
-        return find_faces(lib, CancelToken(), ProgressPrinter())
+    return _one_signal(args, "faces")
 
 
 def cmd_people(args: argparse.Namespace) -> int:

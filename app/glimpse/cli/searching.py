@@ -1,7 +1,7 @@
 """`glimpse search` and `glimpse similar`: ranked photos for a description or an image.
 
-Both build one request (the query with its date words read, the filters, the
-marks, the sort) and ask a running Glimpse for the answer first (the app,
+Both build one request (the query as typed, the filters, the marks, the sort)
+and ask a running Glimpse for the answer first (the app,
 `glimpse watch` or `glimpse serve` keep the model and index in memory); with
 none running they answer it in-process with the very same function,
 `glimpse.core.service.answer`, so the output is the same either way.
@@ -102,25 +102,26 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from glimpse.core.search import dates as query_dates
-
-    query = " ".join(args.query)
-    after, before = parse_date(args.after, "--after"), parse_date(args.before, "--before")
-    if not args.no_date_words:
-        dated = query_dates.extract(query)
-        if dated.range is not None:
-            query = dated.text
-            after, before = query_dates.intersect(after, before, dated.range)
-            print(f"Date filter: {dated.range.label} (from the query; --no-date-words "
-                  "to ignore)", file=sys.stderr if args.json else sys.stdout)
+    """The query goes to the planner as typed (core/search/planner.py, in the service or
+    in-process), with the options; what it read out of the query comes back as chips."""
     payload = _request(
-        args, "search", query=query, image=_absolute(args.image), sort=args.sort,
+        args, "search", query=" ".join(args.query), image=_absolute(args.image), sort=args.sort,
         like=[_absolute(p) for p in args.like or ()], unlike=[_absolute(p) for p in args.unlike or ()],
         persons=list(args.person or ()), name_words=not args.no_name_words,
+        date_words=not args.no_date_words,
     )
-    payload.update(after=after, before=before)
-    _print(_answer(args, payload), args.json)
+    result = _answer(args, payload)
+    _print_understood(result.get("plan") or {}, args.json)
+    _print(result, args.json)
     return 0
+
+
+def _print_understood(plan: dict[str, Any], as_json: bool) -> None:
+    """The date the planner read out of the query (people and places follow the hits)."""
+    for chip in plan.get("chips", ()):
+        if chip["kind"] == "date":
+            print(f"Date filter: {chip['label']} (from the query; --no-date-words to ignore)",
+                  file=sys.stderr if as_json else sys.stdout)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:

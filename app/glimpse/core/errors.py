@@ -27,3 +27,10 @@ class QueryError(GlimpseError):
 
 class LabelSetError(GlimpseError):
     """A label set file is malformed or cannot be written."""
+
+
+class EngineUnavailable(GlimpseError):
+    """A signal's model cannot run here (a package missing, a model file gone).
+
+    Not a fault of any one photo: a pass stops at once instead of marking every
+    photo as unreadable, and runs again once the install is fixed."""

@@ -12,36 +12,36 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from glimpse.core import settings
 from glimpse.core.encoding.encoder import Encoder, ModelSpec
 from glimpse.core.errors import GlimpseError, QueryError
-from glimpse.core.indexing import passes
+from glimpse.core.indexing import pipeline
 from glimpse.core.indexing.encode import EncodeReport, encode_pending
+from glimpse.core.indexing.pipeline import IndexReport
 from glimpse.core.indexing.scan import ScanReport, scan_folder, sync_catalog
 from glimpse.core.jobs import CancelToken, ProgressCallback
 from glimpse.core.media import imaging, video
-from glimpse.core.search import duplicates, feedback, fusion
+from glimpse.core.search import duplicates, feedback, fusion, planner
 from glimpse.core.search import ranking as search
 from glimpse.core.search import words as text_search
 from glimpse.core.search.ranking import Filters, QueryTerm, SearchHit
-from glimpse.core.signals import places
-from glimpse.core.signals.base import PassReport
+from glimpse.core.signals import people, places
+from glimpse.core.signals.base import Engines, PassReport
+from glimpse.core.signals.faces import FACE_PASS
+from glimpse.core.signals.registry import signal_stages, word_sources
+from glimpse.core.signals.text import OCR_PASS
 from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.storage.files import atomic_write, text_writer
 from glimpse.core.storage.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
 from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, VectorIndex
 from glimpse.core.storage.writelock import WriterLock
-
-if TYPE_CHECKING:
-    from glimpse.core.signals.faces import FaceEngine
-    from glimpse.core.signals.text import OcrEngine
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,6 @@ PLACE_BOOST = 0.05
 
 
 @dataclass(frozen=True)
-class IndexReport:
-    scan: ScanReport
-    encode: EncodeReport
-
-    @property
-    def cancelled(self) -> bool:
-        return self.encode.cancelled
-
-
-@dataclass(frozen=True)
 class LibraryStatus:
     root: str
     model: str
@@ -86,6 +76,19 @@ class LibraryStatus:
     counts: dict[str, int]
     indexed_for_model: int
     known_models: list[tuple[str, int, int]]
+    signals: list[SignalProgress]
+
+
+@dataclass(frozen=True)
+class SignalProgress:
+    """How far one signal has read the library (`glimpse status`, from the catalog alone)."""
+
+    name: str
+    noun: str
+    did: str
+    done: int
+    total: int
+    summary: str = ""  # what it found ("20 faces; 3 people, 1 named"), when it says
 
 
 class Library:
@@ -126,8 +129,11 @@ class Library:
         # Building an index (seconds at 1M vectors) and loading a model (seconds,
         # during a model switch) must not wait for each other.
         self._index_lock = threading.RLock()
-        self._ocr: OcrEngine | None = None
-        self._faces: FaceEngine | None = None
+        # Each signal's models (OCR, faces), loaded once and shared by every run.
+        self.engines = Engines()
+        for signal in signal_stages():  # each signal's own tables, brought up to date
+            if signal.migrations:
+                self.catalog.migrate_part(signal.name, signal.migrations)
 
     # -- settings -----------------------------------------------------------
 
@@ -246,7 +252,7 @@ class Library:
         """Stop watching a folder and forget its photos (the files stay on disk)."""
         with self.writer.hold():
             removed = self.catalog.remove_folder(self._known_folder(path))
-            self.catalog.sweep_text()
+            self._sweep_words()
             self._reconcile_all()
         return len(removed)
 
@@ -342,6 +348,11 @@ class Library:
             for model_id in list(self._indexes):
                 self._reconcile(model_id)
 
+    def _sweep_words(self) -> None:
+        """Words of photos that left the catalog go before their ids can be reused."""
+        for source in word_sources():
+            self.catalog.sweep_words(source.table)
+
     def folders(self) -> list[FolderRow]:
         return self.catalog.folders()
 
@@ -362,7 +373,7 @@ class Library:
         with self.writer.hold():
             report = sync_catalog(self.catalog, self.folder_paths(), progress, cancel)
             # Text of photos that are gone must go before their ids can be reused.
-            self.catalog.sweep_text()
+            self._sweep_words()
             self._reconcile_all()
         return report
 
@@ -373,22 +384,16 @@ class Library:
         spec: ModelSpec | None = None,
         batch_size: int | None = None,  # None: the engine's own (Encoder.batch_size)
         workers: int | None = None,
+        skip: Collection[str] = (),
+        only: Collection[str] | None = None,
+        before_stage: Callable[[pipeline.Stage], None] | None = None,
     ) -> IndexReport:
-        """Scan every watched folder, then encode what is new with the model."""
+        """Run the indexing pipeline (core/indexing/pipeline.py): scan every watched
+        folder, encode what is new, then every signal in its order. `skip`: switches
+        turned off ("ocr", "faces"); `only`: just these stages ("ocr" for `glimpse ocr`)."""
         with self.writer.hold():
-            scan = self.sync(progress, cancel)
-            if cancel is not None and cancel.cancelled:
-                return IndexReport(scan, EncodeReport(cancelled=True))
-            encode = self.encode(progress, cancel, spec, batch_size, workers)
-            if not encode.cancelled:
-                self.backfill_places(cancel)
-        return IndexReport(scan, encode)
-
-    def backfill_places(self, cancel: CancelToken | None = None) -> int:
-        """Read GPS for photos indexed before places were stored (resumable)."""
-        return places.backfill(
-            self.catalog, cancelled=(lambda: cancel.cancelled) if cancel is not None else None
-        )
+            return pipeline.run(self, progress, cancel, spec, skip, only, batch_size, workers,
+                                before_stage)
 
     def pending_count(self, spec: ModelSpec | None = None) -> int:
         """Photos still lacking a vector for the model (the current one by default)."""
@@ -417,42 +422,26 @@ class Library:
             )
 
     def read_text(
-        self,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
+        self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
     ) -> PassReport:
-        """The OCR pass (core/signals/text.py) over photos that already have a vector: resumable,
-        and lower priority than encoding, which makes photos findable first."""
-        from glimpse.core.signals.text import OcrEngine, OcrPass
-
-        with self._load_lock:
-            if self._ocr is None:
-                self._ocr = OcrEngine()
-        self.catalog.sweep_text()
-        return passes.run_pass(
-            self.catalog, OcrPass(self._ocr), progress, cancel, after_model_key=self.model_key(spec)
-        )
+        """The text-in-photos stage alone (`glimpse ocr`), over photos with a vector."""
+        return self._one_signal(OCR_PASS, progress, cancel, spec)
 
     def find_faces(
-        self,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
+        self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
     ) -> PassReport:
-        """The face pass (core/signals/faces.py) over photos that already have a vector, then
-        the new faces are grouped into people (core/signals/people.py); resumable like OCR."""
-        from glimpse.core.signals import people
-        from glimpse.core.signals.faces import FaceEngine, FacePass
+        """The faces stage alone (`glimpse faces`), then grouping into people."""
+        return self._one_signal(FACE_PASS, progress, cancel, spec)
 
-        with self._load_lock:
-            if self._faces is None:
-                self._faces = FaceEngine()
-        report = passes.run_pass(
-            self.catalog, FacePass(self._faces, self.catalog.keyframe_times()), progress, cancel,
-            after_model_key=self.model_key(spec),
-        )
-        people.group_faces(self.catalog)
+    def _one_signal(
+        self, name: str, progress: ProgressCallback | None, cancel: CancelToken | None,
+        spec: ModelSpec | None,
+    ) -> PassReport:
+        report = self.index(progress, cancel, spec, only={name}).passes[name]
+        if report.error is not None:
+            raise GlimpseError(report.error)
         return report
 
     # -- searching ----------------------------------------------------------
@@ -496,9 +485,31 @@ class Library:
         except OSError:
             return None
 
+    def vocabulary(self) -> planner.Vocabulary:
+        """What this library knows by name, for the query planner: people, places."""
+        return planner.Vocabulary(people.names(self.catalog),
+                                  [name for name, _, _ in self.places()])
+
+    def plan(
+        self,
+        text: str,
+        filters: Filters | None = None,
+        image: str | Path | None = None,
+        persons: Sequence[str] = (),
+        ignore: Collection[str] = (),
+        read_dates: bool = True,
+        read_names: bool = True,
+        today: date | None = None,
+    ) -> planner.QueryPlan:
+        """A typed query read into a plan (core/search/planner.py): the one reading
+        of a query that the CLI, the app and the service all use."""
+        return planner.plan(text, filters, today, self.vocabulary(),
+                            str(image) if image is not None else None,
+                            persons, ignore, read_dates, read_names)
+
     def search(
         self,
-        query: str | list[QueryTerm],
+        query: str | planner.QueryPlan,
         k: int = 20,
         filters: Filters | None = None,
         image: str | Path | None = None,
@@ -508,9 +519,9 @@ class Library:
         collapse: duplicates.Rules | None = None,
         sort: str = "best",
     ) -> list[SearchHit]:
-        """Text (optionally combined, optionally plus an image) query, by meaning and by
-        the words read in photos (fused; a quoted phrase is words only). An empty query
-        with a filter lists the filtered photos.
+        """A query (typed text, read by plan(); or a plan) by meaning and by the words
+        of every word source (fused; a quoted phrase is words only). A query that
+        was only a filter (a date, a name) lists the filtered photos, newest first.
 
         `like`/`unlike` are photos the user marked "more like this one" / "not
         this" (relevance feedback); `collapse` folds near-duplicates into the
@@ -519,49 +530,60 @@ class Library:
         """
         if k <= 0:
             raise QueryError("The number of results must be at least 1.")
-        if (isinstance(query, str) and not query.strip() and image is None
-                and filters is not None and filters.active):
+        plan = query if isinstance(query, planner.QueryPlan) else self.plan(query, filters, image)
+        filters = self.plan_filters(plan)
+        if plan.browse:
             order = "oldest" if sort == "oldest" else "newest"
             return fusion.sort_hits(self._browse(k, filters), order)
-        words = text_search.plan(query) if isinstance(query, str) and image is None else None
-        if words is not None and words.words_only:
-            return fusion.sort_hits(self._word_hits(words, k, filters, spec), sort)
-        if isinstance(query, str):  # an image alone may come with no words
-            terms = search.parse_query(query) if query.strip() or image is None else []
-        else:
-            terms = list(query)
-        if image is not None:
-            terms.append(QueryTerm(1.0, image=str(image)))
-        vector = self.query_vector(terms, spec)
+        if plan.words_only:
+            return fusion.sort_hits(fusion.fuse([], self._word_hits(plan.words, k, filters, spec), k),
+                                    sort)
+        vector = self.query_vector(list(plan.meaning), spec)
         if like or unlike:
             vector = feedback.refine(
                 vector,
                 [self.image_vector(p, spec) for p in like],
                 [self.image_vector(p, spec) for p in unlike],
             )
-        named = self.places_in_query(" ".join(t.text for t in terms if t.text))
+        named = list(plan.places)
 
         def by_meaning(n: int) -> list[SearchHit]:
             hits = self._rank(vector, n, filters, spec, collapse)
-            if named and not (filters and filters.place):
+            if named and not filters.place:
                 hits = self._boost_places(vector, hits, named, n, filters, spec, collapse)
             return hits
 
-        if words is None:
+        if plan.words is None:
             return fusion.sort_hits(by_meaning(k), sort)
         meaning = by_meaning(max(k, 50))
-        found = self._word_hits(words, max(k, 50), filters, spec, vector)
-        return fusion.sort_hits(fusion.fuse(meaning, [(h, h.snippet or "") for h in found], k), sort)
+        found = self._word_hits(plan.words, max(k, 50), filters, spec, vector)
+        return fusion.sort_hits(fusion.fuse(meaning, found, k), sort)
+
+    def plan_filters(self, plan: planner.QueryPlan) -> Filters:
+        """The plan's filters with the people it names turned into their photos
+        (a photo must show every person named)."""
+        filters = plan.filters
+        if not plan.person_groups:
+            return filters
+        photos = set.intersection(*(people.photo_ids_of(self.catalog, g)
+                                    for g in plan.person_groups))
+        if filters.photo_ids is not None:
+            photos &= filters.photo_ids
+        return replace(filters, photo_ids=frozenset(photos))
 
     def _word_hits(
-        self, words: text_search.TextQuery, k: int, filters: Filters | None,
+        self, words: text_search.TextQuery | None, k: int, filters: Filters | None,
         spec: ModelSpec | None, vector: np.ndarray | None = None,
-    ) -> list[SearchHit]:
+    ) -> list[list[SearchHit]]:
+        """One ranking per word source that a signal declares (text in photos, ...)."""
+        if words is None:
+            return []
         allowed = None
         if filters is not None and filters.active:
             allowed = search.allowed_ids(self.catalog, filters)
         key = self.model_key(spec) if vector is not None else None
-        return text_search.word_hits(self.catalog, words, k, allowed, key, vector)
+        return [text_search.word_hits(self.catalog, words, k, allowed, key, vector, source)
+                for source in word_sources()]
 
     def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
         """A query that was only a date ("june 2021"): the filtered photos, newest first."""
@@ -590,12 +612,6 @@ class Library:
                 if field:
                     kinds[field] = kind  # the narrowest kind wins
         return sorted(((name, kinds[name], n) for name, n in counts.items()), key=lambda x: (-x[2], x[0]))
-
-    def places_in_query(self, text: str) -> list[str]:
-        """Places of this library named in a query ("beach in Lisbon" -> ["Lisbon"])."""
-        if not text.strip():
-            return []
-        return places.places_in_query(text, (name for name, _, _ in self.places()))
 
     def _boost_places(
         self, vector: np.ndarray, hits: list[SearchHit], named: list[str], k: int,
@@ -689,8 +705,17 @@ class Library:
         indexed = next((n for mid, _, n in models if mid == model_id), 0)
         return LibraryStatus(
             str(self.root), str(self.spec), model_id, self.catalog.folders(),
-            self.catalog.counts(), indexed, models,
+            self.catalog.counts(), indexed, models, self.signal_progress(),
         )
+
+    def signal_progress(self) -> list[SignalProgress]:
+        """Each declared signal's progress, in pipeline order (no model is loaded)."""
+        out = []
+        for s in signal_stages():
+            done, total = s.progress_counts(self.catalog)
+            found = s.summary(self.catalog) if s.summary is not None else ""
+            out.append(SignalProgress(s.name, s.noun, s.did, done, total, found))
+        return out
 
     def errors(self, limit: int | None = None) -> list[tuple[str, str]]:
         return [(r.path, r.error or "") for r in self.catalog.photos_with_status("error", limit)]

@@ -37,7 +37,7 @@ import struct
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -326,7 +326,8 @@ def _encode(answer: dict[str, Any]) -> bytes:
 
 def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     """One request, answered: by the service from memory, or by the CLI in-process
-    when no service runs. One function for both, so both give the same answer."""
+    when no service runs. One function for both, and the query is read by the one
+    planner (Library.plan), so every front end gets the same answer."""
     from glimpse.core.encoding.encoder import ModelSpec
     from glimpse.core.errors import QueryError
     from glimpse.core.search.ranking import Filters, parse_date
@@ -350,47 +351,25 @@ def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     )
     collapse = lib.default_collapse() if payload.get("collapse", True) else None
     image = payload.get("image")
-    named: list[str] = []
-    people_note = None
-    if op == "search":
-        query = str(payload.get("query", ""))
-        query, photo_ids, names = _people_filter(
-            lib, query, list(payload.get("persons") or ()), bool(payload.get("name_words", True))
-        )
-        if photo_ids is not None:
-            filters = replace(filters, photo_ids=frozenset(photo_ids))
-            people_note = {"names": names, "photos": len(photo_ids)}
-        hits = lib.search(
-            query, k=k, filters=filters, image=image, spec=spec,
-            like=list(payload.get("like") or ()), unlike=list(payload.get("unlike") or ()),
-            collapse=collapse, sort=str(payload.get("sort") or "best"),
-        )
-        if not filters.place:
-            named = lib.places_in_query(query)
-    else:
-        hits = lib.similar(str(image), k=k, filters=filters, spec=spec, collapse=collapse)
     used = spec or lib.spec
+    if op == "similar":
+        hits = lib.similar(str(image), k=k, filters=filters, spec=spec, collapse=collapse)
+        return {"hits": [asdict(h) for h in hits], "model": str(used), "random": used.is_random,
+                "plan": None}
+    plan = lib.plan(
+        str(payload.get("query", "")), filters, image=image,
+        persons=list(payload.get("persons") or ()), ignore=list(payload.get("ignore") or ()),
+        read_dates=bool(payload.get("date_words", True)),
+        read_names=bool(payload.get("name_words", True)),
+    )
+    hits = lib.search(
+        plan, k=k, spec=spec,
+        like=list(payload.get("like") or ()), unlike=list(payload.get("unlike") or ()),
+        collapse=collapse, sort=str(payload.get("sort") or "best"),
+    )
+    people_note = None
+    if plan.person_groups:
+        photos = lib.plan_filters(plan).photo_ids or frozenset()
+        people_note = {"names": list(plan.people), "photos": len(photos)}
     return {"hits": [asdict(h) for h in hits], "model": str(used), "random": used.is_random,
-            "places": named, "people": people_note}
-
-
-def _people_filter(
-    lib: Library, query: str, persons: list[str], name_words: bool
-) -> tuple[str, set[int] | None, list[str]]:
-    """--person NAME, and known names in the query (core/search/names.py), become a
-    filter: (the query without the names, the photos of all those people, the names)."""
-    from glimpse.core.search import names as people_query
-    from glimpse.core.signals import people
-
-    groups = [people.person_by_name(lib.catalog, name) for name in persons]
-    labels = list(persons)
-    if name_words:
-        named = people_query.extract(query, people.names(lib.catalog))
-        if named.names:
-            query = named.text
-            groups += [list(ids) for ids in named.person_ids]
-            labels += list(named.names)
-    if not groups:
-        return query, None, []
-    photos = set.intersection(*(people.photo_ids_of(lib.catalog, g) for g in groups))
-    return query, photos, labels
+            "plan": plan.to_json(), "places": list(plan.places), "people": people_note}

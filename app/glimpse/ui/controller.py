@@ -32,10 +32,12 @@ from PySide6.QtGui import QImage
 
 from glimpse.core.encoding.encoder import ModelSpec, ensure_weights
 from glimpse.core.errors import GlimpseError
+from glimpse.core.indexing import pipeline
+from glimpse.core.indexing.pipeline import IndexReport
 from glimpse.core.jobs import CancelToken, Progress
-from glimpse.core.library import IndexReport, Library
+from glimpse.core.library import Library
+from glimpse.core.search.planner import QueryPlan
 from glimpse.core.search.ranking import Filters, SearchHit
-from glimpse.core.signals.base import PassReport
 from glimpse.core.storage.catalog import FolderRow
 from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
 
@@ -55,15 +57,14 @@ class SearchOutcome:
     hits: list[SearchHit]
     seconds: float
     places: list[str] = field(default_factory=list)  # library places named in a text query
+    plan: QueryPlan | None = None  # how a text query was read (its chips), core/search/planner.py
 
 
 @dataclass(frozen=True)
 class IndexOutcome:
-    report: IndexReport | None
+    report: IndexReport | None  # scan, encode and each signal's PassReport (report.passes)
     switched_to: str | None = None  # the model now answering, after a switch
     errors: list[tuple[str, str]] = field(default_factory=list)
-    text: PassReport | None = None  # the text-reading pass that ran after encoding
-    faces: PassReport | None = None  # the face pass that ran after it (core/signals/faces.py)
 
 
 OFFLINE_RECHECK_MS = 30_000
@@ -104,10 +105,9 @@ class LibraryController(QObject):
         self.state = OPENING
         self.state_message = ""
         self.batch_size = batch_size
-        # Read text in photos after each index job (the OCR pass, core/signals/text.py).
-        self.read_text = True
-        # Find faces and group them into people after that (core/signals/faces.py, core/signals/people.py).
-        self.find_faces = True
+        # Signals turned off by their switch ("ocr", "faces": core/signals/registry.py);
+        # every index job runs the rest of the pipeline (core/indexing/pipeline.py).
+        self.skip: set[str] = set()
         self._index_phase = ""
         self._index_worker: Worker | None = None
         self._load_worker: Worker | None = None
@@ -394,7 +394,7 @@ class LibraryController(QObject):
             return
         if self._index_worker is not None or self.state != READY:
             self._rerun = True
-            if self._index_worker is not None and self._index_phase in ("ocr", "faces"):
+            if self._index_worker is not None and pipeline.is_background(self._index_phase):
                 # Reading text yields to encoding: new photos become findable first,
                 # and the rerun carries on reading where this one stopped.
                 self._index_worker.cancel()
@@ -424,31 +424,24 @@ class LibraryController(QObject):
         lib = self._require()
         self._rerun = False
         batch = self.batch_size
-        read_text = self.read_text
-        find_faces = self.find_faces
+        skip = set(self.skip)
         self._index_phase = ""
 
         def job(token: CancelToken, progress: ProgressFn) -> IndexOutcome:
             if spec is not None:
                 lib.encoder_for(spec).prepare()  # a load error surfaces here, before any work
-            report = lib.index(progress=progress, cancel=token, spec=spec, batch_size=batch)
+            report = lib.index(progress=progress, cancel=token, spec=spec, batch_size=batch,
+                               skip=skip)
             switched = None
-            if spec is not None and not report.cancelled:
+            if spec is not None and not report.encode.cancelled:
                 lib.use_model(spec)
                 switched = str(spec)
-            text = None
-            if read_text and not report.cancelled:
-                try:
-                    text = lib.read_text(progress=progress, cancel=token)
-                except GlimpseError as exc:  # photos stay searchable by meaning
-                    self.message.emit(f"Text in photos is not read: {exc}")
-            faces = None
-            if find_faces and not report.cancelled and not token.cancelled:
-                try:
-                    faces = lib.find_faces(progress=progress, cancel=token)
-                except GlimpseError as exc:  # photos stay searchable; people wait
-                    self.message.emit(f"Faces are not looked for: {exc}")
-            return IndexOutcome(report, switched, list(report.encode.errors), text, faces)
+            for name, r in report.passes.items():
+                if r.error is not None:  # photos stay searchable by meaning
+                    stage = pipeline.stage_of(name)
+                    noun = stage.signal.noun if stage and stage.signal else name
+                    self.message.emit(f"No {noun}: {r.error}")
+            return IndexOutcome(report, switched, list(report.encode.errors))
 
         worker = Worker(job, name="index")
         worker.signals.progress.connect(self._on_index_progress)
@@ -510,9 +503,12 @@ class LibraryController(QObject):
     def search_text(
         self, query: str, filters: Filters | None = None, k: int = 60,
         like: Sequence[int] = (), unlike: Sequence[int] = (), sort: str = "best",
+        ignore: Sequence[str] = (),
     ) -> int:
-        """A text query, refined by the photos marked "more like this one" / "not this"."""
-        return self._search("text", (query, tuple(like), tuple(unlike), sort), query, filters, k)
+        """A text query, read by the planner (`ignore`: phrases of chips the user closed),
+        refined by the photos marked "more like this one" / "not this"."""
+        return self._search("text", (query, tuple(like), tuple(unlike), sort, tuple(ignore)),
+                            query, filters, k)
 
     def search_similar(
         self, image: int | str | Path, label: str, filters: Filters | None = None, k: int = 60
@@ -536,10 +532,11 @@ class LibraryController(QObject):
         def job(token: CancelToken, progress: ProgressFn) -> SearchOutcome:
             start = time.perf_counter()
             collapse = lib.default_collapse()  # fold near-duplicates into one result
+            plan = None
             if kind == "text":
-                text, like, unlike, sort = what
-                hits = lib.search(text, k=k, filters=filters, like=like, unlike=unlike,
-                                  collapse=collapse, sort=sort)
+                text, like, unlike, sort, ignore = what
+                plan = lib.plan(text, filters, ignore=ignore)
+                hits = lib.search(plan, k=k, like=like, unlike=unlike, collapse=collapse, sort=sort)
             elif kind == "pasted":
                 image, path = what
                 if not image.save(str(path), "PNG"):
@@ -547,9 +544,9 @@ class LibraryController(QObject):
                 hits = lib.similar(path, k=k, filters=filters, collapse=collapse)
             else:
                 hits = lib.similar(what, k=k, filters=filters, collapse=collapse)
-            named = lib.places_in_query(what[0]) if kind == "text" else []
+            named = list(plan.places) if plan is not None else []
             return SearchOutcome(seq, "text" if kind == "text" else "image", label, hits,
-                                 time.perf_counter() - start, named)
+                                 time.perf_counter() - start, named, plan)
 
         self.searches.clear_queued()  # an older query still waiting is already stale
         worker = Worker(job, name="search")

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError
+from glimpse.core.indexing import pipeline
 from glimpse.core.jobs import Progress
 from glimpse.ui import preferences as prefs
 from glimpse.ui import resources
@@ -245,9 +246,7 @@ class MainWindow(QMainWindow):
         self._show_progress(True)
 
     def _on_index_progress(self, p: Progress) -> None:
-        verb = {"scan": "Scanning", "ocr": "Reading text in", "faces": "Looking for faces in"}.get(
-            p.phase, "Indexing")
-        unit = "files" if p.phase == "scan" else "photos"
+        verb, unit = pipeline.describe(p.phase)
         parts = [f"{verb} {p.done:,} / {p.total:,} {unit}"]
         if p.phase != "scan" and p.rate > 0:
             parts.append(f"{p.rate:.1f} photos/s")
@@ -295,16 +294,17 @@ class MainWindow(QMainWindow):
                 if enc.failed:
                     text += f"; {enc.failed:,} could not be read"
                 text += "."
-        if outcome.text is not None and (outcome.text.done or outcome.text.remaining):
-            text += f" Read text in {outcome.text.done:,} photos"
-            text += f" ({outcome.text.remaining:,} left)." if outcome.text.remaining else "."
-        if outcome.faces is not None and (outcome.faces.done or outcome.faces.remaining):
-            text += f" Looked for faces in {outcome.faces.done:,} photos"
-            text += f" ({outcome.faces.remaining:,} left)." if outcome.faces.remaining else "."
-            if not self._closed:  # a job that ends as the window closes finds the library shut
-                self.people_tab.refresh()
+        for name, r in report.passes.items():
+            stage = pipeline.stage_of(name)
+            if stage is None or stage.signal is None or not (r.done or r.remaining):
+                continue
+            text += f" {stage.signal.did} {r.done:,} photos"
+            text += f" ({r.remaining:,} left)." if r.remaining else "."
+        faces = report.passes.get("faces")
+        if faces is not None and (faces.done or faces.remaining) and not self._closed:
+            self.people_tab.refresh()  # (a job ending as the window closes finds it shut)
         self.statusBar().showMessage(text, 10000)
-        read = outcome.text is not None and outcome.text.done > 0
+        read = any(r.done for r in report.passes.values())
         if self.search_tab.has_query and not report.cancelled and (enc.encoded or read):
             self.search_tab.run_search()  # new photos may answer the current query
 

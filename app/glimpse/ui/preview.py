@@ -222,6 +222,7 @@ class PreviewPane(QWidget):
             self.date.setText(f"{self.date.text()} · {hit.place}")
         self.score.setText(f"{hit.score:.3f}")
         self.found_text.setText(highlighted_html(hit.snippet) if hit.snippet else "")
+        self.found_text.setToolTip(f"Found in {hit.word_source}" if hit.word_source else "")
         self._form.setRowVisible(self.found_text, bool(hit.snippet))
         self._key, pixmap = self.thumbnails.request(
             hit.path, hit.fingerprint, PREVIEW_SIZE, use_disk=False, t_seconds=hit.t_seconds

@@ -8,6 +8,7 @@ cost a thousand rows of Python data, not a thousand decodes.
 from __future__ import annotations
 
 import os
+from html import escape
 from typing import Any
 
 from PySide6.QtCore import (
@@ -158,7 +159,8 @@ class ResultsModel(QAbstractListModel):
                 at = f"<br>video {clock(hit.duration)}{frame}"
             dups = (f"<br>+{len(hit.duplicates)} near-duplicates (Space shows them)"
                     if hit.duplicates else "")
-            text = "<br><i>matched by the text in the photo</i>" if hit.text_match else ""
+            source = escape(hit.word_source or "its words")
+            text = f"<br><i>matched by {source}</i>" if hit.text_match else ""
             return f"<b>score {hit.score:.3f}</b><br>{hit.path}{at}{date}{place}{size}{dups}{text}"
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(self.thumb_size + 16, self.thumb_size + 36)

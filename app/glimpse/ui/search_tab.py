@@ -45,8 +45,8 @@ from PySide6.QtWidgets import (
 
 from glimpse.core.errors import GlimpseError
 from glimpse.core.media import imaging
-from glimpse.core.search import dates as query_dates
-from glimpse.core.search import names as people_query
+from glimpse.core.search import planner
+from glimpse.core.search.planner import QueryPlan
 from glimpse.core.search.ranking import Filters, SearchHit, parse_date
 from glimpse.core.signals import people, places
 from glimpse.ui import people_view as people_ui
@@ -99,7 +99,8 @@ class SearchTab(QWidget):
         self.thumbnails = thumbnails
         self.photo_actions = photo_actions  # Open, Show in folder, More like this
         self._query: tuple[str, object, str] | None = None  # kind, value, label
-        self._ignored_date_phrase = ""  # the date words whose chip the user closed
+        # Phrases of chips the user closed (a date, names): the planner leaves them as words.
+        self._ignored: set[str] = set()
         self._empty_action = None
 
         self._debounce = QTimer(self)
@@ -214,7 +215,6 @@ class SearchTab(QWidget):
         self.person_chip.clicked.connect(self._on_person_chip_closed)
         self.person_chip.hide()
         filters.addWidget(self.person_chip)
-        self._ignored_names = ""  # the names whose chip the user closed
         self.sort_combo = QComboBox()
         self.sort_combo.setObjectName("sortCombo")
         for label, order in (("Best match", "best"), ("Newest first", "newest"),
@@ -415,10 +415,8 @@ class SearchTab(QWidget):
         if self._query is None or self._query[:2] != ("text", text):
             self.refine.clear()  # marks belong to the query they were made for
         self._query = ("text", text, f"“{text}”")
-        if self._ignored_names and not all(n in text.casefold() for n in self._ignored_names.split()):
-            self._ignored_names = ""  # other names get their chip back
-        if self._ignored_date_phrase and self._ignored_date_phrase not in text.casefold():
-            self._ignored_date_phrase = ""  # a new date phrase gets its chip back
+        # A phrase no longer in the query gets its chip back when typed again.
+        self._ignored = {p for p in self._ignored if p in " ".join(text.casefold().split())}
         self._run_query()
 
     def _run_query(self) -> None:
@@ -431,12 +429,11 @@ class SearchTab(QWidget):
         k = self.count_spin.value()
         if kind == "group":
             return  # a near-duplicate group is shown from the results at hand
-        if kind == "text":
-            text, filters = self._apply_date_words(str(value), filters)
-            text, filters = self._apply_name_words(text, filters)
-            self.controller.search_text(text, filters, k, like=self.refine.liked,
+        if kind == "text":  # the planner reads dates and names (chips follow the results)
+            self.controller.search_text(str(value), filters, k, like=self.refine.liked,
                                         unlike=self.refine.unliked,
-                                        sort=self.sort_combo.currentData())
+                                        sort=self.sort_combo.currentData(),
+                                        ignore=sorted(self._ignored))
         elif kind == "person":  # "more of this person": their photos, best faces first
             self.date_chip.hide()
             self.person_chip.setText(label)
@@ -455,31 +452,20 @@ class SearchTab(QWidget):
             self._set_header("Waiting for the model to load…")
         self.stack.setCurrentIndex(1)
 
-    def _apply_date_words(self, text: str, filters: Filters) -> tuple[str, Filters]:
-        """Read a date phrase out of the query into the filters, and show it as a chip."""
-        dated = query_dates.extract(text)
-        if dated.range is None or dated.phrase.casefold() == self._ignored_date_phrase:
-            self.date_chip.hide()
-            return text, filters
-        self.date_chip.setText(dated.range.label)
-        self.date_chip.setProperty("phrase", dated.phrase.casefold())
-        self.date_chip.show()
-        after, before = query_dates.intersect(filters.after, filters.before, dated.range)
-        return dated.text, replace(filters, after=after, before=before)
-
-    def _apply_name_words(self, text: str, filters: Filters) -> tuple[str, Filters]:
-        """Known people's names become a filter on their photos (core/search/names.py)."""
-        lib = self.controller.library
-        named = people_query.extract(text, people.names(lib.catalog)) if lib is not None else None
-        if named is None or not named.names or " ".join(named.names).casefold() == self._ignored_names:
-            self.person_chip.hide()
-            return text, filters
-        photos = set.intersection(*(people.photo_ids_of(lib.catalog, ids)  # type: ignore[union-attr]
-                                    for ids in named.person_ids))
-        self.person_chip.setText(" and ".join(named.names))
-        self.person_chip.setProperty("names", " ".join(named.names).casefold())
-        self.person_chip.show()
-        return named.text, replace(filters, photo_ids=frozenset(photos))
+    def _show_plan_chips(self, plan: QueryPlan | None) -> None:
+        """What the planner read out of a typed query, as chips the user can close."""
+        dated = plan.chip(planner.DATE) if plan is not None else None
+        self.date_chip.setVisible(dated is not None)
+        if dated is not None:
+            self.date_chip.setText(dated.label)
+            self.date_chip.setProperty("phrase", dated.phrase)
+        if self._query is not None and self._query[0] == "person":
+            return  # the person chip names the person being shown
+        named = plan.chip(planner.PERSON) if plan is not None else None
+        self.person_chip.setVisible(named is not None)
+        if named is not None:
+            self.person_chip.setText(named.label)
+            self.person_chip.setProperty("names", named.phrase)
 
     def search_person(self, photo_ids: set[int], label: str) -> None:
         """The photos of one person (from the People tab, or a face in the preview)."""
@@ -492,12 +478,13 @@ class SearchTab(QWidget):
         if self._query is not None and self._query[0] == "person":
             self.clear_search()
             return
-        self._ignored_names = str(self.person_chip.property("names") or "")
+        self._ignored.add(str(self.person_chip.property("names") or ""))
+        self.person_chip.hide()
         if self._query is not None:
             self._run_query()
 
     def _on_date_chip_closed(self) -> None:
-        self._ignored_date_phrase = str(self.date_chip.property("phrase") or "")
+        self._ignored.add(str(self.date_chip.property("phrase") or ""))
         self.date_chip.hide()
         if self._query is not None:
             self._run_query()
@@ -549,6 +536,7 @@ class SearchTab(QWidget):
             return
         self.thumbnails.forget_pending()
         self.results_model.set_hits(outcome.hits)
+        self._show_plan_chips(outcome.plan)
         self._show_place_chips(outcome.places)
         n = len(outcome.hits)
         label = "No photos match" if n == 0 else f"{n:,} photos"

@@ -3,22 +3,36 @@
 Photos still to do are read from the catalog's pass_state; each batch of
 results is committed in one transaction with the photos marked done, so a
 crash or cancel loses at most the batch in flight.
+
+Passes that look at pixels run together, photo by photo, and share one decode
+of each photo at the largest size any of them asks for (each gets a copy
+scaled to its own size): decoding a phone photo costs about as much as a
+cheap pass itself, so decoding it once for text and faces instead of twice
+is what "decode once" saves (scripts/bench_index.py --passes measures it).
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from glimpse.core.errors import GlimpseError
+from glimpse.core.errors import EngineUnavailable, GlimpseError, ImageDecodeError
 from glimpse.core.jobs import CancelToken, Progress, ProgressCallback
+from glimpse.core.media import imaging, video
 from glimpse.core.signals.base import CatalogPass, PassReport
 from glimpse.core.storage.catalog import Catalog, PhotoRow
+
+log = logging.getLogger(__name__)
+
+# Joins the names of passes run together into one progress phase ("ocr+faces").
+PHASE_JOIN = "+"
 
 
 def pending(catalog: Catalog, p: CatalogPass, after_model_key: int | None = None) -> list[PhotoRow]:
     """Photos this pass has not read yet (in path order)."""
-    ids = catalog.ids_needing_pass(p.name, p.version, after_model_key)
+    ids = catalog.ids_needing_pass(p.name, p.version, after_model_key, p.by_path)
     rows = catalog.photos_by_ids(ids)
     return [rows[i] for i in ids if i in rows]
 
@@ -31,44 +45,114 @@ def run_pass(
     after_model_key: int | None = None,
     batch_size: int = 8,
 ) -> PassReport:
-    """Run a pass over every photo that needs it, committing every `batch_size` photos.
+    """One pass over every photo that needs it (see run_passes)."""
+    return run_passes(catalog, [p], progress, cancel, after_model_key, batch_size)[p.name]
 
-    Progress is reported with ``phase`` set to the pass's name. The cancel
-    token's pause blocks between photos; cancel stops after the photo in hand
-    (the finished ones of its batch are committed first)."""
-    report = PassReport(p.name)
-    todo = pending(catalog, p, after_model_key)
+
+def run_passes(
+    catalog: Catalog,
+    group: Sequence[CatalogPass],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    after_model_key: int | None = None,
+    batch_size: int = 8,
+) -> dict[str, PassReport]:
+    """Run passes over every photo that needs any of them, committing every
+    `batch_size` photos; one report per pass, by name.
+
+    Progress is reported with ``phase`` set to the passes' names joined by
+    PHASE_JOIN. The cancel token's pause blocks between photos; cancel stops
+    after the photo in hand (the finished ones of its batch are committed first).
+    EngineUnavailable (a model that cannot run here) stops the run after committing
+    what is finished, and propagates."""
+    reports = {p.name: PassReport(p.name) for p in group}
+    todo = {p.name: set(catalog.ids_needing_pass(p.name, p.version, after_model_key, p.by_path))
+            for p in group}
+    every = set().union(*todo.values()) if todo else set()
+    rows = catalog.photos_by_ids(every)
+    ordered = sorted(rows.values(), key=lambda r: r.path)
+    phase = PHASE_JOIN.join(p.name for p in group)
     start = time.monotonic()
-    batch: list[tuple[PhotoRow, Any, str | None]] = []
+    batch: list[tuple[CatalogPass, PhotoRow, Any, str | None]] = []
+    in_batch = 0
 
     def commit() -> None:
         if not batch:
             return
         with catalog.transaction() as db:
-            for row, result, error in batch:
+            for p, row, result, error in batch:
                 if error is None:
                     p.store(catalog, db, row, result)
-                catalog.mark_pass_done(db, p.name, p.version, row.id, row.fingerprint, error)
+                key = catalog.pass_key(row.fingerprint, row.path, p.by_path)
+                catalog.mark_pass_done(db, p.name, p.version, row.id, key, error)
         batch.clear()
 
-    for n, row in enumerate(todo, 1):
+    for n, row in enumerate(ordered, 1):
         if cancel is not None and cancel.checkpoint():
-            report.cancelled = True
+            for r in reports.values():
+                r.cancelled = True
             break
+        needing = [p for p in group if row.id in todo[p.name]]
         try:
-            batch.append((row, p.process(row), None))
-            report.done += 1
-        except GlimpseError as exc:
-            batch.append((row, None, str(exc)))
-            report.failed += 1
-            report.errors.append((row.path, str(exc)))
-        if len(batch) >= batch_size:
+            results = _process_photo(row, needing)
+        except EngineUnavailable:
             commit()
+            raise
+        for p, result, error in results:
+            batch.append((p, row, result, error))
+            report = reports[p.name]
+            if error is None:
+                report.done += 1
+            else:
+                report.failed += 1
+                report.errors.append((row.path, error))
+        in_batch += 1
+        if in_batch >= batch_size:
+            commit()
+            in_batch = 0
         if progress is not None:
             elapsed = max(time.monotonic() - start, 1e-9)
             rate = n / elapsed
-            progress(Progress(p.name, n, len(todo), rate, (len(todo) - n) / rate, row.path))
+            progress(Progress(phase, n, len(ordered), rate, (len(ordered) - n) / rate, row.path))
     commit()
-    report.remaining = len(todo) - report.done - report.failed
-    report.seconds = time.monotonic() - start
-    return report
+    seconds = time.monotonic() - start
+    for p in group:
+        r = reports[p.name]
+        r.remaining = len(todo[p.name]) - r.done - r.failed
+        r.seconds = seconds
+    return reports
+
+
+def _process_photo(
+    row: PhotoRow, passes: Sequence[CatalogPass]
+) -> list[tuple[CatalogPass, Any, str | None]]:
+    """(pass, result, error) for each pass: one decode for all that read pixels."""
+    reads_pixels = [p for p in passes if p.pixels and not video.is_video(row.path)]
+    image = None
+    decode_error: str | None = None
+    if reads_pixels:
+        try:
+            image = imaging.make_thumbnail(row.path, max(p.pixels or 0 for p in reads_pixels))
+        except ImageDecodeError as exc:
+            decode_error = str(exc)
+        except Exception as exc:  # a decoder bug must cost one photo, not the pass
+            decode_error = f"could not decode: {type(exc).__name__}: {exc}"
+    out: list[tuple[CatalogPass, Any, str | None]] = []
+    for p in passes:
+        try:
+            if p in reads_pixels:
+                if decode_error is not None:
+                    raise GlimpseError(decode_error)
+                assert image is not None and p.pixels is not None
+                result = p.process_image(row, imaging.fit_within(image, p.pixels))
+            else:
+                result = p.process(row)
+            out.append((p, result, None))
+        except EngineUnavailable:
+            raise  # no photo's fault: the pass stops, nothing is marked done
+        except GlimpseError as exc:
+            out.append((p, None, str(exc)))
+        except Exception as exc:  # a model bug must cost one photo, not the pass
+            log.warning("%s pass failed on %s: %s: %s", p.name, row.path, type(exc).__name__, exc)
+            out.append((p, None, f"{p.name} failed: {type(exc).__name__}: {exc}"))
+    return out

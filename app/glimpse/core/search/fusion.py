@@ -1,4 +1,4 @@
-"""One query box, two rankings: by meaning (CLIP) and by words (FTS), fused; and sort orders.
+"""One query box, N rankings: by meaning (CLIP) and by words (FTS, one per source), fused; and sort orders.
 
 Reciprocal rank fusion scores a photo by the sum of 1 / (K + rank) over the
 rankings that hold it. It needs no score calibration (cosine similarities and
@@ -31,22 +31,26 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
 
 
 def fuse(
-    meaning: list[SearchHit], words: list[tuple[SearchHit, str]], k: int
+    meaning: list[SearchHit], words: list[list[SearchHit]], k: int
 ) -> list[SearchHit]:
-    """Top k of the two rankings; hits found by words carry text_match and the snippet."""
+    """Top k of the meaning ranking and one word ranking per source (text in photos,
+    a photo's own words, ...); a hit found by words keeps its snippet and source
+    (the first source that found it, in the order given)."""
     by_id = {h.photo_id: h for h in meaning}
-    snippets = {}
-    for hit, snippet in words:
-        by_id.setdefault(hit.photo_id, hit)
-        snippets[hit.photo_id] = snippet
+    found: dict[int, SearchHit] = {}
+    for ranking in words:
+        for hit in ranking:
+            by_id.setdefault(hit.photo_id, hit)
+            found.setdefault(hit.photo_id, hit)
     # Words first: on a tie (a photo only found by words against one only found by
     # meaning, at the same rank), a match on every query word is the surer evidence.
-    fused = rrf([[h.photo_id for h, _ in words], [h.photo_id for h in meaning]])
+    fused = rrf([[h.photo_id for h in r] for r in words] + [[h.photo_id for h in meaning]])
     out = []
     for photo_id, _ in fused[:k]:
         hit = by_id[photo_id]
-        if photo_id in snippets:
-            hit = replace(hit, text_match=True, snippet=snippets[photo_id])
+        if photo_id in found:
+            w = found[photo_id]
+            hit = replace(hit, text_match=True, snippet=w.snippet, word_source=w.word_source)
         out.append(hit)
     return out
 

@@ -66,8 +66,9 @@ class SearchHit:
     place: str | None = None  # "Lisbon, Portugal", when the photo has GPS
     # Near-duplicates of this photo that ranked below it (collapsed results only).
     duplicates: tuple[SearchHit, ...] = ()
-    text_match: bool = False  # found by the text read in the photo (core/search/fusion.py)
-    snippet: str | None = None  # that text around the matched words (catalog.SNIPPET_OPEN/CLOSE)
+    text_match: bool = False  # found by its words: text in it, its own words (search/fusion.py)
+    snippet: str | None = None  # those words around the matches (catalog.SNIPPET_OPEN/CLOSE)
+    word_source: str | None = None  # where they were found: "text in the photo", ...
 
 
 def parse_query(text: str) -> list[QueryTerm]:

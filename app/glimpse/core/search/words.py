@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glimpse.core.search.ranking import SearchHit
+from glimpse.core.signals.base import WordSource
 from glimpse.core.storage.catalog import SNIPPET_CLOSE, SNIPPET_OPEN, Catalog
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -30,6 +31,10 @@ STOPWORDS = frozenset(
     "a an the of in on at to for and or with my our your his her their this that "
     "photo photos picture pictures image images pic screenshot".split()
 )
+
+
+# The text read in photos (core/signals/text.py declares it too): the default source.
+TEXT_IN_PHOTOS = WordSource("photo_text", "text in the photo")
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,12 @@ def plan(query: str) -> TextQuery | None:
 
 
 def find(
-    catalog: Catalog, query: TextQuery, limit: int, allowed: set[int] | None = None
+    catalog: Catalog, query: TextQuery, limit: int, allowed: set[int] | None = None,
+    source: WordSource = TEXT_IN_PHOTOS,
 ) -> list[tuple[int, str]]:
     """(photo id, snippet) best first; `allowed` restricts to filtered photos."""
     depth = limit if allowed is None else max(limit * 4, 200)
-    rows = catalog.search_text(query.fts, depth)
+    rows = catalog.search_words(source.table, query.fts, depth, source.snippet_column)
     out = [(pid, snippet) for pid, _, snippet in rows if allowed is None or pid in allowed]
     return out[:limit]
 
@@ -74,11 +80,13 @@ def find(
 def word_hits(
     catalog: Catalog, query: TextQuery, k: int, allowed: set[int] | None = None,
     model_key: int | None = None, vector: np.ndarray | None = None,
+    source: WordSource = TEXT_IN_PHOTOS,
 ) -> list[SearchHit]:
-    """Photos whose text matches, best first, as search hits (text_match set, with the
-    snippet); scored by meaning (cosine with `vector`) when a vector is given, so
-    the score shown beside a result means the same thing for every result."""
-    found = find(catalog, query, k, allowed)
+    """Photos whose words in one source match, best first, as search hits (text_match
+    set, with the snippet and the source's label); scored by meaning (cosine with
+    `vector`) when a vector is given, so the score shown beside a result means the
+    same thing for every result."""
+    found = find(catalog, query, k, allowed, source)
     rows = catalog.photos_by_ids(pid for pid, _ in found)
     hits = []
     for pid, snippet in found:
@@ -91,7 +99,8 @@ def word_hits(
             if stored is not None:
                 score = float(stored @ vector / max(float(np.linalg.norm(stored)), 1e-12))
         hits.append(SearchHit(pid, row.path, score, row.taken_at, row.width, row.height,
-                              row.fingerprint, text_match=True, snippet=snippet))
+                              row.fingerprint, text_match=True, snippet=snippet,
+                              word_source=source.label))
     return hits
 
 

@@ -19,15 +19,30 @@ free:
 - ``after_model_key``: a pass runs on photos that already have a CLIP vector for
   that model, which makes it lower priority than encoding: the photo becomes
   searchable by meaning first.
+- ``pixels``: a pass that looks at a still photo's pixels says at what size
+  (longest side) and implements ``process_image(row, image)``; the runner
+  decodes each photo once for all such passes (core/indexing/passes.py).
+
+A signal module declares itself with one ``STAGE = SignalStage(...)`` and is
+listed once in core/signals/registry.py (with the switch that turns it off); the pipeline, the CLI switches,
+progress verbs, `glimpse status` and the word search all read the declaration
+(docs/ARCHITECTURE.md, "How to add a signal").
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glimpse.core.storage.catalog import Catalog, PhotoRow
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from glimpse.core.jobs import CancelToken, ProgressCallback
 
 
 class CatalogPass:
@@ -35,8 +50,17 @@ class CatalogPass:
 
     name: str = ""
     version: int = 1
+    pixels: int | None = None  # the longest side it looks at, when it reads pixels
+    # Reads the photo's path too (its folder and file names): a renamed or moved
+    # photo is read again, not only a changed one.
+    by_path: bool = False
 
     def process(self, row: PhotoRow) -> Any:  # noqa: ANN401 - each pass has its own result
+        raise NotImplementedError
+
+    def process_image(self, row: PhotoRow, image: Image.Image) -> Any:  # noqa: ANN401
+        """A still photo's result from pixels the runner decoded (at most `pixels` on
+        the longest side). Videos and passes without `pixels` go through process()."""
         raise NotImplementedError
 
     def store(self, catalog: Catalog, db: sqlite3.Connection, row: PhotoRow, result: Any) -> None:  # noqa: ANN401
@@ -52,5 +76,75 @@ class PassReport:
     cancelled: bool = False
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None  # the pass could not run at all (its model cannot load)
 
 
+
+
+class Engines:
+    """Models a signal loads once per library (an OCR engine, a face detector),
+    shared by every run of its pass: loading them costs seconds."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, make: Callable[[], Any]) -> Any:  # noqa: ANN401
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = make()
+            return self._made[name]
+
+
+@dataclass(frozen=True)
+class WordSource:
+    """Words a signal indexes for search: an FTS5 table whose rowid is the photo id.
+
+    The search fuses each source's ranking with meaning (core/search/fusion.py);
+    `label` is what a result found through it says ("text in the photo")."""
+
+    table: str
+    label: str
+    snippet_column: int = 0
+
+
+@dataclass(frozen=True)
+class SignalStage:
+    """A signal's declaration: what the pipeline runs and what front ends show.
+
+    - name: its key in pass_state, progress reports and `glimpse status`.
+    - verb: progress: "Reading text in" 40 of 300 photos; did: the report after,
+      "Read text in" 300 photos.
+    - noun: what it finds, for status lines ("text in photos").
+    - reads: "file" (the file's bytes or metadata), "pixels" (a decoded photo),
+      "catalog" (other signals' results).
+    - make_pass(catalog, engines): the per-photo pass (resumable through
+      pass_state); or, for a stage with its own bookkeeping, run(catalog,
+      progress, cancel) returning a PassReport, and counts(catalog) for status.
+    - after(catalog): work once the pass is done (grouping faces into people).
+    - summary(catalog): one line of what it has found, for reports and status.
+    - migrations: this signal's own tables, applied in order, each once
+      (Catalog.migrate_part).
+    - words: the words it indexes for search, if any.
+    """
+
+    name: str
+    verb: str
+    did: str
+    noun: str
+    reads: str
+    version: int = 1
+    make_pass: Callable[[Catalog, Engines], CatalogPass] | None = None
+    run: Callable[[Catalog, ProgressCallback | None, CancelToken | None], PassReport] | None = None
+    counts: Callable[[Catalog], tuple[int, int]] | None = None
+    after: Callable[[Catalog], object] | None = None
+    summary: Callable[[Catalog], str] | None = None
+    migrations: tuple[str, ...] = ()
+    words: WordSource | None = None
+    by_path: bool = False  # its pass reads paths too (CatalogPass.by_path), for status counts
+
+    def progress_counts(self, catalog: Catalog) -> tuple[int, int]:
+        """(photos this signal has read, indexed photos), from the catalog alone."""
+        if self.counts is not None:
+            return self.counts(catalog)
+        return catalog.pass_counts(self.name, self.version, self.by_path)

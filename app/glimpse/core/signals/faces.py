@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from glimpse.core.errors import GlimpseError, ImageDecodeError
+from glimpse.core.errors import EngineUnavailable, GlimpseError, ImageDecodeError
 from glimpse.core.media import imaging, video
 from glimpse.core.signals import people
-from glimpse.core.signals.base import CatalogPass
+from glimpse.core.signals.base import CatalogPass, SignalStage
 from glimpse.core.signals.people import Face
 from glimpse.core.storage.catalog import Catalog, PhotoRow
 
@@ -73,7 +73,7 @@ def models_dir() -> Path:
     importing it (its __init__ needs pkg_resources, which may be absent)."""
     spec = importlib.util.find_spec(_MODELS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise GlimpseError(
+        raise EngineUnavailable(
             "Finding people needs the 'face_recognition_models' package: "
             "pip install face_recognition_models"
         )
@@ -104,13 +104,13 @@ class FaceEngine:
             try:
                 import dlib
             except ImportError as exc:  # pragma: no cover - a broken install
-                raise GlimpseError(
+                raise EngineUnavailable(
                     "Finding people needs dlib: pip install dlib-bin face_recognition_models"
                 ) from exc
             folder = models_dir()
             for name in (_LANDMARKS, _DESCRIPTOR):
                 if not (folder / name).is_file():
-                    raise GlimpseError(f"The face model {folder / name} is missing; reinstall "
+                    raise EngineUnavailable(f"The face model {folder / name} is missing; reinstall "
                                        "face_recognition_models.")
             self._models = (
                 dlib.get_frontal_face_detector(),
@@ -178,8 +178,10 @@ class FacePass(CatalogPass):
         A video missing from it is looked at once, at its start."""
         self.engine = engine or FaceEngine()
         self.keyframe_times = keyframe_times
+        self.pixels = self.engine.max_side
 
     def process(self, row: PhotoRow) -> FaceResult:
+        """A video (its stored keyframes), or a photo the runner did not decode."""
         start = time.monotonic()
         try:
             if video.is_video(row.path):
@@ -193,5 +195,23 @@ class FacePass(CatalogPass):
             raise GlimpseError(str(exc)) from exc
         return FaceResult(self.engine.faces_in(image), time.monotonic() - start)
 
+    def process_image(self, row: PhotoRow, image: Image.Image) -> FaceResult:
+        start = time.monotonic()
+        return FaceResult(self.engine.faces_in(image), time.monotonic() - start)
+
     def store(self, catalog: Catalog, db, row: PhotoRow, result: FaceResult) -> None:  # type: ignore[no-untyped-def]
         people.replace_faces(db, row.id, result.faces)
+
+
+STAGE = SignalStage(
+    name=FACE_PASS,
+    verb="Looking for faces in",
+    did="Looked for faces in",
+    noun="faces",
+    reads="pixels",
+    version=FACE_VERSION,
+    make_pass=lambda catalog, engines: FacePass(engines.get("faces", FaceEngine),
+                                                catalog.keyframe_times()),
+    after=people.group_faces,  # new faces join people (or start them) once all are read
+    summary=lambda catalog: people.found_line(catalog),
+)

@@ -342,6 +342,13 @@ def summary(catalog: Catalog, pass_name: str, pass_version: int) -> Summary:
                    sum(1 for p in found if p.faces and p.name), read, indexed)
 
 
+def found_line(catalog: Catalog) -> str:
+    """What the face pass has found, in one line: "20 faces; 3 people, 1 named"."""
+    found = [p for p in people(catalog) if p.faces]
+    named = sum(1 for p in found if p.name)
+    return f"{face_count(catalog)} faces; {len(found)} people, {named} named"
+
+
 # -- user actions (user data: never recomputed) -------------------------------
 
 def name_person(catalog: Catalog, person_id: int, name: str) -> None:

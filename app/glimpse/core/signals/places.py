@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from glimpse.core.errors import ImageDecodeError
+from glimpse.core.jobs import CancelToken, Progress, ProgressCallback
 from glimpse.core.media import imaging
+from glimpse.core.signals.base import PassReport, SignalStage
 from glimpse.core.signals.countries import COUNTRY_NAMES
 from glimpse.core.storage.catalog import Catalog
 
@@ -238,3 +240,41 @@ def backfill(
         if progress is not None:
             progress(done, len(todo))
     return done
+
+
+def _run_stage(
+    catalog: Catalog, progress: ProgressCallback | None, cancel: CancelToken | None
+) -> PassReport:
+    """Places of new photos are read while they are encoded (their GPS comes with
+    the decode); this stage catches up with photos indexed before places existed."""
+    import time
+
+    start = time.monotonic()
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            rate = done / max(time.monotonic() - start, 1e-9)
+            progress(Progress(PLACES_STAGE, done, total, rate, (total - done) / rate if rate else None))
+
+    done = backfill(catalog, report, (lambda: cancel.cancelled) if cancel is not None else None)
+    left = len(catalog.ids_without_place())
+    return PassReport(PLACES_STAGE, done=done, remaining=left,
+                      cancelled=bool(left and cancel is not None and cancel.cancelled),
+                      seconds=time.monotonic() - start)
+
+
+def _counts(catalog: Catalog) -> tuple[int, int]:
+    indexed = catalog.counts().get("ok", 0)
+    return indexed - len(catalog.ids_without_place()), indexed
+
+
+PLACES_STAGE = "places"
+STAGE = SignalStage(
+    name=PLACES_STAGE,
+    verb="Reading the places of",
+    did="Read the places of",
+    noun="places (GPS)",
+    reads="file",
+    run=_run_stage,
+    counts=_counts,
+)

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from glimpse.core.errors import GlimpseError, ImageDecodeError
+from glimpse.core.errors import EngineUnavailable, GlimpseError, ImageDecodeError
 from glimpse.core.media import imaging
-from glimpse.core.signals.base import CatalogPass
+from glimpse.core.signals.base import CatalogPass, SignalStage, WordSource
 from glimpse.core.storage.catalog import Catalog, PhotoRow
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class OcrEngine:
                 try:
                     from rapidocr import RapidOCR
                 except ImportError as exc:  # pragma: no cover - a broken install
-                    raise GlimpseError(
+                    raise EngineUnavailable(
                         "Reading text in photos needs the 'rapidocr' and 'onnxruntime' "
                         "packages: pip install rapidocr onnxruntime"
                     ) from exc
@@ -126,22 +126,39 @@ class OcrPass(CatalogPass):
 
     name = OCR_PASS
     version = OCR_VERSION
+    pixels = OCR_MAX_SIDE
 
     def __init__(self, engine: OcrEngine | None = None, skip_check: bool = True) -> None:
         self.engine = engine or OcrEngine()
         self.skip_check = skip_check
 
     def process(self, row: PhotoRow) -> OcrText:
+        """A file the runner did not decode (a video): its first frame, as a thumbnail."""
         try:
             image = imaging.make_thumbnail(row.path, OCR_MAX_SIDE)
         except ImageDecodeError as exc:
             raise GlimpseError(str(exc)) from exc
+        return self.process_image(row, image)
+
+    def process_image(self, row: PhotoRow, image: Image.Image) -> OcrText:
         try:
             return self.engine.text_of(image, self.skip_check)
         except GlimpseError:
             raise
-        except Exception as exc:  # a model or decoder bug must cost one photo, not the pass
+        except Exception as exc:  # a model bug must cost one photo, not the pass
             raise GlimpseError(f"could not read text: {type(exc).__name__}: {exc}") from exc
 
     def store(self, catalog: Catalog, db, row: PhotoRow, result: OcrText) -> None:  # type: ignore[no-untyped-def]
         catalog.store_text(db, row.id, result.text)
+
+
+STAGE = SignalStage(
+    name=OCR_PASS,
+    verb="Reading text in",
+    did="Read text in",
+    noun="text in photos",
+    reads="pixels",
+    version=OCR_VERSION,
+    make_pass=lambda catalog, engines: OcrPass(engines.get("ocr", OcrEngine)),
+    words=WordSource("photo_text", "text in the photo"),
+)

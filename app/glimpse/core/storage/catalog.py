@@ -293,6 +293,38 @@ class Catalog:
         if version < SCHEMA_VERSION:
             self._return_free_pages()
 
+    def migrate_part(self, part: str, steps: Sequence[str]) -> None:
+        """Bring one signal's own tables up to date: its steps this catalog lacks, each
+        once and in order, recorded in schema_parts. A signal owns its tables and its
+        steps (core/signals/), so adding one never touches the catalog's own list.
+        Reads first, so an up-to-date catalog on a read-only disk still opens."""
+        try:
+            row = self._db.execute(
+                "SELECT version FROM schema_parts WHERE part = ?", (part,)).fetchone()
+            have = int(row[0]) if row else 0
+        except sqlite3.OperationalError:  # no schema_parts yet: nothing applied
+            have = 0
+        if have > len(steps):
+            raise CatalogError(
+                f"The catalog at {self.path} was written by a newer Glimpse (its '{part}' "
+                f"tables are at version {have}, this one knows {len(steps)}). Update Glimpse."
+            )
+        if have == len(steps):
+            return
+        if not os.access(self.path, os.W_OK):
+            # A catalog on a read-only disk is searched as it is; the part's tables
+            # come with the next write (its word searches find nothing meanwhile).
+            return
+        with self.transaction() as db:
+            db.execute("""CREATE TABLE IF NOT EXISTS schema_parts (
+                              part TEXT PRIMARY KEY, version INTEGER NOT NULL)""")
+            for step in steps[have:]:
+                for statement in _split_sql(step):
+                    db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO schema_parts(part, version) VALUES (?, ?)",
+                       (part, len(steps)))
+            pause_point("migration")
+
     def _return_free_pages(self) -> None:
         """After an upgrade that rewrote a big table, give the freed space back
         to the disk (a VACUUM cannot run inside the migration's transaction)."""
@@ -926,15 +958,29 @@ class Catalog:
 
     # -- signal passes and text (core/indexing/passes.py, core/signals/text.py) ----------------
 
+    @staticmethod
+    def _pass_key_sql(by_path: bool) -> str:
+        """What a pass has read of a photo: its content (fingerprint), or for a pass
+        that reads the path too (a photo's own words), its content at that path."""
+        return "(p.fingerprint || '@' || p.path)" if by_path else "p.fingerprint"
+
+    @staticmethod
+    def pass_key(fingerprint: str | None, path: str, by_path: bool) -> str | None:
+        """The key stored for a photo done (see _pass_key_sql; the same value)."""
+        if not by_path or fingerprint is None:
+            return fingerprint
+        return f"{fingerprint}@{path}"
+
     def ids_needing_pass(
-        self, name: str, version: int, after_model_key: int | None = None
+        self, name: str, version: int, after_model_key: int | None = None, by_path: bool = False
     ) -> list[int]:
-        """Indexed photos whose current content this version of the pass has not read."""
-        sql = """SELECT p.id FROM photos p
+        """Indexed photos whose current content (and path, `by_path`) this version of
+        the pass has not read."""
+        sql = f"""SELECT p.id FROM photos p
                  WHERE p.status = 'ok'
                    AND NOT EXISTS (SELECT 1 FROM pass_state s
                                    WHERE s.pass = ? AND s.photo_id = p.id AND s.version = ?
-                                     AND s.fingerprint IS p.fingerprint)"""
+                                     AND s.fingerprint IS {self._pass_key_sql(by_path)})"""
         params: list[object] = [name, version]
         if after_model_key is not None:
             sql += """ AND EXISTS (SELECT 1 FROM embeddings e
@@ -947,17 +993,19 @@ class Catalog:
         db: sqlite3.Connection, name: str, version: int, photo_id: int,
         fingerprint: str | None, error: str | None = None,
     ) -> None:
+        """`fingerprint`: the pass's key for the photo (pass_key)."""
         db.execute(
             """INSERT OR REPLACE INTO pass_state(pass, photo_id, version, fingerprint, error, done_at)
                VALUES (?, ?, ?, ?, ?, ?)""",
             (name, photo_id, version, fingerprint, error, time.time()),
         )
 
-    def pass_counts(self, name: str, version: int) -> tuple[int, int]:
+    def pass_counts(self, name: str, version: int, by_path: bool = False) -> tuple[int, int]:
         """(photos done by this pass version, indexed photos)."""
         row = self._query(
-            """SELECT (SELECT COUNT(*) FROM pass_state s JOIN photos p ON p.id = s.photo_id
-                       WHERE s.pass = ? AND s.version = ? AND s.fingerprint IS p.fingerprint
+            f"""SELECT (SELECT COUNT(*) FROM pass_state s JOIN photos p ON p.id = s.photo_id
+                       WHERE s.pass = ? AND s.version = ?
+                         AND s.fingerprint IS {self._pass_key_sql(by_path)}
                          AND p.status = 'ok'),
                       (SELECT COUNT(*) FROM photos WHERE status = 'ok')""",
             (name, version),
@@ -979,11 +1027,15 @@ class Catalog:
             )
 
     def sweep_text(self) -> int:
-        """Drop text of photos that left the catalog (FTS rows have no foreign key)."""
+        return self.sweep_words("photo_text")
+
+    def sweep_words(self, table: str) -> int:
+        """Drop the words of photos that left the catalog (FTS rows have no foreign
+        key), from the text read in photos or any signal's word table."""
+        if not re.fullmatch(r"[a-z_]+", table):  # a declared name, never user input
+            raise ValueError(f"not a word table name: {table!r}")
         with self.transaction() as db:
-            cur = db.execute(
-                "DELETE FROM photo_text WHERE rowid NOT IN (SELECT id FROM photos)"
-            )
+            cur = db.execute(f"DELETE FROM {table} WHERE rowid NOT IN (SELECT id FROM photos)")
             return cur.rowcount
 
     def photo_text(self, photo_id: int) -> str:
@@ -991,18 +1043,28 @@ class Catalog:
         return str(rows[0][0]) if rows else ""
 
     def search_text(self, fts_query: str, limit: int) -> list[tuple[int, float, str]]:
+        """The text read in photos (see search_words)."""
+        return self.search_words("photo_text", fts_query, limit)
+
+    def search_words(
+        self, table: str, fts_query: str, limit: int, snippet_column: int = 0
+    ) -> list[tuple[int, float, str]]:
         """(photo id, bm25 rank: lower is better, snippet) of indexed photos matching an
-        FTS5 query; the snippet marks matched words with SNIPPET_OPEN/SNIPPET_CLOSE."""
+        FTS5 query in one word table (a signal's WordSource, whose rowid is the photo id);
+        the snippet marks matched words with SNIPPET_OPEN/SNIPPET_CLOSE."""
+        if not re.fullmatch(r"[a-z_]+", table):  # a declared name, never user input
+            raise ValueError(f"not a word table name: {table!r}")
         try:
             rows = self._query(
-                f"""SELECT t.rowid, bm25(photo_text), snippet(photo_text, 0, char(2), char(3), '…', 32)
-                   FROM photo_text t JOIN photos p ON p.id = t.rowid
-                   WHERE photo_text MATCH ? AND p.status = 'ok' AND {_ONLINE}
-                   ORDER BY bm25(photo_text) LIMIT ?""",
+                f"""SELECT t.rowid, bm25({table}),
+                          snippet({table}, {int(snippet_column)}, char(2), char(3), '…', 32)
+                   FROM {table} t JOIN photos p ON p.id = t.rowid
+                   WHERE {table} MATCH ? AND p.status = 'ok' AND {_ONLINE}
+                   ORDER BY bm25({table}) LIMIT ?""",
                 (fts_query, int(limit)),
             )
         except sqlite3.OperationalError:
-            return []  # a query FTS cannot parse matches nothing
+            return []  # a query FTS cannot parse matches nothing (or the table is not there)
         return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
 
     def embedding_for(self, photo_id: int, model_key: int) -> np.ndarray | None:

@@ -1,0 +1,159 @@
+"""The declared pipeline (core/indexing/pipeline.py): one order, one runner, every front end."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import TINY_MODEL, make_photo
+from glimpse.core.errors import EngineUnavailable
+from glimpse.core.indexing import pipeline
+from glimpse.core.indexing.passes import run_passes
+from glimpse.core.media import imaging
+from glimpse.core.signals.base import CatalogPass
+from glimpse.core.signals.registry import SIGNALS, signal_stages
+
+ASSETS = Path(__file__).parent / "assets" / "faces"
+
+
+def test_stages_are_declared_once_in_priority_order() -> None:
+    names = [s.name for s in pipeline.stages()]
+    assert names[:2] == ["scan", "encode"]  # meaning before any signal
+    assert names[2:] == [e.name for e in SIGNALS] == [s.name for s in signal_stages()]
+    assert names.index("places") < names.index("ocr") < names.index("faces")  # cheap first
+    assert {s.switch for s in pipeline.switches()} == {"ocr", "faces"}
+    assert pipeline.describe("scan") == ("Scanning", "files")
+    assert pipeline.describe("ocr+faces") == ("Reading text and looking for faces in", "photos")
+    assert pipeline.is_background("ocr+faces") and not pipeline.is_background("encode")
+    with pytest.raises(Exception, match="turned off as nonsense"):
+        pipeline.selected(skip={"nonsense"})
+
+
+def test_cli_switches_come_from_the_declarations() -> None:
+    from glimpse.cli.main import build_parser
+
+    for command in ("index", "watch"):
+        args = build_parser().parse_args([command, "/x", "--no-ocr", "--no-faces"])
+        from glimpse.cli.indexing import skipped
+
+        assert skipped(args) == {"ocr", "faces"}
+
+
+def test_index_runs_every_signal_and_reports_each(library, photo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    library.add_folder(photo_dir)
+    started: list[str] = []
+    report = library.index(before_stage=lambda s: started.append(s.name))
+    assert started == [s.name for s in pipeline.stages()]
+    assert list(report.passes) == [e.name for e in SIGNALS]
+    assert report.encode.encoded == 8
+    for name in ("ocr", "faces"):
+        assert report.passes[name].done == 8, name
+    # Every signal's progress comes from the catalog alone, all complete.
+    assert {(p.name, p.done, p.total) for p in library.signal_progress()} == {
+        (e.name, 8, 8) for e in SIGNALS}
+    again = library.index()  # nothing new: no signal reads anything
+    assert all(r.done == 0 for r in again.passes.values())
+
+
+def test_a_switched_off_signal_does_not_run(library, photo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    library.add_folder(photo_dir)
+    report = library.index(skip={"ocr", "faces"})
+    assert "ocr" not in report.passes and "faces" not in report.passes
+    assert library.read_text().done == 8  # `glimpse ocr` runs that stage alone later
+
+
+class _Counting(CatalogPass):
+    def __init__(self, name: str, pixels: int, sizes: list[tuple[str, int]]) -> None:
+        self.name, self.pixels, self.sizes = name, pixels, sizes
+
+    def process_image(self, row, image):  # type: ignore[no-untyped-def]
+        self.sizes.append((self.name, max(image.size)))
+        return None
+
+    def store(self, catalog, db, row, result) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_passes_that_read_pixels_share_one_decode(library, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "big"
+    for i in range(3):
+        make_photo(folder / f"p{i}.jpg", seed=i, size=(2400, 1800))
+    library.add_folder(folder)
+    library.index(skip={"ocr", "faces"})
+    decodes: list[int] = []
+    real = imaging.make_thumbnail
+
+    def counting(path, max_side=256):  # type: ignore[no-untyped-def]
+        decodes.append(max_side)
+        return real(path, max_side)
+
+    monkeypatch.setattr(imaging, "make_thumbnail", counting)
+    sizes: list[tuple[str, int]] = []
+    reports = run_passes(library.catalog, [_Counting("a", 1600, sizes), _Counting("b", 800, sizes)])
+    assert decodes == [1600, 1600, 1600]  # one decode a photo, at the larger size
+    assert sorted(set(sizes)) == [("a", 1600), ("b", 800)]  # each pass at its own size
+    assert reports["a"].done == reports["b"].done == 3
+
+
+def test_an_engine_that_cannot_run_marks_no_photo_done(library, photo_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    library.add_folder(photo_dir)
+    library.index(skip={"ocr", "faces"})
+
+    class Broken(CatalogPass):
+        name, pixels = "broken", 256
+
+        def process_image(self, row, image):  # type: ignore[no-untyped-def]
+            raise EngineUnavailable("the model package is missing")
+
+    with pytest.raises(EngineUnavailable):
+        run_passes(library.catalog, [Broken()])
+    assert library.catalog.pass_counts("broken", 1) == (0, 8)  # all still to do
+
+
+def test_watch_processes_new_photos_through_every_stage(tmp_path: Path, photo_dir: Path) -> None:
+    """`glimpse watch` once ran scan, encode and text only: faces waited for a later
+    `glimpse index`. Now a photo copied into a watched folder gets every signal."""
+    lib = tmp_path / "lib"
+    env = {**__import__("os").environ, "GLIMPSE_LIBRARY": str(lib), "GLIMPSE_MODEL": TINY_MODEL,
+           "GLIMPSE_NO_SERVICE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "glimpse", "watch", str(photo_dir)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _wait_for_line(proc, "Watching", 120)
+        shutil.copy(ASSETS / "astronaut.jpg", photo_dir / "astronaut.jpg")
+        deadline = time.monotonic() + 120
+        faces = 0
+        while time.monotonic() < deadline and faces == 0:
+            time.sleep(1.0)
+            faces = _faces_in(lib)
+        assert faces >= 1, "the watcher did not look for faces in the new photo"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _wait_for_line(proc: subprocess.Popen, text: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            return False
+        if text in line:
+            return True
+    return False
+
+
+def _faces_in(lib: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{lib / 'catalog.sqlite'}?mode=ro", uri=True, timeout=1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+    except sqlite3.Error:
+        return 0
