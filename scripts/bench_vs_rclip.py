@@ -16,7 +16,7 @@ ONNX Runtime on ViT-B-32-256's towers. This script
        full index of every photo, no-op re-index, cold search, warm search
        through `glimpse serve`; rclip's index and re-index runs include one
        search (rclip has no index-only command); Glimpse indexes with
-       --no-ocr --no-faces, the same work as rclip (vectors only);
+       --no-ocr --no-faces --no-own-words, the same work as rclip (vectors only);
   4. times a no-op re-index of --many unchanged tiny files (default 50,000).
 
 Run it alone (it needs both cores):
@@ -232,9 +232,9 @@ def main() -> int:
     glib = out / "glimpse-lib"
     shutil.rmtree(glib, ignore_errors=True)
     batch = ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    # --no-ocr --no-faces: the same work as rclip's index (CLIP vectors only); the
+    # --no-ocr --no-faces --no-own-words: the same work as rclip's index (CLIP vectors only); the
     # text and face passes are Glimpse's own extras, timed by bench_ocr / bench_faces.
-    g_index = measured(glimpse_cmd("index", str(photos), "--library", str(glib), "--no-ocr", "--no-faces",
+    g_index = measured(glimpse_cmd("index", str(photos), "--library", str(glib), "--no-ocr", "--no-faces", "--no-own-words",
                                    *batch), env)
     r_index = None
     if rclip is not None:
@@ -245,7 +245,7 @@ def main() -> int:
     # Alternate the two tools run by run, so background load hits both alike.
     g_noop_runs, r_noop_runs, g_search_runs, r_search_runs = [], [], [], []
     for _ in range(args.repeat):
-        g_noop_runs.append(measured(glimpse_cmd("index", "--library", str(glib), "--no-ocr", "--no-faces"), env))
+        g_noop_runs.append(measured(glimpse_cmd("index", "--library", str(glib), "--no-ocr", "--no-faces", "--no-own-words"), env))
         if rclip is not None:
             r_noop_runs.append(measured([str(rclip), "-f", "-t", "10", QUERY], renv, cwd=photos))
         g_search_runs.append(measured(glimpse_cmd("search", QUERY, "-k", "10", "--library", str(glib)), env))
@@ -309,9 +309,9 @@ def main() -> int:
         mlib = out / "many-lib"
         tiny_env = {**env, "GLIMPSE_MODEL": "GlimpseTiny:random"}
         if not mlib.exists():
-            first = measured(glimpse_cmd("index", str(many), "--library", str(mlib), "--batch-size", "256", "--no-ocr", "--no-faces"), tiny_env)
+            first = measured(glimpse_cmd("index", str(many), "--library", str(mlib), "--batch-size", "256", "--no-ocr", "--no-faces", "--no-own-words"), tiny_env)
             print(f"\n{args.many} tiny files, first index (tiny model): {fmt(first)}")
-        runs = [measured(glimpse_cmd("index", "--library", str(mlib), "--no-ocr", "--no-faces"), tiny_env) for _ in range(args.repeat)]
+        runs = [measured(glimpse_cmd("index", "--library", str(mlib), "--no-ocr", "--no-faces", "--no-own-words"), tiny_env) for _ in range(args.repeat)]
         noop = med(runs)
         assert noop is not None
         print(f"{args.many} unchanged files, no-op re-index: {fmt(noop)}; "

@@ -26,7 +26,7 @@ def test_stages_are_declared_once_in_priority_order() -> None:
     assert names[:2] == ["scan", "encode"]  # meaning before any signal
     assert names[2:] == [e.name for e in SIGNALS] == [s.name for s in signal_stages()]
     assert names.index("places") < names.index("ocr") < names.index("faces")  # cheap first
-    assert {s.switch for s in pipeline.switches()} == {"ocr", "faces"}
+    assert {s.switch for s in pipeline.switches()} == {"ocr", "faces", "own-words"}
     assert pipeline.describe("scan") == ("Scanning", "files")
     assert pipeline.describe("ocr+faces") == ("Reading text and looking for faces in", "photos")
     assert pipeline.is_background("ocr+faces") and not pipeline.is_background("encode")
@@ -38,10 +38,10 @@ def test_cli_switches_come_from_the_declarations() -> None:
     from glimpse.cli.main import build_parser
 
     for command in ("index", "watch"):
-        args = build_parser().parse_args([command, "/x", "--no-ocr", "--no-faces"])
+        args = build_parser().parse_args([command, "/x", "--no-ocr", "--no-own-words"])
         from glimpse.cli.indexing import skipped
 
-        assert skipped(args) == {"ocr", "faces"}
+        assert skipped(args) == {"ocr", "own-words"}
 
 
 def test_index_runs_every_signal_and_reports_each(library, photo_dir: Path) -> None:  # type: ignore[no-untyped-def]
@@ -51,7 +51,7 @@ def test_index_runs_every_signal_and_reports_each(library, photo_dir: Path) -> N
     assert started == [s.name for s in pipeline.stages()]
     assert list(report.passes) == [e.name for e in SIGNALS]
     assert report.encode.encoded == 8
-    for name in ("ocr", "faces"):
+    for name in ("ocr", "faces", "own_words"):
         assert report.passes[name].done == 8, name
     # Every signal's progress comes from the catalog alone, all complete.
     assert {(p.name, p.done, p.total) for p in library.signal_progress()} == {
@@ -64,6 +64,7 @@ def test_a_switched_off_signal_does_not_run(library, photo_dir: Path) -> None:  
     library.add_folder(photo_dir)
     report = library.index(skip={"ocr", "faces"})
     assert "ocr" not in report.passes and "faces" not in report.passes
+    assert report.passes["own_words"].done == 8
     assert library.read_text().done == 8  # `glimpse ocr` runs that stage alone later
 
 

@@ -23,6 +23,7 @@ from test_ocr import render_text
 QUERIES = [
     "boarding pass",  # meaning fused with the text read in a photo
     '"gate b22"',  # a quoted phrase: words only
+    "paris",  # a folder's name (own words)
     "red car this year",  # a date phrase: a filter, and "red car" by meaning
     "photos from 1999",  # a date no photo has: nothing
     '"beach" + "sunset" - "people"',  # a combined query
@@ -70,4 +71,6 @@ def test_the_same_query_gives_the_same_answer_everywhere(  # type: ignore[no-unt
         assert in_app == through_service == in_process, query
     # The table means something: the words, the folder and the date all decided.
     assert Path(_cli(tmp_path / "library", "boarding pass", False, monkeypatch)[0]).name == "ticket.png"
+    assert {Path(p).parent.name for p in _cli(tmp_path / "library", "paris", False, monkeypatch)[:5]} \
+        == {"2019 Paris trip"}
     assert _cli(tmp_path / "library", "photos from 1999", False, monkeypatch) == []

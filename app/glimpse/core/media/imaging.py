@@ -18,6 +18,7 @@ size), in about half the CPU time. Pillow still reads their metadata.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import hashlib
@@ -270,6 +271,13 @@ def file_fingerprint(path: str | os.PathLike[str]) -> str:
 
 
 # --- opening and error translation -------------------------------------------------
+
+
+def opened(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Image.Image]:
+    """The file opened for its header and metadata (EXIF, XMP, IPTC), no pixels
+    decoded, every failure an ImageDecodeError: for signals that read what is
+    written in a photo rather than what it shows."""
+    return _opened(path)
 
 
 @contextmanager

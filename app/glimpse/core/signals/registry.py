@@ -35,6 +35,8 @@ class SignalEntry:
 
 SIGNALS: tuple[SignalEntry, ...] = (
     SignalEntry("places", "places"),
+    SignalEntry("own_words", "own_words", "own-words",
+                "indexing folder and file names, descriptions and keywords as words"),
     SignalEntry("text", "ocr", "ocr", "reading text in photos (`glimpse ocr` reads it later)"),
     SignalEntry("faces", "faces", "faces", "finding faces and people (`glimpse faces` later)"),
 )
