@@ -56,7 +56,7 @@ def main() -> int:
     lib = Library(args.library or Path(tempfile.mkdtemp(prefix="glimpse-dups-")),
                   model=args.model, device="cpu")
     lib.add_folder(photos)
-    lib.index()
+    lib.index(only={"scan", "encode"})
     ids, matrix = lib.gallery()
     matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
     rows = {r.id: r for r in lib.indexed_photos()}

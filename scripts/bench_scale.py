@@ -143,7 +143,7 @@ def bench_real(queries: int) -> None:
                 lib.add_folder(folder)
         if lib.pending_count() or not lib.catalog.counts().get("ok"):
             print("  real: encoding the Flickr8k photos with the learned model (once, cached)...", flush=True)
-            lib.index()
+            lib.index(only={"scan", "encode"})
         ids, data = lib.catalog.embeddings(lib.model_key())
         captions = [
             line.split(",", 1)[1].strip().strip('"')

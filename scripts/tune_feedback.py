@@ -54,7 +54,7 @@ def load(model: str, library: Path, images: Path, captions_csv: Path):  # type: 
     lib = Library(library, model=model, device="cpu")
     lib.add_folder(images)
     t = time.perf_counter()
-    lib.index()
+    lib.index(only={"scan", "encode"})
     print(f"indexed {images} in {time.perf_counter() - t:.0f}s", file=sys.stderr)
     ids, gallery = lib.gallery()
     gallery = gallery / np.linalg.norm(gallery, axis=1, keepdims=True)
