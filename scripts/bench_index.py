@@ -82,15 +82,21 @@ def bench_encode_only(encoder: Encoder, photos: list[Path], batch: int) -> float
     return time.perf_counter() - start
 
 
+def library_of(encoder: Encoder, photos: list[Path], tmp: str) -> Library:
+    """A fresh library in `tmp` over links to the photos, sharing the loaded model."""
+    folder = Path(tmp) / "photos"
+    folder.mkdir()
+    for p in photos:
+        os.symlink(p, folder / p.name)
+    lib = Library(Path(tmp) / "lib", model=encoder.spec)
+    lib._encoders[str(encoder.spec)] = encoder
+    lib.add_folder(folder)
+    return lib
+
+
 def bench_pipeline(encoder: Encoder, photos: list[Path], batch: int, workers: int | None) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "photos"
-        folder.mkdir()
-        for p in photos:
-            os.symlink(p, folder / p.name)
-        lib = Library(Path(tmp) / "lib", model=encoder.spec)
-        lib._encoders[str(encoder.spec)] = encoder  # share the loaded model
-        lib.add_folder(folder)
+        lib = library_of(encoder, photos, tmp)
         start = time.perf_counter()
         report = lib.index(batch_size=batch, workers=workers, only={"scan", "encode"})
         elapsed = time.perf_counter() - start
@@ -107,13 +113,7 @@ def bench_passes(encoder: Encoder, photos: list[Path]) -> None:
 
     ocr, faces = OcrEngine(), FaceEngine()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "photos"
-        folder.mkdir()
-        for p in photos:
-            os.symlink(p, folder / p.name)
-        lib = Library(Path(tmp) / "lib", model=encoder.spec)
-        lib._encoders[str(encoder.spec)] = encoder
-        lib.add_folder(folder)
+        lib = library_of(encoder, photos, tmp)
         lib.index(only={"scan", "encode"})
 
         def forget() -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,20 +29,21 @@ from glimpse.core.indexing.pipeline import IndexReport
 from glimpse.core.indexing.scan import ScanReport, scan_folder, sync_catalog
 from glimpse.core.jobs import CancelToken, ProgressCallback
 from glimpse.core.media import imaging, video
-from glimpse.core.search import duplicates, feedback, fusion, planner
+from glimpse.core.search import duplicates, feedback
 from glimpse.core.search import ranking as search
-from glimpse.core.search import words as text_search
 from glimpse.core.search.ranking import Filters, QueryTerm, SearchHit
 from glimpse.core.signals import people, places
 from glimpse.core.signals.base import Engines, PassReport
-from glimpse.core.signals.faces import FACE_PASS
 from glimpse.core.signals.registry import signal_stages, word_sources
-from glimpse.core.signals.text import OCR_PASS
 from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.storage.files import atomic_write, text_writer
 from glimpse.core.storage.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
 from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, VectorIndex
 from glimpse.core.storage.writelock import WriterLock
+
+if TYPE_CHECKING:  # searching's modules load on the first search: an index run needs none
+    from glimpse.core.search import planner
+    from glimpse.core.search.words import TextQuery
 
 log = logging.getLogger(__name__)
 
@@ -426,14 +428,14 @@ class Library:
         spec: ModelSpec | None = None,
     ) -> PassReport:
         """The text-in-photos stage alone (`glimpse ocr`), over photos with a vector."""
-        return self._one_signal(OCR_PASS, progress, cancel, spec)
+        return self._one_signal("ocr", progress, cancel, spec)
 
     def find_faces(
         self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
         spec: ModelSpec | None = None,
     ) -> PassReport:
         """The faces stage alone (`glimpse faces`), then grouping into people."""
-        return self._one_signal(FACE_PASS, progress, cancel, spec)
+        return self._one_signal("faces", progress, cancel, spec)
 
     def _one_signal(
         self, name: str, progress: ProgressCallback | None, cancel: CancelToken | None,
@@ -487,6 +489,8 @@ class Library:
 
     def vocabulary(self) -> planner.Vocabulary:
         """What this library knows by name, for the query planner: people, places."""
+        from glimpse.core.search import planner
+
         return planner.Vocabulary(people.names(self.catalog),
                                   [name for name, _, _ in self.places()])
 
@@ -503,6 +507,8 @@ class Library:
     ) -> planner.QueryPlan:
         """A typed query read into a plan (core/search/planner.py): the one reading
         of a query that the CLI, the app and the service all use."""
+        from glimpse.core.search import planner
+
         return planner.plan(text, filters, today, self.vocabulary(),
                             str(image) if image is not None else None,
                             persons, ignore, read_dates, read_names)
@@ -530,6 +536,8 @@ class Library:
         """
         if k <= 0:
             raise QueryError("The number of results must be at least 1.")
+        from glimpse.core.search import fusion, planner
+
         plan = query if isinstance(query, planner.QueryPlan) else self.plan(query, filters, image)
         filters = self.plan_filters(plan)
         if plan.browse:
@@ -572,7 +580,7 @@ class Library:
         return replace(filters, photo_ids=frozenset(photos))
 
     def _word_hits(
-        self, words: text_search.TextQuery | None, k: int, filters: Filters | None,
+        self, words: TextQuery | None, k: int, filters: Filters | None,
         spec: ModelSpec | None, vector: np.ndarray | None = None,
     ) -> list[list[SearchHit]]:
         """One ranking per word source that a signal declares (text in photos, ...)."""
@@ -582,7 +590,9 @@ class Library:
         if filters is not None and filters.active:
             allowed = search.allowed_ids(self.catalog, filters)
         key = self.model_key(spec) if vector is not None else None
-        return [text_search.word_hits(self.catalog, words, k, allowed, key, vector, source)
+        from glimpse.core.search.words import word_hits
+
+        return [word_hits(self.catalog, words, k, allowed, key, vector, source)
                 for source in word_sources()]
 
     def _browse(self, k: int, filters: Filters) -> list[SearchHit]:
@@ -592,7 +602,9 @@ class Library:
         hits = [SearchHit(r.id, r.path, 0.0, r.taken_at, r.width, r.height, r.fingerprint,
                           *(("video", clips[r.id][1], clips[r.id][0]) if r.id in clips else ()))
                 for r in self.catalog.photos_by_ids(ids).values()]
-        return fusion.sort_hits(hits, "newest")[:k]
+        from glimpse.core.search.fusion import sort_hits
+
+        return sort_hits(hits, "newest")[:k]
 
     def photo_text(self, photo_id: int) -> str:
         """The text read in a photo ('' when none, or not read yet)."""
