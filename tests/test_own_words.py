@@ -116,3 +116,15 @@ def test_the_switch_turns_it_off(library, tmp_path: Path) -> None:  # type: igno
     assert library.search('"curie"', k=3) == []
     library.index(skip={"ocr", "faces"})
     assert Path(library.search('"curie"', k=3)[0].path).name.startswith("portrait")
+
+
+def test_the_cli_says_where_the_words_were_found(trips, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.cli.main import main
+
+    library, root = trips
+    monkeypatch.setenv("GLIMPSE_NO_SERVICE", "1")
+    assert main(["search", "ninetieth", "-k", "2", "--library", str(library.root),
+                 "--model", str(library.spec)]) == 0
+    out = capsys.readouterr().out
+    assert "DSC9999.jpg" in out.splitlines()[0]
+    assert "its folder, name or description: " in out and "[ninetieth]" in out

@@ -94,8 +94,9 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         place = f"  ({h['place']})" if h.get("place") else ""
         more = f"  (+{len(h['duplicates'])} near-duplicates)" if h.get("duplicates") else ""
         print(f"{rank:3d}  {h['score']:6.3f}  {h['path']}{at}{date}{place}{more}")
-        if h.get("text_match"):
-            print(f"     text: {' '.join(marked(h.get('snippet') or '').split())}")
+        if h.get("text_match"):  # found by its words: say where they were found
+            source = h.get("word_source") or "words"
+            print(f"     {source}: {' '.join(marked(h.get('snippet') or '').split())}")
     named = result.get("places") or []
     if named:
         print(f"Photos from {', '.join(named)} were raised; --place \"{named[0]}\" keeps only those.")
