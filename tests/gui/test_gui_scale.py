@@ -20,9 +20,11 @@ from .conftest import TINY
 from .test_gui_workers import GapMeter
 
 ROWS = int(os.environ.get("GLIMPSE_SCALE_ROWS", "1000000"))
-# Generous for a loaded 2-core CI machine; a blocking catalog query at this
-# size (a full scan of 1M rows) takes several times longer.
-MAX_GAP_S = 0.25
+# The longest pause allowed is half the time the index read from the catalog
+# took in the same run (measured, so a loaded CI machine scales both): that read
+# done on the GUI thread would pause it for all of it. Never below this floor,
+# what an idle 2-core machine shows (170-330 ms, in Qt's own event processing).
+MAX_GAP_FLOOR_S = 0.25
 
 
 @pytest.fixture
@@ -52,8 +54,15 @@ def test_a_million_photo_catalog_keeps_the_window_responsive(
     meter.start()
     started = time.perf_counter()
     seen: list[str] = []
+    seen_at: list[float] = []
     window = make_window(open_library=False)
-    window.controller.downloadProgress.connect(lambda p: p is not None and seen.append(p.text()))
+
+    def heard(p: object) -> None:
+        if p is not None:
+            seen.append(p.text())  # type: ignore[attr-defined]
+            seen_at.append(time.perf_counter())
+
+    window.controller.downloadProgress.connect(heard)
     with qtbot.waitSignal(window.controller.stateChanged, timeout=120_000,
                           check_params_cb=lambda s, m: s in ("ready", "error")):
         window.controller.open(million_library, TINY, "cpu", watch=False)
@@ -76,8 +85,13 @@ def test_a_million_photo_catalog_keeps_the_window_responsive(
     assert paths and all(p.startswith(target + "/") for p in paths)
     meter.stop()
     print(f"{ROWS:,} rows: window ready and filtered in {time.perf_counter() - started:.1f} s; "
-          f"longest event-loop gap {meter.max_gap * 1000:.0f} ms over {meter.ticks} ticks")
+          f"longest event-loop gap {meter.max_gap * 1000:.0f} ms over {meter.ticks} ticks; "
+          f"index read {seen_at[-1] - seen_at[0]:.2f} s")
     assert meter.ticks > 10
     # The index read from the catalog showed its progress, to the last vector.
     assert seen and seen[-1].endswith(f"{ROWS:,} of {ROWS:,}")
-    assert meter.max_gap < MAX_GAP_S, f"event loop blocked for {meter.max_gap:.3f} s"
+    read_s = seen_at[-1] - seen_at[0]
+    limit = max(MAX_GAP_FLOOR_S, read_s / 2)
+    assert meter.max_gap < limit, (
+        f"event loop blocked for {meter.max_gap:.3f} s; the index read took {read_s:.2f} s"
+    )
