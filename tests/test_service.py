@@ -182,3 +182,27 @@ def test_glimpse_serve_answers_then_stops_on_ctrl_c(tmp_path: Path, photo_dir: P
             server.kill()
             server.communicate()
     assert not endpoint_path(root).exists()
+
+
+def test_without_xdg_runtime_dir_the_socket_goes_to_a_private_folder_without_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import warnings
+
+    from glimpse.core import service
+
+    if sys.platform in ("win32", "darwin"):
+        pytest.skip("XDG_RUNTIME_DIR is a Linux/BSD convention")
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setattr(service.tempfile, "gettempdir", lambda: str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # platformdirs' RuntimeDirWarning would raise
+        folder = service.runtime_dir()
+    home = folder.parent
+    assert home == tmp_path / f"glimpse-runtime-{os.getuid()}"
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert service.endpoint_path(tmp_path / "lib").parent == folder
+    # A folder others can enter is closed again before it is used.
+    os.chmod(home, 0o755)
+    service.runtime_dir()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700

@@ -33,8 +33,10 @@ import logging
 import os
 import secrets
 import socket
+import stat
 import struct
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -55,9 +57,35 @@ _WINDOWS = sys.platform == "win32"
 
 
 def runtime_dir() -> Path:
-    import platformdirs
+    """Where the service's socket lives: the user's runtime folder. Without
+    XDG_RUNTIME_DIR (cron, ssh, a container) platformdirs warns on every command
+    and falls back to a shared /tmp path; Glimpse chooses its own private folder
+    instead, quietly (named with -v)."""
+    if _WINDOWS or sys.platform == "darwin" or os.environ.get("XDG_RUNTIME_DIR"):
+        import platformdirs
 
-    return Path(platformdirs.user_runtime_dir("Glimpse", appauthor=False))
+        return Path(platformdirs.user_runtime_dir("Glimpse", appauthor=False))
+    return _private_runtime_fallback()
+
+
+def _private_runtime_fallback() -> Path:
+    """A 0700 folder of this user's under the temporary folder. One that exists but
+    belongs to someone else, or that others can enter, is not used: the socket's
+    safety rests on its folder (another user could otherwise plant a socket)."""
+    uid = os.getuid()
+    path = Path(tempfile.gettempdir()) / f"glimpse-runtime-{uid}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
+            raise PermissionError(f"{path} is not a folder of this user's")
+        if info.st_mode & 0o077:
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        path = Path(tempfile.mkdtemp(prefix=f"glimpse-runtime-{uid}-"))
+        log.info("XDG_RUNTIME_DIR is not set and %s", exc)
+    log.info("XDG_RUNTIME_DIR is not set: the service's socket is in %s", path)
+    return path / "Glimpse"
 
 
 def _library_tag(library_root: Path) -> str:
