@@ -37,8 +37,7 @@ def main() -> int:
     app = make_app([sys.argv[0]])
     if QGuiApplication.platformName() != "xcb":
         fail(f"platform is {QGuiApplication.platformName()!r}, not xcb")
-    window = MainWindow()
-    window.resize(1100, 720)
+    window = MainWindow()  # at the size it chooses: the test's screen is 1280x800
     window.show()
     window.controller.open(library, model, "cpu", watch=False)
 
@@ -51,6 +50,9 @@ def main() -> int:
             time.sleep(0.01)
 
     wait("the window to be exposed", lambda: window.windowHandle() is not None and window.windowHandle().isExposed())
+    free = window.screen().availableGeometry()
+    if not free.contains(window.frameGeometry()):
+        fail(f"window {window.frameGeometry()} is larger than the screen's free area {free}")
     wait("the library and model", lambda: window.controller.state in ("ready", "error")
          and window.search_tab.folders_model.rowCount() > 0)
     if window.controller.state != "ready":
@@ -69,7 +71,8 @@ def main() -> int:
     app.processEvents()
     if window.isVisible():
         fail("window did not close")
-    print(f"RESULTS {count} platform={QGuiApplication.platformName()}", flush=True)
+    print(f"RESULTS {count} platform={QGuiApplication.platformName()} "
+          f"size={window.width()}x{window.height()}", flush=True)
     return 0
 
 

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
+    QGuiApplication,
     QKeySequence,
     QShortcut,
 )
@@ -204,9 +205,29 @@ class MainWindow(QMainWindow):
         geometry = self.prefs.get(prefs.GEOMETRY)
         if geometry is None or geometry.isEmpty() or not self.restoreGeometry(geometry):
             self.resize(1340, 840)
+        self._fit_to_screen()
         splitter = self.prefs.get(prefs.SPLITTER)
         if splitter is not None and not splitter.isEmpty():
             self.search_tab.splitter.restoreState(splitter)
+
+    def _fit_to_screen(self) -> None:
+        """Never larger than the screen's free area (a 1280x800 laptop, a saved
+        size from a bigger monitor): the status bar and the preview's buttons
+        must stay on screen. Kept inside it, too, if it was saved off to one side."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar, borders
+        width = min(self.width(), free.width() - frame.width())
+        height = min(self.height(), free.height() - frame.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, 1), max(height, 1))
+        place = self.frameGeometry()
+        x = min(max(place.x(), free.left()), max(free.left(), free.right() - place.width() + 1))
+        y = min(max(place.y(), free.top()), max(free.top(), free.bottom() - place.height() + 1))
+        if (x, y) != (place.x(), place.y()):
+            self.move(x, y)
 
     def _search_person(self, photo_ids: set[int], label: str) -> None:
         self.search_tab.search_person(photo_ids, label)

@@ -187,15 +187,21 @@ class SearchTab(QWidget):
         self.count_spin.setRange(1, 1000)
         self.count_spin.setValue(self.prefs.get(prefs.RESULT_COUNT))
         self.count_spin.valueChanged.connect(self._on_filters_changed)
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Folder"))
-        filters.addWidget(self.folder_filter, 1)
-        filters.addWidget(QLabel("Place"))
-        filters.addWidget(self.place_filter)
-        filters.addWidget(QLabel("Taken from"))
-        filters.addWidget(self.after_edit)
-        filters.addWidget(QLabel("until"))
-        filters.addWidget(self.before_edit)
+        # Two rows, where and when: in one row the filters alone were 751 px
+        # wide, and the window did not fit a 1280x800 laptop screen.
+        filters = QVBoxLayout()
+        where = QHBoxLayout()
+        when = QHBoxLayout()
+        filters.addLayout(where)
+        filters.addLayout(when)
+        where.addWidget(QLabel("Folder"))
+        where.addWidget(self.folder_filter, 1)
+        where.addWidget(QLabel("Place"))
+        where.addWidget(self.place_filter, 1)
+        when.addWidget(QLabel("Taken from"))
+        when.addWidget(self.after_edit)
+        when.addWidget(QLabel("until"))
+        when.addWidget(self.before_edit)
         # The date range read from the query's words ("june 2021"): a chip that
         # says what was understood, and closing it searches without that filter.
         self.date_chip = QPushButton()
@@ -205,7 +211,7 @@ class SearchTab(QWidget):
         self.date_chip.setToolTip("Date filter read from the query; click to search without it")
         self.date_chip.clicked.connect(self._on_date_chip_closed)
         self.date_chip.hide()
-        filters.addWidget(self.date_chip)
+        when.addWidget(self.date_chip)
         # People's names read from the query ("Anna at the beach"), the same way.
         self.person_chip = QPushButton()
         self.person_chip.setObjectName("dateChip")  # styled like the date chip
@@ -214,7 +220,7 @@ class SearchTab(QWidget):
         self.person_chip.setToolTip("People read from the query; click to search the names as words")
         self.person_chip.clicked.connect(self._on_person_chip_closed)
         self.person_chip.hide()
-        filters.addWidget(self.person_chip)
+        where.addWidget(self.person_chip)
         self.sort_combo = QComboBox()
         self.sort_combo.setObjectName("sortCombo")
         for label, order in (("Best match", "best"), ("Newest first", "newest"),
@@ -222,10 +228,11 @@ class SearchTab(QWidget):
             self.sort_combo.addItem(label, order)
         self.sort_combo.setToolTip("Newest/oldest first reorder the best matches by date")
         self.sort_combo.currentIndexChanged.connect(self._on_filters_changed)
-        filters.addWidget(self.sort_combo)
-        filters.addWidget(QLabel("Show"))
-        filters.addWidget(self.count_spin)
-        filters.addWidget(QLabel("results"))
+        when.addStretch(1)
+        when.addWidget(self.sort_combo)
+        when.addWidget(QLabel("Show"))
+        when.addWidget(self.count_spin)
+        when.addWidget(QLabel("results"))
 
         # Results
         size = self.prefs.get(prefs.THUMB_SIZE)
