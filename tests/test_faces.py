@@ -158,6 +158,24 @@ def test_cli_faces_people_and_person_search(tmp_path: Path) -> None:
     assert "(hidden)" in run_cli("people", "--all", lib=lib).stdout
 
 
+@needs_flickr
+def test_people_says_what_the_face_pass_found_when_no_one_recurs(tmp_path: Path) -> None:
+    from test_cli import run_cli
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    shutil.copy(IMAGES / PEOPLE_PHOTO, root / "people.jpg")
+    shutil.copy(IMAGES / DOG_PHOTO, root / "dog.jpg")
+    lib = tmp_path / "lib"
+    run_cli("index", str(root), "--no-ocr", "--no-faces", lib=lib)
+    assert "no photo has been looked at for faces" in run_cli("people", lib=lib).stdout
+    run_cli("faces", lib=lib)
+    out = run_cli("people", lib=lib).stdout
+    assert "Looked for faces in 2 of 2 photos: " in out
+    assert "none of them seen in more than one photo yet" in out
+    assert int(out.split("photos: ")[1].split(" faces")[0]) >= 1
+
+
 # -- faces in video keyframes (real dlib models, a real face, a real H.264 clip) --
 
 FPS = 10

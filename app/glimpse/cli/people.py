@@ -38,11 +38,27 @@ def cmd_people(args: argparse.Namespace) -> int:
                          "faces": p.faces} for p in found])
             return 0
         if not found:
-            print("No people yet: run `glimpse faces` (or `glimpse index`) to find faces.")
+            print(_no_people_line(cat))
         for p in found:
             hidden = "  (hidden)" if p.hidden else ""
             print(f"{p.id:5d}  {p.label:<24s} {p.photos:6d} photos{hidden}")
         return 0
+
+
+def _no_people_line(catalog: object) -> str:
+    """Why the list is empty, from what the face pass did: not run yet, ran and
+    found no faces, or found faces that no one else's photos repeat yet."""
+    from glimpse.core.signals import people
+    from glimpse.core.signals.faces import FACE_PASS, FACE_VERSION  # counts only
+
+    found = people.summary(catalog, FACE_PASS, FACE_VERSION)  # type: ignore[arg-type]
+    if found.photos_read == 0:
+        return "No people yet: no photo has been looked at for faces; run `glimpse index` (or `glimpse faces`)."
+    looked = f"Looked for faces in {found.photos_read} of {found.photos_indexed} photos"
+    if found.faces == 0:
+        return f"{looked} and found none."
+    return (f"{looked}: {found.faces} faces, none of them seen in more than one photo yet. "
+            "A person is a face that recurs; more photos of them will group them.")
 
 
 def _need(args: argparse.Namespace, n: int, usage: str) -> None:
