@@ -169,3 +169,19 @@ def test_watch_command_indexes_a_new_file_and_stops_on_ctrl_c(tmp_path: Path, ph
             proc.kill()
     hits = json.loads(run_cli("similar", str(photo_dir / "arrived.jpg"), "-k", "1", "--json", lib=lib).stdout)
     assert hits[0]["path"] == str(photo_dir / "arrived.jpg")
+
+
+def test_status_without_model_names_the_model_the_library_was_indexed_with(
+    tmp_path: Path, photo_dir: Path
+) -> None:
+    lib = tmp_path / "lib"
+    run_cli("index", str(photo_dir), "--no-ocr", "--no-faces", lib=lib)
+    env = {k: v for k, v in os.environ.items() if k != "GLIMPSE_MODEL"}
+    out = subprocess.run([sys.executable, "-m", "glimpse", "status", "--library", str(lib)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"Model:   {TINY_MODEL}  (8 photos encoded with it)" in out.stdout
+    # A library that holds no vectors yet still shows the default model.
+    empty = subprocess.run([sys.executable, "-m", "glimpse", "status", "--library",
+                            str(tmp_path / "new")], env=env, capture_output=True, text=True, timeout=300)
+    assert "(0 photos encoded with it)" in empty.stdout and TINY_MODEL not in empty.stdout

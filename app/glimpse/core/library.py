@@ -117,8 +117,12 @@ class Library:
         self.settings = self._load_settings()
         # Each of these: the caller's choice, else GLIMPSE_*, else the library's saved one
         # (core/settings.py declares them).
+        # A library indexed from the CLI (--model, no saved choice) keeps the model
+        # its vectors are for: `glimpse status` and `search` then use that one.
+        chosen = self.settings if self.settings.get("model") else {
+            **self.settings, "model": self.catalog.last_used_model()}
         self.spec = (model if isinstance(model, ModelSpec)
-                     else ModelSpec.parse(settings.text("model", model, self.settings)))
+                     else ModelSpec.parse(settings.text("model", model, chosen)))
         self.device = settings.text("device", device, self.settings) or "auto"
         self.precision = settings.text("precision", precision, self.settings)
         self.cache_dir = cache_dir

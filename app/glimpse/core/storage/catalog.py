@@ -605,6 +605,16 @@ class Catalog:
             )
         ]
 
+    def last_used_model(self) -> str | None:
+        """The model most recently added here that holds vectors: the library's
+        model when nothing else names one (an index lookup per model, not a count)."""
+        rows = self._query(
+            """SELECT m.model_id FROM models m
+               WHERE EXISTS (SELECT 1 FROM embeddings e WHERE e.model_key = m.id)
+               ORDER BY m.created_at DESC, m.id DESC LIMIT 1"""
+        )
+        return rows[0][0] if rows else None
+
     def ids_needing_embedding(self, model_key: int) -> list[int]:
         """Photos that are pending, or indexed by another model but not this one."""
         rows = self._query(
