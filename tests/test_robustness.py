@@ -45,3 +45,40 @@ def test_full_disk_while_saving_settings_keeps_previous_file(tmp_path: Path) -> 
         atomic_write(path, no_space)
     assert path.read_bytes() == before
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_damaged_stored_vector_is_left_out_removed_and_encoded_again(
+    library, photo_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One vector cut to half its length and one holding NaN: searches still
+    answer from the other six, the log names the damage, and the next index run
+    encodes the two photos again."""
+    import logging
+
+    import numpy as np
+
+    library.add_folder(photo_dir)
+    library.index(only={"scan", "encode"})
+    cat = library.catalog
+    key = cat.known_model(library.spec.model_id)[0]
+    (cut, poisoned), = [tuple(r[0] for r in cat.read(
+        "SELECT photo_id FROM embeddings WHERE model_key=? ORDER BY photo_id LIMIT 2", (key,)))]
+    with cat.transaction() as db:
+        blob = db.execute("SELECT vector FROM embeddings WHERE photo_id=?", (cut,)).fetchone()[0]
+        db.execute("UPDATE embeddings SET vector=? WHERE photo_id=?", (blob[: len(blob) // 2], cut))
+        nan = np.frombuffer(blob, "<f2").copy()
+        nan[3] = np.nan
+        db.execute("UPDATE embeddings SET vector=? WHERE photo_id=?", (nan.tobytes(), poisoned))
+    library.close()
+
+    from glimpse.core.library import Library
+
+    with caplog.at_level(logging.WARNING), Library(library.root, model=library.spec) as lib:
+        hits = lib.search("a red bicycle", k=20)
+        assert len(hits) == 6 and {cut, poisoned}.isdisjoint(h.photo_id for h in hits)
+        assert "2 damaged stored vector(s) in embeddings" in caplog.text
+        left = {r[0] for r in lib.catalog.read("SELECT photo_id FROM embeddings WHERE model_key=?", (key,))}
+        assert len(left) == 6 and {cut, poisoned}.isdisjoint(left)
+        report = lib.index(only={"scan", "encode"})
+        assert report.encode.encoded == 2
+        assert len(lib.search("a red bicycle", k=20)) == 8

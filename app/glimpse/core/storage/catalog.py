@@ -7,6 +7,7 @@ most the batch being committed. WAL mode lets the GUI read while the indexer wri
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -21,6 +22,8 @@ import numpy as np
 
 from glimpse.core.errors import CatalogError
 from glimpse.core.faults import pause_point
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 7
 
@@ -236,13 +239,29 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f2").astype(np.float32)
 
 
-def _blobs_to_matrix(blobs: list[bytes]) -> np.ndarray:
-    """Many stored vectors of one length as one float32 matrix, without a
-    Python-level conversion per row."""
-    width = len(blobs[0]) // 2
-    if any(len(b) != 2 * width for b in blobs):
-        return np.stack([blob_to_vector(b) for b in blobs])
-    return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), width).astype(np.float32)
+def _checked_vectors(rows: Sequence[tuple], dim: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(ids, float32 matrix, damaged ids) of (id, blob) rows: a blob of the wrong
+    length or with a non-finite value (a torn write, a flipped bit) is left out.
+    The catalog is the one stored copy of the vectors, so each is checked as it
+    is read: one bad row must not break every search."""
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros((0, dim), np.float32), []
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    blobs = [r[1] for r in rows]
+    damaged: list[int] = []
+    if any(not isinstance(b, bytes) or len(b) != 2 * dim for b in blobs):
+        keep = [isinstance(b, bytes) and len(b) == 2 * dim for b in blobs]
+        damaged = [int(i) for i, k in zip(ids, keep) if not k]
+        ids = ids[np.array(keep, bool)]
+        blobs = [b for b, k in zip(blobs, keep) if k]
+    if not blobs:
+        return ids, np.zeros((0, dim), np.float32), damaged
+    matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        damaged += [int(i) for i in ids[~finite]]
+        ids, matrix = ids[finite], matrix[finite]
+    return ids, matrix, damaged
 
 
 class Catalog:
@@ -254,6 +273,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._dims: dict[int, int] = {}  # model key -> vector width (fixed per model)
         try:
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=30
@@ -657,9 +677,36 @@ class Catalog:
             )
         if not rows:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        ids_out = np.array([r[0] for r in rows], dtype=np.int64)
-        matrix = _blobs_to_matrix([r[1] for r in rows])
+        ids_out, matrix, damaged = _checked_vectors(rows, self._dim_of(model_key))
+        self._drop_damaged("embeddings", model_key, damaged)
         return ids_out, matrix
+
+    def _dim_of(self, model_key: int) -> int:
+        dims = self._dims
+        if model_key not in dims:
+            rows = self._query("SELECT dim FROM models WHERE id=?", (model_key,))
+            if not rows:
+                raise CatalogError(f"No model {model_key} in {self.path}")
+            dims[model_key] = int(rows[0][0])
+        return dims[model_key]
+
+    def _drop_damaged(self, table: str, model_key: int, ids: Sequence[int]) -> None:
+        """Delete damaged vectors so that the next index run encodes those photos
+        again (a photo without a vector is pending for its model); said in the log."""
+        if not ids:
+            return
+        shown = ", ".join(str(i) for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
+        key = "photo_id" if table == "embeddings" else "id"
+        try:
+            with self.transaction() as db:
+                db.executemany(f"DELETE FROM {table} WHERE {key}=? AND model_key=?",
+                               [(int(i), model_key) for i in ids])
+            what = ("removed; `glimpse index` encodes those photos again" if table == "embeddings"
+                    else "removed; the videos' other keyframes still find them")
+        except CatalogError as exc:  # a read-only catalog, another writer: still searchable
+            what = f"left out of searches (could not remove them: {exc})"
+        log.warning("%d damaged stored vector(s) in %s (%s %s): %s", len(ids), table,
+                    "photo ids" if table == "embeddings" else "frame ids", shown, what)
 
     # -- writes (inside `with catalog.transaction() as db`) -----------------
 
@@ -936,13 +983,14 @@ class Catalog:
                    WHERE f.model_key=? AND p.status='ok' AND {_ONLINE} AND f.id > ?
                    ORDER BY f.id LIMIT ?"""),
         )
-        for base, sql in pages:
+        dim = self._dim_of(model_key)
+        for (base, sql), table in zip(pages, ("embeddings", "frames")):
             after = 0
             while rows := self._query(sql, (model_key, after, chunk)):
                 after = rows[-1][0]
-                yield base + np.fromiter((r[0] for r in rows), np.int64, len(rows)), _blobs_to_matrix(
-                    [r[1] for r in rows]
-                )
+                ids, matrix, damaged = _checked_vectors(rows, dim)
+                self._drop_damaged(table, model_key, damaged)
+                yield base + ids, matrix
 
     def label_vectors(self, model_key: int, labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(labels, vectors) for index labels of both kinds, in ascending label order."""
@@ -953,9 +1001,11 @@ class Catalog:
             "SELECT id, vector FROM frames WHERE id IN ({ids}) ORDER BY id", frame_ids
         )
         parts = [m for m in (matrix,) if m is not None and len(m)]
-        if rows:
-            parts.append(_blobs_to_matrix([r[1] for r in rows]))
-        out_ids = np.concatenate([ids, np.array([FRAME_LABEL_BASE + r[0] for r in rows], np.int64)])
+        frame_out, frame_matrix, damaged = _checked_vectors(rows, self._dim_of(model_key))
+        self._drop_damaged("frames", model_key, damaged)
+        if len(frame_out):
+            parts.append(frame_matrix)
+        out_ids = np.concatenate([ids, FRAME_LABEL_BASE + frame_out])
         if not parts:
             return out_ids, np.zeros((0, 0), dtype=np.float32)
         return out_ids, np.concatenate(parts)
@@ -1083,7 +1133,11 @@ class Catalog:
         rows = self._query(
             "SELECT vector FROM embeddings WHERE photo_id=? AND model_key=?", (photo_id, model_key)
         )
-        return blob_to_vector(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        _, matrix, damaged = _checked_vectors([(photo_id, rows[0][0])], self._dim_of(model_key))
+        self._drop_damaged("embeddings", model_key, damaged)
+        return matrix[0] if len(matrix) else None
 
 
 def _split_sql(script: str) -> list[str]:
