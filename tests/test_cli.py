@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import sqlite3
 import subprocess
@@ -185,3 +186,24 @@ def test_status_without_model_names_the_model_the_library_was_indexed_with(
     empty = subprocess.run([sys.executable, "-m", "glimpse", "status", "--library",
                             str(tmp_path / "new")], env=env, capture_output=True, text=True, timeout=300)
     assert "(0 photos encoded with it)" in empty.stdout and TINY_MODEL not in empty.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, symlinks and byte names are POSIX")
+def test_errors_lists_the_files_that_look_like_photos_but_are_skipped(tmp_path: Path, photo_dir: Path) -> None:
+    os.mkfifo(photo_dir / "pipe.jpg")
+    os.symlink("loop.jpg", photo_dir / "loop.jpg")
+    os.symlink("/dev/zero", photo_dir / "zero.jpg")
+    os.symlink(photo_dir / "nowhere.jpg", photo_dir / "gone.jpg")
+    shutil.copy(next(photo_dir.glob("*.jpg")), os.path.join(os.fsencode(photo_dir), b"caf\xe9.jpg"))
+    lib = tmp_path / "lib"
+    out = run_cli("index", str(photo_dir), "--no-ocr", "--no-faces", lib=lib).stdout
+    assert "8 new" in out  # the eight real photos, and nothing hangs on the FIFO
+    errors = run_cli("errors", lib=lib).stdout.splitlines()
+    reasons = {line.split(": ", 1)[0].rsplit("/", 1)[1]: line.split(": ", 1)[1] for line in errors}
+    assert reasons["pipe.jpg"].startswith("skipped: not a regular file")
+    assert reasons["zero.jpg"].startswith("skipped: not a regular file")
+    assert reasons["loop.jpg"] == "skipped: symlink loop"
+    assert reasons["gone.jpg"].startswith("skipped: broken symlink")
+    assert reasons["caf\\xe9.jpg"].startswith("skipped: the name is not valid UTF-8")
+    listed = json.loads(run_cli("errors", "--json", lib=lib).stdout)
+    assert len(listed) == 5 and {e["kind"] for e in listed} == {"skipped"}

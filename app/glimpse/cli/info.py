@@ -49,11 +49,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_errors(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         errors = lib.errors()
+        skipped = lib.skipped_files()
         if args.json:
-            print_json([{"path": p, "reason": r} for p, r in errors])
-        elif not errors:
+            print_json([{"path": p, "reason": r, "kind": "unreadable"} for p, r in errors]
+                       + [{"path": p, "reason": r, "kind": "skipped"} for p, r in skipped])
+            return 0
+        if not errors and not skipped:
             print("No unreadable files.")
-        for path, reason in errors if not args.json else []:
+        for path, reason in errors + skipped:
             print(f"{path}: {reason}")
         return 0
 

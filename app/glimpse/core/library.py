@@ -743,6 +743,13 @@ class Library:
     def errors(self, limit: int | None = None) -> list[tuple[str, str]]:
         return [(r.path, r.error or "") for r in self.catalog.photos_with_status("error", limit)]
 
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """Files in the online folders that look like photos but can't be indexed
+        (undecodable names, FIFOs, symlink loops), with the reason."""
+        from glimpse.core.indexing.scan import skipped_files
+
+        return skipped_files(f.path for f in self.catalog.folders() if f.offline_since is None)
+
     def photo(self, photo_id: int) -> PhotoRow | None:
         return self.catalog.photo(photo_id)
 

@@ -7,6 +7,7 @@ its vectors) and an exact copy reuses the vectors of its twin.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -36,7 +37,9 @@ class ScanReport:
 # -- scanning -----------------------------------------------------------------
 
 
-def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
+def scan_folder(
+    root: Path, skipped: list[tuple[str, str]] | None = None
+) -> dict[str, tuple[int, int]]:
     """{absolute path: (size, mtime_ns)} for every supported image under root.
 
     Hidden files and folders (".thumbnails", ".Trash") are skipped: they hold
@@ -45,8 +48,11 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
     Symlinked files are followed (a link to a photo elsewhere is indexed under
     the link's path); symlinked folders are not (no loops, no photo seen twice).
     Names that are not valid UTF-8 cannot be stored in the catalog and are skipped.
+    Every file skipped that looks like a photo goes into `skipped` with the
+    reason (`glimpse errors` lists them: nothing is left out without a word).
     """
     found: dict[str, tuple[int, int]] = {}
+    skip = skipped.append if skipped is not None else (lambda entry: None)
     for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         stills = _still_stems(filenames)
@@ -60,14 +66,42 @@ def scan_folder(root: Path) -> dict[str, tuple[int, int]]:
                 continue
             path = os.path.join(dirpath, name)
             if not _storable(path):
+                skip((readable_path(path), NOT_UTF8))
                 continue
             try:
                 st = os.stat(path)  # follows a symlink; a loop raises ELOOP
-            except OSError:
-                continue  # vanished between listing and stat, or a dangling link
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    skip((path, SYMLINK_LOOP))
+                elif os.path.islink(path):
+                    skip((path, BROKEN_LINK))
+                continue  # otherwise it vanished between listing and stat
             if stat.S_ISREG(st.st_mode):
                 found[path] = (st.st_size, st.st_mtime_ns)
+            else:
+                skip((path, NOT_REGULAR))
     return found
+
+
+NOT_UTF8 = "skipped: the name is not valid UTF-8 (rename the file to index it)"
+SYMLINK_LOOP = "skipped: symlink loop"
+BROKEN_LINK = "skipped: broken symlink (what it points to is gone)"
+NOT_REGULAR = "skipped: not a regular file (a FIFO, device or socket named like a photo)"
+
+
+def readable_path(path: str) -> str:
+    """A name with undecodable bytes, printable: each such byte as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def skipped_files(folders: Iterable[str]) -> list[tuple[str, str]]:
+    """(readable path, reason) of every file under the folders that looks like a
+    photo but cannot be indexed. A walk of the folders (no file is opened)."""
+    skipped: list[tuple[str, str]] = []
+    for folder in folders:
+        if os.path.isdir(folder):
+            scan_folder(Path(folder), skipped)
+    return sorted(skipped)
 
 
 def _still_stems(filenames: list[str]) -> set[str]:
