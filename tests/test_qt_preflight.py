@@ -7,6 +7,7 @@ uses objects whose missing dependency cannot exist.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -189,3 +190,29 @@ def test_report_notifies_when_there_is_no_terminal(tmp_path: Path, monkeypatch: 
     log.unlink()
     q.report("Title\nbody", notify=False)
     assert not log.exists()
+
+
+def test_a_damaged_library_is_named_with_the_command_that_reinstalls_it(tmp_path: Path) -> None:
+    """A real truncated library: the loader's own words, then the fix."""
+    real = next((Path(p) for p in glob.glob("/usr/lib/*/libc.so.6") + glob.glob("/lib*/libc.so.6")), None)
+    if real is None:
+        pytest.skip("no libc.so.6 to damage a copy of")
+    cut = tmp_path / "libdamaged.so.1"
+    cut.write_bytes(real.read_bytes()[:16])  # longer cuts can crash the loader itself
+    error = q.dlopen_error(cut)
+    assert error and "file too short" in error
+    assert q.damaged_library(error) == cut
+    message = q.describe([q.PluginCheck("xcb", Path("/x/libqxcb.so"), [], error)], "apt")
+    assert f"reinstall the package that owns {cut}" in message
+    # PySide6's own Qt is put back by pip, not by the system's package manager.
+    wheel_lib = Path("/venv/lib/python3.11/site-packages/PySide6/Qt/lib/libQt6Gui.so.6")
+    assert "-m pip install --force-reinstall" in (q.reinstall_command(wheel_lib, "apt") or "")
+    assert q.damaged_library("libxcb-cursor.so.0: cannot open shared object file") is None
+
+
+@pytest.mark.skipif(shutil.which("dpkg") is None, reason="needs dpkg (Debian/Ubuntu)")
+def test_the_owning_package_of_a_system_library_comes_from_dpkg() -> None:
+    owned = next((Path(p) for p in glob.glob("/usr/lib/*/libc.so.6") if Path(p).is_file()), None)
+    if owned is None:
+        pytest.skip("no libc.so.6 under /usr/lib")
+    assert q.reinstall_command(owned, "apt") == "sudo apt install --reinstall libc6"

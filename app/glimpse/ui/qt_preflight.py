@@ -356,6 +356,59 @@ def all_packages(family: str, platform: str = "xcb") -> list[str]:
     return out
 
 
+# What the loader says of a file that exists but is not a whole library (a
+# truncated download, a disk error, a file of another architecture).
+_DAMAGE = ("file too short", "cannot read file data", "invalid ELF header", "wrong ELF class", "ELF load command",
+           "not a dynamic executable", "unexpected reloc type")
+_REINSTALL = {"apt": "sudo apt install --reinstall", "dnf": "sudo dnf reinstall",
+              "pacman": "sudo pacman -S"}
+_OWNER_QUERY = {"apt": ["dpkg", "-S"], "dnf": ["rpm", "-qf", "--qf", "%{NAME}\\n"],
+                "pacman": ["pacman", "-Qqo"]}
+
+
+def damaged_library(loader_error: str | None) -> Path | None:
+    """The library the loader found damaged ("/usr/lib/.../libX.so.6: file too
+    short"), or None when the error is of another kind."""
+    if not loader_error or not any(mark in loader_error for mark in _DAMAGE):
+        return None
+    head = loader_error.split(": ", 1)[0].strip()
+    return Path(head) if head.startswith("/") else None
+
+
+def owner_package(path: Path, family: str | None) -> str | None:
+    """The system package that installed `path`, asked of the package manager."""
+    query = _OWNER_QUERY.get(family or "")
+    if query is None or shutil.which(query[0]) is None:
+        return None
+    # The package database may know the file under /lib where /usr/lib is the
+    # same folder (merged /usr), or under the name a symlink points to.
+    text = str(path)
+    names = dict.fromkeys([text, str(path.resolve()), text.replace("/usr/lib/", "/lib/", 1)])
+    for name in names:
+        try:
+            out = subprocess.run([*query, name], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if out.returncode == 0 and out.stdout.strip():
+            first = out.stdout.strip().splitlines()[0]
+            # dpkg -S prints "libxcb-cursor0:amd64: /usr/lib/...": the package comes first.
+            return first.split(":", 1)[0].strip() if family == "apt" else first.strip()
+    return None
+
+
+def reinstall_command(path: Path | None, family: str | None) -> str | None:
+    """The command that puts a damaged library back: pip for PySide6's own Qt,
+    the system package manager for the rest."""
+    if path is None:
+        return None
+    if "site-packages" in path.parts or any(part.startswith("PySide6") for part in path.parts):
+        return f"{shlex.quote(sys.executable)} -m pip install --force-reinstall --no-deps PySide6-Essentials PySide6"
+    package = owner_package(path, family)
+    if package and family in _REINSTALL:
+        return f"{_REINSTALL[family]} {package}"
+    return f"reinstall the package that owns {path} (your package manager can name it)"
+
+
 def describe(checks: list[PluginCheck], family: str | None) -> str:
     """One message: what is missing and the one command that fixes it."""
     lines = ["Glimpse cannot open its window: Qt's display plugin cannot load on this computer."]
@@ -370,6 +423,9 @@ def describe(checks: list[PluginCheck], family: str | None) -> str:
                          + ", ".join(c.missing))
         else:
             lines.append(f"  The '{c.platform}' plugin fails to load: {c.loader_error}")
+            fix = reinstall_command(damaged_library(c.loader_error), family)
+            if fix:
+                lines.append(f"  That file is damaged; reinstall what owns it:\n    {fix}")
     missing = target.missing if target else []
     cmd = install_command(missing, family)
     if cmd:
