@@ -251,9 +251,9 @@ def _checked_vectors(rows: Sequence[tuple], dim: int) -> tuple[np.ndarray, np.nd
     damaged: list[int] = []
     if any(not isinstance(b, bytes) or len(b) != 2 * dim for b in blobs):
         keep = [isinstance(b, bytes) and len(b) == 2 * dim for b in blobs]
-        damaged = [int(i) for i, k in zip(ids, keep) if not k]
+        damaged = [int(i) for i, k in zip(ids, keep, strict=True) if not k]
         ids = ids[np.array(keep, bool)]
-        blobs = [b for b, k in zip(blobs, keep) if k]
+        blobs = [b for b, k in zip(blobs, keep, strict=True) if k]
     if not blobs:
         return ids, np.zeros((0, dim), np.float32), damaged
     matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
@@ -984,7 +984,7 @@ class Catalog:
                    ORDER BY f.id LIMIT ?"""),
         )
         dim = self._dim_of(model_key)
-        for (base, sql), table in zip(pages, ("embeddings", "frames")):
+        for (base, sql), table in zip(pages, ("embeddings", "frames"), strict=True):
             after = 0
             while rows := self._query(sql, (model_key, after, chunk)):
                 after = rows[-1][0]
