@@ -198,6 +198,7 @@ def test_errors_lists_the_files_that_look_like_photos_but_are_skipped(tmp_path: 
     lib = tmp_path / "lib"
     out = run_cli("index", str(photo_dir), "--no-ocr", "--no-faces", lib=lib).stdout
     assert "8 new" in out  # the eight real photos, and nothing hangs on the FIFO
+    assert "5 files that look like photos were skipped" in out
     errors = run_cli("errors", lib=lib).stdout.splitlines()
     reasons = {line.split(": ", 1)[0].rsplit("/", 1)[1]: line.split(": ", 1)[1] for line in errors}
     assert reasons["pipe.jpg"].startswith("skipped: not a regular file")

@@ -64,6 +64,9 @@ def print_index_report(lib, report) -> int:  # type: ignore[no-untyped-def]
         + (f" {s.restored} came back (vectors kept)." if s.restored else "")
     )
     _print_offline(lib, s.offline)
+    if s.skipped:
+        print(f"{len(s.skipped)} files that look like photos were skipped "
+              "(not regular files, symlink loops, names that are not UTF-8): `glimpse errors` lists them.")
     rate = f" ({e.rate:.1f} img/s)" if e.encoded else ""
     print(f"Encoded {e.encoded} photos{rate}; {e.failed} could not be read.")
     for path, reason in e.errors[:10]:

@@ -32,6 +32,7 @@ class ScanReport:
     restored: int = 0  # came back after a deletion: kept vectors reused
     purged: int = 0  # deleted photos whose kept vectors were finally dropped
     offline: list[str] = field(default_factory=list)  # folders skipped: root absent
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): see scan_folder
 
 
 # -- scanning -----------------------------------------------------------------
@@ -157,7 +158,7 @@ def sync_catalog(
         if offline:
             report.offline.append(folder)
             continue  # its photos keep rows and vectors until it comes back
-        for path, st in scan_folder(Path(folder)).items():
+        for path, st in scan_folder(Path(folder), report.skipped).items():
             on_disk.setdefault(path, (folder_id, st))
         for row in rows:
             known[row.path] = row
