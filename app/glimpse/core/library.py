@@ -212,17 +212,18 @@ class Library:
             started = time.monotonic()
             index = VectorIndex(dim)
             total = self.catalog.vector_count(key) if progress is not None else 0
+            report = progress if progress is not None and total >= _REPORT_INDEX_READ_FROM else None
             reported = 0.0
             for ids, vectors in self.catalog.iter_label_vectors(key):
                 index.add(ids, vectors)
                 now = time.monotonic()
                 # A few reports a second: a window flooded with progress events
                 # starves its own timers (a million rows are 500 chunks).
-                if progress is not None and total >= _REPORT_INDEX_READ_FROM and now - reported >= 0.1:
+                if report is not None and now - reported >= 0.1:
                     reported = now
-                    progress(VectorReadProgress(len(index), max(total, len(index))))
-            if progress is not None and total >= _REPORT_INDEX_READ_FROM:
-                progress(VectorReadProgress(len(index), max(total, len(index))))
+                    report(VectorReadProgress(len(index), max(total, len(index))))
+            if report is not None:
+                report(VectorReadProgress(len(index), max(total, len(index))))
             log.info("index for %s: %d vectors read in %.2f s", model_id, len(index),
                      time.monotonic() - started)
             if len(index) > EXACT_COMFORT_LIMIT:

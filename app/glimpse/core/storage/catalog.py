@@ -235,10 +235,6 @@ def vector_to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f2").tobytes()
 
 
-def blob_to_vector(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f2").astype(np.float32)
-
-
 def _checked_vectors(rows: Sequence[tuple], dim: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """(ids, float32 matrix, damaged ids) of (id, blob) rows: a blob of the wrong
     length or with a non-finite value (a torn write, a flipped bit) is left out.
@@ -682,13 +678,12 @@ class Catalog:
         return ids_out, matrix
 
     def _dim_of(self, model_key: int) -> int:
-        dims = self._dims
-        if model_key not in dims:
+        if model_key not in self._dims:
             rows = self._query("SELECT dim FROM models WHERE id=?", (model_key,))
             if not rows:
                 raise CatalogError(f"No model {model_key} in {self.path}")
-            dims[model_key] = int(rows[0][0])
-        return dims[model_key]
+            self._dims[model_key] = int(rows[0][0])
+        return self._dims[model_key]
 
     def _drop_damaged(self, table: str, model_key: int, ids: Sequence[int]) -> None:
         """Delete damaged vectors so that the next index run encodes those photos
