@@ -1,4 +1,4 @@
-"""`glimpse status`, `glimpse errors` and `glimpse models`: what the library holds."""
+"""`glimpse status`, `glimpse errors`, `glimpse check` and `glimpse models`: what the library holds."""
 
 from __future__ import annotations
 
@@ -48,17 +48,56 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_errors(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        errors = lib.errors()
-        skipped = lib.skipped_files()
+        rows = ([(p, r, "unreadable") for p, r in lib.errors()]
+                + [(p, r, "skipped") for p, r in lib.skipped_files()]
+                + [(p, f"{noun}: {r}", "signal") for noun, p, r in lib.signal_errors()]
+                + [(r.path, f"{r.what}; {r.action}" + (" (done)" if r.fixed else ""), "repaired")
+                   for r in lib.repairs()])
         if args.json:
-            print_json([{"path": p, "reason": r, "kind": "unreadable"} for p, r in errors]
-                       + [{"path": p, "reason": r, "kind": "skipped"} for p, r in skipped])
+            print_json([{"path": p, "reason": r, "kind": k} for p, r, k in rows])
             return 0
-        if not errors and not skipped:
+        if not rows:
             print("No unreadable files.")
-        for path, reason in errors + skipped:
+        for path, reason, _kind in rows:
             print(f"{path}: {reason}")
         return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Verify the catalog, repair what can be, then let the pipeline redo what that left."""
+    from glimpse.cli.common import ProgressPrinter, interrupt_cancels
+    from glimpse.cli.indexing import print_index_report
+    from glimpse.core.jobs import CancelToken
+
+    with open_library(args) as lib:
+        repair = not args.no_repair
+        token = CancelToken()
+        with interrupt_cancels(token):
+            report = lib.check(repair=repair, cancel=token)
+        if args.json:
+            print_json({**asdict(report), "sound": report.sound})
+        else:
+            print(f"Checked {report.photos:,} photos and {report.vectors:,} stored vectors "
+                  f"in {report.seconds:.1f} s.")
+            if not report.findings:
+                print("The library is sound: nothing to repair.")
+            for f in report.findings:
+                mark = "repaired" if f.repaired else ("to do" if f.note else "DAMAGED")
+                print(f"  [{mark}] {f.message}")
+                for example in f.examples:
+                    print(f"      {example}")
+        if report.cancelled:
+            return 130
+        if repair and report.needs_index and not args.no_index and lib.folder_paths():
+            if not args.json:
+                print("Encoding and reading again what the check removed or found missing:")
+            index_report = lib.index(progress=None if args.json else ProgressPrinter(),
+                                     cancel=token)
+            if not args.json:
+                rc = print_index_report(lib, index_report)
+                if rc:
+                    return rc
+        return 0 if report.sound else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -97,15 +136,22 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `status`, `errors` and `models` (called by `glimpse.cli.main.build_parser`)."""
+    """Add `status`, `errors`, `check` and `models` (called by `glimpse.cli.main.build_parser`)."""
     for name, func, help_text in [
         ("status", cmd_status, "Show folders, counts and the model in use."),
-        ("errors", cmd_errors, "List files that could not be read, and why."),
+        ("errors", cmd_errors, "List files that could not be read, skipped or repaired, and why."),
+        ("check", cmd_check, "Verify the catalog (file, vectors, passes), repair what can be, "
+                             "and report the rest; exit status 1 if damage is left."),
         ("models", cmd_models, "List the presets (with their speed here) and every model."),
     ]:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=func)
+        if name == "check":
+            p.add_argument("--no-repair", action="store_true",
+                           help="only report: change nothing (works on a read-only catalog)")
+            p.add_argument("--no-index", action="store_true",
+                           help="repair, but leave encoding and reading again to the next `glimpse index`")
         if name == "models":
             p.add_argument("--measure", action="store_true",
                            help="measure the presets' speed on this computer again")

@@ -24,6 +24,7 @@ from glimpse.core import settings
 from glimpse.core.encoding.encoder import Encoder, ModelSpec
 from glimpse.core.errors import GlimpseError, QueryError
 from glimpse.core.indexing import pipeline
+from glimpse.core.indexing.check import CheckReport, check_catalog
 from glimpse.core.indexing.encode import EncodeReport, encode_pending
 from glimpse.core.indexing.pipeline import IndexReport
 from glimpse.core.indexing.scan import ScanReport, scan_folder, sync_catalog
@@ -35,7 +36,7 @@ from glimpse.core.search.ranking import Filters, QueryTerm, SearchHit
 from glimpse.core.signals import people, places
 from glimpse.core.signals.base import Engines, PassReport
 from glimpse.core.signals.registry import signal_stages, word_sources
-from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
+from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow, RepairRow
 from glimpse.core.storage.files import atomic_write, text_writer
 from glimpse.core.storage.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
 from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, VectorIndex
@@ -750,6 +751,30 @@ class Library:
         from glimpse.core.indexing.scan import skipped_files
 
         return skipped_files(f.path for f in self.catalog.folders() if f.offline_since is None)
+
+    def signal_errors(self) -> list[tuple[str, str, str]]:
+        """(what the signal finds, path, reason) of photos a signal could not read."""
+        return [(s.noun, path, why) for s in signal_stages() if s.make_pass is not None
+                for path, why in self.catalog.pass_errors(s.name, s.version, s.by_path)]
+
+    def repairs(self, limit: int | None = None) -> list[RepairRow]:
+        """Damage found in the catalog (a stored vector cut short ...), and what was done."""
+        return self.catalog.repairs(limit)
+
+    def check(
+        self, repair: bool = True, progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> CheckReport:
+        """Verify the catalog (core/indexing/check.py); `repair`: remove what is damaged.
+        What that leaves to redo (encode, read again) is done by `index()`, which
+        the front end runs next when `report.needs_index`."""
+        model_id = _model_id_without_loading(self.spec)
+        if not repair:
+            return check_catalog(self.catalog, model_id, signal_stages(), False, progress, cancel)
+        with self.writer.hold():
+            report = check_catalog(self.catalog, model_id, signal_stages(), True, progress, cancel)
+            self._reconcile_all()  # the search index lets go of removed vectors
+        return report
 
     def photo(self, photo_id: int) -> PhotoRow | None:
         return self.catalog.photo(photo_id)

@@ -235,19 +235,23 @@ def vector_to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f2").tobytes()
 
 
-def _checked_vectors(rows: Sequence[tuple], dim: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """(ids, float32 matrix, damaged ids) of (id, blob) rows: a blob of the wrong
-    length or with a non-finite value (a torn write, a flipped bit) is left out.
+def _checked_vectors(
+    rows: Sequence[tuple], dim: int
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """(ids, float32 matrix, damaged (id, what is wrong)) of (id, blob) rows: a blob
+    of the wrong length or with a non-finite value (a torn write, a flipped bit,
+    a vector of another model) is left out.
     The catalog is the one stored copy of the vectors, so each is checked as it
     is read: one bad row must not break every search."""
     if not rows:
         return np.zeros(0, np.int64), np.zeros((0, dim), np.float32), []
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     blobs = [r[1] for r in rows]
-    damaged: list[int] = []
+    damaged: list[tuple[int, str]] = []
     if any(not isinstance(b, bytes) or len(b) != 2 * dim for b in blobs):
         keep = [isinstance(b, bytes) and len(b) == 2 * dim for b in blobs]
-        damaged = [int(i) for i, k in zip(ids, keep, strict=True) if not k]
+        damaged = [(int(i), _wrong_size(b, dim))
+                   for i, b, k in zip(ids, blobs, keep, strict=True) if not k]
         ids = ids[np.array(keep, bool)]
         blobs = [b for b, k in zip(blobs, keep, strict=True) if k]
     if not blobs:
@@ -255,9 +259,43 @@ def _checked_vectors(rows: Sequence[tuple], dim: int) -> tuple[np.ndarray, np.nd
     matrix = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
     finite = np.isfinite(matrix).all(axis=1)
     if not finite.all():
-        damaged += [int(i) for i in ids[~finite]]
+        damaged += [(int(i), "holds values that are not numbers (NaN or infinity)")
+                    for i in ids[~finite]]
         ids, matrix = ids[finite], matrix[finite]
     return ids, matrix, damaged
+
+
+def _wrong_size(blob: object, dim: int) -> str:
+    if not isinstance(blob, bytes):
+        return f"is not a vector (a stored {type(blob).__name__})"
+    return f"has {len(blob) // 2} values where the model has {dim} (cut short, or another model's)"
+
+
+# The log of damage found and repaired (`glimpse errors`, `glimpse check`): one
+# row per photo and problem. The catalog's own part (Catalog.migrate_part), so
+# it needs no step in _MIGRATIONS. model_key: whose vector it was (NULL: not a vector).
+_REPAIR_STEPS = (
+    """
+    CREATE TABLE repairs (
+        id INTEGER PRIMARY KEY,
+        photo_id INTEGER REFERENCES photos(id) ON DELETE CASCADE,
+        model_key INTEGER,
+        what TEXT NOT NULL,
+        action TEXT NOT NULL,
+        found_at REAL NOT NULL
+    );
+    CREATE INDEX repairs_photo ON repairs(photo_id);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class RepairRow:
+    path: str
+    what: str  # "its stored vector has 256 values where the model has 512 ..."
+    action: str  # what was done about it
+    found_at: float
+    fixed: bool  # the photo has a vector for that model again
 
 
 class Catalog:
@@ -278,6 +316,7 @@ class Catalog:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            self.migrate_part("repairs", _REPAIR_STEPS)
         except sqlite3.DatabaseError as exc:
             if "unable to open" in str(exc) or "readonly" in str(exc):
                 raise CatalogError(
@@ -685,23 +724,61 @@ class Catalog:
             self._dims[model_key] = int(rows[0][0])
         return self._dims[model_key]
 
-    def _drop_damaged(self, table: str, model_key: int, ids: Sequence[int]) -> None:
+    def _drop_damaged(self, table: str, model_key: int, damaged: Sequence[tuple[int, str]]) -> None:
         """Delete damaged vectors so that the next index run encodes those photos
-        again (a photo without a vector is pending for its model); said in the log."""
-        if not ids:
+        again (a photo without a vector is pending for its model); said in the log
+        and recorded for `glimpse errors`."""
+        if not damaged:
             return
+        ids = [int(i) for i, _ in damaged]
         shown = ", ".join(str(i) for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
         key = "photo_id" if table == "embeddings" else "id"
+        action = ("removed; `glimpse index` encodes the photo again" if table == "embeddings"
+                  else "removed; the video's other keyframes still find it")
         try:
             with self.transaction() as db:
+                if table == "frames":
+                    owner = dict(self._query_ids("SELECT id, photo_id FROM frames WHERE id IN ({ids})", ids))
+                else:
+                    owner = {i: i for i in ids}
                 db.executemany(f"DELETE FROM {table} WHERE {key}=? AND model_key=?",
-                               [(int(i), model_key) for i in ids])
-            what = ("removed; `glimpse index` encodes those photos again" if table == "embeddings"
-                    else "removed; the videos' other keyframes still find them")
+                               [(i, model_key) for i in ids])
+                self.record_repairs(db, [
+                    (owner[i], model_key if table == "embeddings" else None,
+                     f"its stored {'vector' if table == 'embeddings' else 'keyframe vector'} {what}",
+                     action)
+                    for i, what in damaged if i in owner])
+            what = action
         except CatalogError as exc:  # a read-only catalog, another writer: still searchable
             what = f"left out of searches (could not remove them: {exc})"
         log.warning("%d damaged stored vector(s) in %s (%s %s): %s", len(ids), table,
                     "photo ids" if table == "embeddings" else "frame ids", shown, what)
+
+    @staticmethod
+    def record_repairs(
+        db: sqlite3.Connection, rows: Sequence[tuple[int | None, int | None, str, str]]
+    ) -> None:
+        """Log damage found: (photo id, model key of a removed vector, what, action)."""
+        now = time.time()
+        db.executemany(
+            "INSERT INTO repairs(photo_id, model_key, what, action, found_at) VALUES (?, ?, ?, ?, ?)",
+            [(pid, key, what, action, now) for pid, key, what, action in rows],
+        )
+
+    def repairs(self, limit: int | None = None) -> list[RepairRow]:
+        """Damage found in this catalog, newest first, with whether it is mended."""
+        sql = """SELECT p.path, r.what, r.action, r.found_at,
+                        r.model_key IS NULL OR EXISTS (SELECT 1 FROM embeddings e
+                            WHERE e.photo_id = r.photo_id AND e.model_key = r.model_key)
+                 FROM repairs r JOIN photos p ON p.id = r.photo_id
+                 ORDER BY r.found_at DESC, r.id DESC"""
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            rows = self._query(sql)
+        except CatalogError:  # a read-only catalog from before the repairs log
+            return []
+        return [RepairRow(str(a), str(b), str(c), float(d), bool(e)) for a, b, c, d, e in rows]
 
     # -- writes (inside `with catalog.transaction() as db`) -----------------
 
@@ -1123,6 +1200,127 @@ class Catalog:
         except sqlite3.OperationalError:
             return []  # a query FTS cannot parse matches nothing (or the table is not there)
         return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+    # -- checking the catalog (core/indexing/check.py) --------------------------
+
+    def integrity_problems(self, limit: int = 20) -> list[str]:
+        """SQLite's own check of the file (pages, b-trees, NOT NULL and UNIQUE);
+        empty when the file is sound. quick_check skips matching every index
+        entry to its row: O(N), about a second at 100k photos."""
+        try:
+            rows = self._query(f"PRAGMA quick_check({int(limit)})")
+        except CatalogError as exc:
+            return [str(exc)]
+        found = [str(r[0]) for r in rows]
+        return [] if found == ["ok"] else found
+
+    def orphans(self, repair: bool = False) -> dict[str, int]:
+        """Rows whose photo, model or person is gone ("table.column": count), found
+        from every table's declared foreign keys (so a signal's own tables are
+        covered too). A crash cannot leave them (each write is one transaction
+        with foreign keys on), but an older Glimpse, a tool or damage can.
+        `repair`: delete them, or clear the column where the key says SET NULL."""
+        tables = [r[0] for r in self._query(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        found: dict[str, int] = {}
+        fixes: list[str] = []
+        for table in tables:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
+                continue
+            for fk in self._query(f"PRAGMA foreign_key_list({table})"):
+                parent, column, target, on_delete = fk[2], fk[3], fk[4] or "rowid", fk[6]
+                where = (f"{column} IS NOT NULL AND {column} NOT IN "
+                         f"(SELECT {target} FROM {parent})")
+                n = int(self._query(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0][0])
+                if n:
+                    found[f"{table}.{column}"] = n
+                    fixes.append(f"UPDATE {table} SET {column} = NULL WHERE {where}"
+                                 if on_delete == "SET NULL" else f"DELETE FROM {table} WHERE {where}")
+        if repair and fixes:
+            with self.transaction() as db:
+                for sql in fixes:
+                    db.execute(sql)
+        return found
+
+    def words_without_photo(self, table: str) -> int:
+        """Rows of a word table (rowid = photo id) whose photo is gone (sweep_words removes them)."""
+        if not re.fullmatch(r"[a-z_]+", table):
+            raise ValueError(f"not a word table name: {table!r}")
+        try:
+            return int(self._query(
+                f"SELECT COUNT(*) FROM {table} WHERE rowid NOT IN (SELECT id FROM photos)")[0][0])
+        except CatalogError:  # the table is not there yet (its signal never ran)
+            return 0
+
+    def word_index_damaged(self, table: str, repair: bool = False) -> str | None:
+        """FTS5's own check of a word table's index against its stored text; None
+        when sound (or the table is absent). `repair`: rebuild the index from the text."""
+        if not re.fullmatch(r"[a-z_]+", table):
+            raise ValueError(f"not a word table name: {table!r}")
+        if not self._query("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)):
+            return None
+        try:
+            with self.transaction() as db:
+                db.execute(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+            return None
+        except CatalogError as exc:
+            if not repair or "readonly" in str(exc).lower():
+                return str(exc)
+        with self.transaction() as db:
+            db.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+        return "rebuilt"
+
+    def check_vectors(self, model_key: int, repair: bool = False, chunk: int = 5_000) -> tuple[int, int]:
+        """Read every stored vector of a model (photos in any state, and keyframes),
+        checking each (_checked_vectors); (vectors read, damaged). `repair`: remove
+        the damaged ones (recorded for `glimpse errors`) so they are encoded again."""
+        dim = self._dim_of(model_key)
+        read = bad = 0
+        for table in ("embeddings", "frames"):
+            key = "photo_id" if table == "embeddings" else "id"
+            after = 0
+            sql = (f"SELECT {key}, vector FROM {table} WHERE model_key = ? AND {key} > ? "
+                   f"ORDER BY {key} LIMIT ?")
+            while rows := self._query(sql, (model_key, after, chunk)):
+                after = rows[-1][0]
+                _, _, damaged = _checked_vectors(rows, dim)
+                read += len(rows)
+                bad += len(damaged)
+                if repair:
+                    self._drop_damaged(table, model_key, damaged)
+        return read, bad
+
+    def pass_names(self) -> dict[str, int]:
+        """Pass name -> rows in pass_state (a pass no longer declared leaves rows behind)."""
+        return {str(r[0]): int(r[1]) for r in self._query(
+            "SELECT pass, COUNT(*) FROM pass_state GROUP BY pass")}
+
+    def forget_pass(self, name: str) -> int:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM pass_state WHERE pass = ?", (name,)).rowcount
+
+    def pass_errors(
+        self, name: str, version: int, by_path: bool = False, limit: int | None = None
+    ) -> list[tuple[str, str]]:
+        """(path, reason) of indexed photos this version of a pass could not read."""
+        sql = f"""SELECT p.path, s.error FROM pass_state s JOIN photos p ON p.id = s.photo_id
+                  WHERE s.pass = ? AND s.version = ? AND s.error IS NOT NULL AND p.status = 'ok'
+                    AND s.fingerprint IS {self._pass_key_sql(by_path)} ORDER BY p.path"""
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [(str(a), str(b)) for a, b in self._query(sql, (name, version))]
+
+    def ok_without_fingerprint(self, repair: bool = False) -> int:
+        """Indexed photos with no content fingerprint: every pass keys on it, so
+        none could ever be marked read. `repair`: make them pending (the next scan
+        fingerprints and encodes them)."""
+        n = int(self._query(
+            "SELECT COUNT(*) FROM photos WHERE status = 'ok' AND fingerprint IS NULL")[0][0])
+        if n and repair:
+            with self.transaction() as db:
+                db.execute("UPDATE photos SET status = 'pending', size = -1 "
+                           "WHERE status = 'ok' AND fingerprint IS NULL")
+        return n
 
     def embedding_for(self, photo_id: int, model_key: int) -> np.ndarray | None:
         rows = self._query(
