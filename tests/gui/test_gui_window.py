@@ -268,3 +268,30 @@ def test_search_answers_while_an_indexing_batch_is_being_encoded(qtbot, make_win
         release.set()
         encoder.encode_images = real
     qtbot.waitUntil(lambda: not window.controller.indexing, timeout=INDEX_TIMEOUT_MS)
+
+
+def test_check_library_repairs_a_damaged_vector_and_encodes_it_again(qtbot, make_window, photo_dir):
+    """Library > Check library…: the report says what was repaired, the photo is
+    encoded again by the index run the check queues, and the files list names it."""
+    window = make_window()
+    index_folder(qtbot, window, photo_dir)
+    c = window.controller
+    lib = c.library
+    key = lib.catalog.known_model(lib.spec.model_id)[0]
+    victim = lib.catalog.read("SELECT MIN(photo_id) FROM embeddings WHERE model_key=?", (key,))[0][0]
+    with lib.catalog.transaction() as db:
+        db.execute("UPDATE embeddings SET vector = substr(vector, 1, 10) WHERE photo_id=?", (victim,))
+    assert window.check_action in window.library_button.menu().actions()
+    with qtbot.waitSignal(c.checkFinished, timeout=INDEX_TIMEOUT_MS) as checked, \
+            qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS):
+        window.check_action.trigger()
+    report = checked.args[0]
+    assert report.sound and report.needs_index
+    text = window.check_result.text()
+    assert "Repaired: 1 stored vector of" in text and "Checked 8 photos" in text
+    qtbot.waitUntil(lambda: not c.indexing)
+    assert lib.catalog.embedding_for(victim, key) is not None  # encoded again
+    with qtbot.waitSignal(c.errorsLoaded, timeout=10_000) as loaded:
+        window.files_action.trigger()
+    assert any(path == lib.photo(victim).path and "encodes the photo again" in reason
+               for path, reason in loaded.args[0])

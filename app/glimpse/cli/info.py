@@ -48,11 +48,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_errors(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        rows = ([(p, r, "unreadable") for p, r in lib.errors()]
-                + [(p, r, "skipped") for p, r in lib.skipped_files()]
-                + [(p, f"{noun}: {r}", "signal") for noun, p, r in lib.signal_errors()]
-                + [(r.path, f"{r.what}; {r.action}" + (" (done)" if r.fixed else ""), "repaired")
-                   for r in lib.repairs()])
+        rows = lib.problem_files()
         if args.json:
             print_json([{"path": p, "reason": r, "kind": k} for p, r, k in rows])
             return 0

@@ -752,6 +752,18 @@ class Library:
 
         return skipped_files(f.path for f in self.catalog.folders() if f.offline_since is None)
 
+    def problem_files(self, limit: int | None = None) -> list[tuple[str, str, str]]:
+        """(path, reason, kind) of every photo Glimpse could not use fully: kind
+        "unreadable" (not indexed), "skipped" (looks like a photo, can't be read:
+        a FIFO, a loop, a name that is not UTF-8), "signal" (indexed, but a signal
+        could not read it) or "repaired" (damage found in its stored data)."""
+        rows = ([(p, r, "unreadable") for p, r in self.errors(limit)]
+                + [(p, r, "skipped") for p, r in self.skipped_files()]
+                + [(p, f"{noun}: {r}", "signal") for noun, p, r in self.signal_errors()]
+                + [(r.path, f"{r.what}; {r.action}" + (" (done)" if r.fixed else ""), "repaired")
+                   for r in self.repairs(limit)])
+        return rows[:limit] if limit is not None else rows
+
     def signal_errors(self) -> list[tuple[str, str, str]]:
         """(what the signal finds, path, reason) of photos a signal could not read."""
         return [(s.noun, path, why) for s in signal_stages() if s.make_pass is not None

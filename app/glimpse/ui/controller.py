@@ -33,6 +33,7 @@ from PySide6.QtGui import QImage
 from glimpse.core.encoding.encoder import ModelSpec, ensure_weights
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexing import pipeline
+from glimpse.core.indexing.check import CheckReport
 from glimpse.core.indexing.pipeline import IndexReport
 from glimpse.core.jobs import CancelToken, Progress
 from glimpse.core.library import Library
@@ -91,6 +92,8 @@ class LibraryController(QObject):
     searchFinished = Signal(object)  # SearchOutcome
     searchFailed = Signal(int, str)
     errorsLoaded = Signal(object)  # list[(path, reason)]
+    checkFinished = Signal(object)  # CheckReport
+    checkFailed = Signal(str)
     message = Signal(str)  # transient news for the status bar
     downloadProgress = Signal(object)  # DownloadProgress of the model's weights; None when over
     moveSuggested = Signal(str, str)  # offline folder, the new folder holding its photos
@@ -334,9 +337,27 @@ class LibraryController(QObject):
         lib = self._require()
 
         def job(token: CancelToken, progress: ProgressFn) -> list[tuple[str, str]]:
-            return lib.errors(limit=5000)
+            return [(path, reason) for path, reason, _kind in lib.problem_files(limit=5000)]
 
         self._submit(self.misc, job, self.errorsLoaded, self._on_misc_failed, "errors")
+
+    def check_library(self) -> None:
+        """Verify and repair the catalog (Library.check) off the GUI thread; what the
+        repairs leave to redo (encode, read again) is queued as an index run."""
+        lib = self._require()
+
+        def job(token: CancelToken, progress: ProgressFn) -> CheckReport:
+            return lib.check(repair=True, cancel=token)
+
+        self._submit(self.misc, job, self._on_check_done, self._on_check_failed, "check")
+
+    def _on_check_done(self, report: CheckReport) -> None:
+        self.checkFinished.emit(report)
+        if report.needs_index:
+            self.request_index()
+
+    def _on_check_failed(self, exc: BaseException) -> None:
+        self.checkFailed.emit(user_message(exc))
 
     def _on_misc_failed(self, exc: BaseException) -> None:
         self.message.emit(user_message(exc))

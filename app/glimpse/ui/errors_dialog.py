@@ -1,4 +1,5 @@
-"""The list of files that could not be read, and why: a user can fix or delete them."""
+"""The files Glimpse could not use fully, and why: unreadable, skipped, not read by a
+signal, or repaired. A user can fix or delete them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from PySide6.QtWidgets import (
 class ErrorsDialog(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Files Glimpse could not read")
+        self.setWindowTitle("Files Glimpse could not use")
         self.resize(820, 420)
         self.model = QStandardItemModel(0, 2, self)
         self.model.setHorizontalHeaderLabels(["File", "Reason"])
@@ -45,7 +46,8 @@ class ErrorsDialog(QDialog):
                 item.setToolTip(item.text())
             self.model.appendRow(items)
         self.summary.setText(
-            f"{len(rows):,} files could not be read. They are retried when they change; "
-            "fix or remove them to clear this list."
+            f"{len(rows):,} files could not be read, were skipped, or had damaged data "
+            "repaired. Unreadable ones are retried when they change; fix or remove them "
+            "to clear this list."
             if rows else "Every file could be read."
         )

@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QProgressBar,
     QTabWidget,
     QToolButton,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError
 from glimpse.core.indexing import pipeline
+from glimpse.core.indexing.check import CheckReport
 from glimpse.core.jobs import Progress
 from glimpse.ui import preferences as prefs
 from glimpse.ui import resources
@@ -77,6 +80,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self._closed = False
         self._errors_dialog: ErrorsDialog | None = None
+        self.check_result: QMessageBox | None = None  # the last check's report, while shown
 
         self._build_actions()
         self._build_tabs()
@@ -107,6 +111,9 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("Open", "open", None, lambda: self.search_tab.open_selected())
         self.reveal_action = self._action("Show in folder", "folder", None, lambda: self.search_tab.reveal_selected())
         self.errors_action = self._action("Unreadable files…", "warning", None, self.show_errors)
+        self.check_action = self._action("Check library…", "warning", "Ctrl+Shift+K", self.check_library)
+        self.check_action.setStatusTip("Verify the catalog and every stored vector; repair what is damaged")
+        self.files_action = self._action("Files Glimpse could not use…", "warning", None, self.show_errors)
 
     def _build_tabs(self) -> None:
         self.search_tab = SearchTab(
@@ -148,6 +155,18 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.search_tab.search)
         bar.addAction(self.similar_action)
         bar.addAction(self.settings_action)
+        # Library upkeep, rarely needed: behind one button, not on the bar itself.
+        menu = QMenu(self)
+        menu.addAction(self.add_folder_action)
+        menu.addAction(self.check_action)
+        menu.addAction(self.files_action)
+        self.library_button = QToolButton()
+        self.library_button.setObjectName("libraryMenuButton")
+        self.library_button.setText("Library")
+        self.library_button.setToolTip("Library: add a folder, check the library, files it could not use")
+        self.library_button.setMenu(menu)
+        self.library_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(self.library_button)
 
     def _on_tab_changed(self, _index: int) -> None:
         """Esc, Ctrl+V and Ctrl+L belong to the labeler's text boxes on the other tabs."""
@@ -199,6 +218,8 @@ class MainWindow(QMainWindow):
         c.indexFailed.connect(self._on_index_failed)
         c.pausedChanged.connect(self._on_paused_changed)
         c.errorsLoaded.connect(self._on_errors_loaded)
+        c.checkFinished.connect(self._on_check_finished)
+        c.checkFailed.connect(lambda text: self._show_check_result(False, text))
         c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     def _restore(self) -> None:
@@ -394,6 +415,34 @@ class MainWindow(QMainWindow):
         self._errors_dialog.show()
         self._errors_dialog.raise_()
         self.controller.load_errors()
+
+    def check_library(self) -> None:
+        if self.controller.library is None:
+            return
+        self.check_action.setEnabled(False)
+        self.statusBar().showMessage("Checking the library…")
+        self.controller.check_library()
+
+    def _on_check_finished(self, report: CheckReport) -> None:
+        lines = [f"Checked {report.photos:,} photos and {report.vectors:,} stored vectors "
+                 f"in {report.seconds:.1f} s."]
+        if not report.findings:
+            lines.append("The library is sound: nothing to repair.")
+        for f in report.findings:
+            mark = "Repaired" if f.repaired else ("To do" if f.note else "Damaged")
+            lines.append(f"• {mark}: {f.message}")
+        if report.needs_index:
+            lines.append("Encoding and reading again what needs it now (see the status bar).")
+        self._show_check_result(report.sound, "\n".join(lines))
+
+    def _show_check_result(self, sound: bool, text: str) -> None:
+        self.check_action.setEnabled(True)
+        self.statusBar().clearMessage()
+        box = QMessageBox(QMessageBox.Icon.Information if sound else QMessageBox.Icon.Warning,
+                          "Check library", text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("checkResult")
+        box.open()  # not exec(): the window and its indexing carry on meanwhile
+        self.check_result = box
 
     def _on_errors_loaded(self, rows: list[tuple[str, str]]) -> None:
         if self._errors_dialog is not None:

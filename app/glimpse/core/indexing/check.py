@@ -120,8 +120,8 @@ def check_catalog(
         report.vectors += read
         if bad:
             report.findings.append(Finding(
-                f"{bad} stored vectors of {mid} are damaged (cut short, another model's, or not "
-                "numbers)" + ("; removed, and those photos are encoded again." if repair
+                f"{bad} stored vector{'s' if bad != 1 else ''} of {mid} "
+                f"{'are' if bad != 1 else 'is'} damaged (cut short, another model's, or not numbers)" + ("; removed, and those photos are encoded again." if repair
                              else ": `glimpse check` removes them so they are encoded again."),
                 bad, repaired=repair, needs_index=repair and mid == model_id))
     known = catalog.known_model(model_id)
