@@ -3,10 +3,14 @@
     PYTHONPATH=app python scripts/fault_injection.py [--trials 50] [--seed 1]
 
 Runs tests/test_faults.py with -m faults_long (50 random kill -9 trials on one
-library, a watch storm of 2,000 created / 500 renamed / 500 deleted files),
-the deterministic pause-point kills, and tests/test_bad_inputs.py, collecting
+library with every pass on, a watch storm of 2,000 created / 500 renamed / 500
+deleted files), the deterministic pause-point kills (migration, vector commit,
+text and face pass commits), damaged vectors, odd files, a full disk during
+each signal pass, and tests/test_bad_inputs.py, collecting
 what each test measured; then prints trials run / killed / recovered, inputs
-tried / handled, the storm's settle time and the watcher's idle CPU.
+tried / handled (by phase for the kills), the storm's settle time and the
+watcher's idle CPU. After every kill the re-run must finish every stage and
+`glimpse check` must find nothing damaged or left undone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=50, help="random kill -9 trials (default 50)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="only the default-size tests")
+    parser.add_argument("--skip-storm", action="store_true",
+                        help="leave out the full-size watch storm (2,000 files; many minutes)")
     args = parser.parse_args()
     report = Path(tempfile.mkdtemp(prefix="glimpse-faults-")) / "report.jsonl"
     env = {
@@ -40,6 +46,8 @@ def main() -> int:
     if not args.quick:
         cmd += ["--deselect", "tests/test_faults.py::test_kill9_at_random_moments_then_rerun_recovers",
                 "--deselect", "tests/test_faults.py::test_watch_storm_settles_and_idles"]
+    if args.skip_storm:
+        cmd += ["--deselect", "tests/test_faults.py::test_watch_storm_full_size"]
     rc = subprocess.call(cmd, cwd=ROOT, env=env)
     rows = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
     print()
@@ -58,6 +66,12 @@ def summarise(rows: list[dict]) -> str:
             f"({len(kills) - len(killed)} finished first), "
             f"{sum(t['recovered'] for t in kills)}/{len(kills)} recovered"
         )
+        phases: dict[str, list[dict]] = {}
+        for t in killed:
+            phases.setdefault(t.get("phase") or "starting", []).append(t)
+        for phase, ts in sorted(phases.items(), key=lambda kv: -len(kv[1])):
+            out.append(f"  killed while {phase!r}: {len(ts)}, "
+                       f"{sum(t['recovered'] for t in ts)} recovered")
     for r in rows:
         if r["test"].startswith("kill9-") and not r["test"].startswith("kill9-random"):
             d = r["data"]
@@ -74,9 +88,11 @@ def summarise(rows: list[dict]) -> str:
             )
     queries = [r["data"] for r in rows if r["test"].startswith("inputs-query")]
     for r in rows:
-        if r["test"].startswith("inputs-") and not r["test"].startswith("inputs-query"):
+        name = r["test"]
+        if name.startswith(("inputs-", "damage-", "full-disk-")) and not name.startswith("inputs-query"):
             d = r["data"]
-            out.append(f"{r['test'][7:]}: {d['handled']}/{d['tried']} handled ({', '.join(d['kinds'])})")
+            shown = name[7:] if name.startswith("inputs-") else name
+            out.append(f"{shown}: {d['handled']}/{d['tried']} handled ({', '.join(d['kinds'])})")
     if queries:
         out.append(
             f"queries: {sum(q['handled'] for q in queries)}/{sum(q['tried'] for q in queries)} "

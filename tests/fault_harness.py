@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -49,8 +50,9 @@ def photo_files(folder: Path) -> set[str]:
     return {str(p) for p in folder.rglob("*.jpg") if p.is_file()}
 
 
-def check_library(lib: Path, folder: Path, search: bool = True) -> list[str]:
-    """Everything wrong with the library after a recovery run (empty: all good)."""
+def check_library(lib: Path, folder: Path, search: bool = True, passes: bool = False) -> list[str]:
+    """Everything wrong with the library after a recovery run (empty: all good).
+    `passes`: every signal must also have read every photo (the run was a full one)."""
     problems: list[str] = []
     db = sqlite3.connect(f"file:{lib / 'catalog.sqlite'}?mode=ro", uri=True)
     try:
@@ -84,6 +86,8 @@ def check_library(lib: Path, folder: Path, search: bool = True) -> list[str]:
         problems.append(f"models in catalog: {model_ids}")
     else:
         problems += _check_index_file(lib, model_ids[0], live_ids)
+    if not problems:
+        problems += _glimpse_check(lib, passes)
     if search and not problems:
         from glimpse.core.library import Library
 
@@ -92,6 +96,16 @@ def check_library(lib: Path, folder: Path, search: bool = True) -> list[str]:
         if len(hits) != min(5, len(on_disk)) or not {h.path for h in hits} <= on_disk:
             problems.append(f"search gave {len(hits)} hits")
     return problems
+
+
+def _glimpse_check(lib: Path, passes: bool) -> list[str]:
+    """What `glimpse check --no-repair` finds: damage, and (with `passes`) work left undone."""
+    from glimpse.core.library import Library
+
+    with Library(lib, model=TINY_MODEL) as library:
+        report = library.check(repair=False)
+    return [f"glimpse check: {f.message}" for f in report.findings
+            if f.open or (passes and f.needs_index)]
 
 
 def _check_index_file(lib: Path, model_id: str, live_ids: list[int]) -> list[str]:
@@ -115,6 +129,7 @@ class TrialResult:
     how: str  # "random Xs after model ready" or "pause:<point>"
     killed: bool  # False when the run finished before the kill came
     recovered: bool
+    phase: str = ""  # what the run was doing when killed ("Encoding", "Reading text in")
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -148,6 +163,16 @@ class _Lines:
         with self._cond:
             self.lines.append("")  # EOF marker
             self._cond.notify_all()
+
+    def last_phase(self) -> str:
+        """The stage named by the last progress line ("Reading text in 4/24 ..." ->
+        "Reading text in"), "starting" before the first one."""
+        with self._cond:
+            for line in reversed(self.lines):
+                words = re.match(r"([A-Za-z][A-Za-z +,]*?) \d+/\d+ ", line)
+                if words:
+                    return words.group(1)
+        return "starting"
 
     def wait_for(self, text: str, timeout: float) -> bool:
         with self._cond:
@@ -199,11 +224,12 @@ def kill_trial(
         if proc.poll() is None:
             proc.kill()
         mark.unlink(missing_ok=True)
+    phase = lines.last_phase() if killed else ""
     rerun = glimpse("index", "--batch-size", "8", lib=lib)
     problems = [] if rerun.returncode == 0 else [f"re-run failed: {rerun.stderr[-500:]}"]
     if not problems:
-        problems = check_library(lib, folder)
-    return TrialResult(how, killed, not problems, problems, time.monotonic() - start)
+        problems = check_library(lib, folder, passes=True)
+    return TrialResult(how, killed, not problems, phase, problems, time.monotonic() - start)
 
 
 def timed_full_run(lib: Path, folder: Path) -> float:

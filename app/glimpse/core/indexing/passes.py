@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from glimpse.core.errors import EngineUnavailable, GlimpseError, ImageDecodeError
+from glimpse.core.faults import pause_point
 from glimpse.core.jobs import CancelToken, Progress, ProgressCallback
 from glimpse.core.media import imaging, video
 from glimpse.core.signals.base import CatalogPass, PassReport
@@ -85,6 +86,8 @@ def run_passes(
                     p.store(catalog, db, row, result)
                 key = catalog.pass_key(row.fingerprint, row.path, p.by_path)
                 catalog.mark_pass_done(db, p.name, p.version, row.id, key, error)
+            for name in dict.fromkeys(p.name for p, *_ in batch):
+                pause_point(f"pass:{name}")  # the batch written, not yet committed
         batch.clear()
 
     for n, row in enumerate(ordered, 1):
