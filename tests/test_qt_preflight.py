@@ -210,6 +210,24 @@ def test_a_damaged_library_is_named_with_the_command_that_reinstalls_it(tmp_path
     assert q.damaged_library("libxcb-cursor.so.0: cannot open shared object file") is None
 
 
+def test_a_library_that_crashes_the_loader_is_named_and_the_preflight_survives(tmp_path: Path) -> None:
+    """Some cuts make the loader itself fault (SIGBUS reading past the file's end);
+    the load runs in a child, so this process lives to name the file."""
+    real = next((Path(p) for p in glob.glob("/usr/lib/*/libc.so.6") + glob.glob("/lib*/libc.so.6")), None)
+    if real is None:
+        pytest.skip("no libc.so.6 to damage a copy of")
+    outcomes = {}
+    for size in (2_000, 4_000, 8_000, 20_000):
+        cut = tmp_path / f"libcut{size}.so.1"
+        cut.write_bytes(real.read_bytes()[:size])
+        error = q.dlopen_error(cut)
+        assert error, size  # never "loads": each cut is damaged
+        assert q.damaged_library(error) == cut, error  # and named, with its path
+        outcomes[size] = error
+    # A library that is fine still loads through the child.
+    assert q.dlopen_error(real) is None
+
+
 @pytest.mark.skipif(shutil.which("dpkg") is None, reason="needs dpkg (Debian/Ubuntu)")
 def test_the_owning_package_of_a_system_library_comes_from_dpkg() -> None:
     owned = next((Path(p) for p in glob.glob("/usr/lib/*/libc.so.6") if Path(p).is_file()), None)

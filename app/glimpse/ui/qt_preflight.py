@@ -247,17 +247,44 @@ def missing_libraries(path: Path, system_dirs: Iterable[str] | None = None, limi
     return missing
 
 
-def dlopen_error(path: Path) -> str | None:
+# Loads one library in a child process and prints the loader's error, if any.
+_DLOPEN_CHILD = (
+    "import ctypes, os, sys\n"
+    "try:\n"
+    "    ctypes.CDLL(sys.argv[1], mode=os.RTLD_LAZY | getattr(os, 'RTLD_LOCAL', 0))\n"
+    "except OSError as exc:\n"
+    "    sys.stderr.write(str(exc)); sys.exit(3)\n"
+)
+
+
+def dlopen_error(path: Path, timeout_s: float = 20.0) -> str | None:
     """What the real loader says about `path`; None when it loads.
 
-    Loading a platform plugin that Qt will load moments later anyway is
-    harmless; nothing stays loaded when it fails.
+    The load runs in a child process: a damaged library can crash the loader
+    itself (a libc cut to 2,000 bytes gave SIGBUS), which in this process would
+    end the preflight before it could say anything. A child's Python start is
+    ~30 ms, once, before the window opens.
     """
     try:
-        ctypes.CDLL(str(path), mode=os.RTLD_LAZY | getattr(os, "RTLD_LOCAL", 0))
-    except OSError as exc:
-        return str(exc)
-    return None
+        child = subprocess.run([sys.executable, "-I", "-S", "-c", _DLOPEN_CHILD, str(path)],
+                               capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"{path}: loading it hung for {timeout_s:.0f} s (a damaged file, or a stuck disk)"
+    except OSError:  # no way to start a child: load it here, as Qt would anyway
+        try:
+            ctypes.CDLL(str(path), mode=os.RTLD_LAZY | getattr(os, "RTLD_LOCAL", 0))
+        except OSError as exc:
+            return str(exc)
+        return None
+    if child.returncode == 0:
+        return None
+    if child.returncode < 0:
+        import signal
+
+        name = signal.Signals(-child.returncode).name
+        return (f"{path}: loading it crashed the loader ({name}): the file, or a library "
+                "it needs, is damaged")
+    return child.stderr.strip() or f"{path}: the loader failed (exit status {child.returncode})"
 
 
 # --------------------------------------------------------- which plugin
@@ -359,7 +386,7 @@ def all_packages(family: str, platform: str = "xcb") -> list[str]:
 # What the loader says of a file that exists but is not a whole library (a
 # truncated download, a disk error, a file of another architecture).
 _DAMAGE = ("file too short", "cannot read file data", "invalid ELF header", "wrong ELF class", "ELF load command",
-           "not a dynamic executable", "unexpected reloc type")
+           "not a dynamic executable", "unexpected reloc type", "crashed the loader")
 _REINSTALL = {"apt": "sudo apt install --reinstall", "dnf": "sudo dnf reinstall",
               "pacman": "sudo pacman -S"}
 _OWNER_QUERY = {"apt": ["dpkg", "-S"], "dnf": ["rpm", "-qf", "--qf", "%{NAME}\\n"],
