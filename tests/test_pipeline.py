@@ -158,3 +158,36 @@ def _faces_in(lib: Path) -> int:
             return int(db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def test_signals_yield_to_newly_arrived_photos_then_resume_newest_first(  # type: ignore[no-untyped-def]
+    library, tmp_path: Path
+) -> None:
+    """Meaning first: when `yield_to` says photos wait, the signals stop after the
+    photo in hand (nothing read is lost); the next run encodes the newcomers and
+    reads them before the back catalogue (newest first)."""
+    folder = tmp_path / "photos"
+    for i in range(6):
+        make_photo(folder / f"old{i}.jpg", seed=i)
+    library.add_folder(folder)
+    library.index(only={"scan", "encode"})
+    calls = {"n": 0}
+
+    def new_photos_wait() -> bool:  # newcomers arrive while the third photo is read
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    report = library.index(only={"ocr"}, yield_to=new_photos_wait)
+    assert report.yielded and report.passes["ocr"].cancelled
+    read_first = library.signal_progress()
+    ocr = next(s for s in read_first if s.name == "ocr")
+    assert 0 < ocr.done < 6  # what was read is kept; the rest waits
+    for i in range(3):
+        make_photo(folder / f"new{i}.jpg", seed=100 + i)
+    order: list[str] = []
+    report = library.index(skip={"faces", "own-words"},
+                           progress=lambda p: order.append(p.current or "") if p.phase == "ocr" else None)
+    assert not report.yielded and report.encode.encoded == 3
+    assert {Path(p).name for p in order[:3]} == {"new0.jpg", "new1.jpg", "new2.jpg"}
+    ocr = next(s for s in library.signal_progress() if s.name == "ocr")
+    assert ocr.done == ocr.total == 9

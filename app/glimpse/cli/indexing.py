@@ -138,10 +138,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
             announce_model(lib)
             token = CancelToken()
             lock = threading.Lock()
+            watching: list = []  # the watcher, once it runs: its queue says when photos wait
+
+            def new_photos_wait() -> bool:
+                return bool(watching) and watching[0].queue.waiting
 
             def reindex(paths: set[str] | None = None) -> None:
+                # Meaning first: text and faces give way as soon as new photos wait;
+                # the next round encodes those, then carries on reading.
                 with lock:
-                    report = lib.index(progress=ProgressPrinter(), cancel=token, skip=skip)
+                    report = lib.index(progress=ProgressPrinter(), cancel=token, skip=skip,
+                                       yield_to=new_photos_wait)
                 s, e = report.scan, report.encode
                 changed = s.added + s.changed + s.moved + s.copied + s.removed
                 found = "".join(
@@ -157,6 +164,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 for r in report.passes.values():
                     if r.error:
                         print(f"error: {r.error}", file=sys.stderr, flush=True)
+                if report.yielded:
+                    print(f"{time.strftime('%H:%M:%S')}  new photos arrived: encoding them first; "
+                          "text and faces carry on after", flush=True)
 
             reindex()
             from glimpse.core.service import SearchService
@@ -166,6 +176,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             watcher = FolderWatcher(
                 folders, reindex, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr)
             )
+            watching.append(watcher)
             watcher.start()
             print(f"Watching {len(folders)} folder(s); press Ctrl-C to stop.", flush=True)
             stop = threading.Event()

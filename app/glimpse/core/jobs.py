@@ -46,6 +46,36 @@ class CancelToken:
         return self.cancelled
 
 
+class YieldingToken(CancelToken):
+    """A job's token for work that gives way: it stops when the parent is cancelled
+    (and pauses with it), and also as soon as `should_yield()` says newer work waits,
+    so that work runs first (meaning before text and faces: core/indexing/pipeline.py).
+    A stop because of yielding leaves `yielded` True; the stopped work resumes later."""
+
+    def __init__(self, parent: CancelToken | None, should_yield: Callable[[], bool]) -> None:
+        super().__init__()
+        self._parent = parent
+        self._should_yield = should_yield
+        self.yielded = False
+
+    @property
+    def cancelled(self) -> bool:
+        if self._cancelled.is_set() or (self._parent is not None and self._parent.cancelled):
+            return True
+        if not self.yielded and self._should_yield():
+            self.yielded = True
+        return self.yielded
+
+    @property
+    def paused(self) -> bool:
+        return self._parent is not None and self._parent.paused
+
+    def checkpoint(self) -> bool:
+        if self._parent is not None and self._parent.checkpoint():
+            return True
+        return self.cancelled
+
+
 @dataclass(frozen=True)
 class Progress:
     phase: str  # "scan" or "encode"

@@ -402,13 +402,14 @@ class Library:
         skip: Collection[str] = (),
         only: Collection[str] | None = None,
         before_stage: Callable[[pipeline.Stage], None] | None = None,
+        yield_to: Callable[[], bool] | None = None,
     ) -> IndexReport:
         """Run the indexing pipeline (core/indexing/pipeline.py): scan every watched
         folder, encode what is new, then every signal in its order. `skip`: switches
         turned off ("ocr", "faces"); `only`: just these stages ("ocr" for `glimpse ocr`)."""
         with self.writer.hold():
             return pipeline.run(self, progress, cancel, spec, skip, only, batch_size, workers,
-                                before_stage)
+                                before_stage, yield_to)
 
     def pending_count(self, spec: ModelSpec | None = None) -> int:
         """Photos still lacking a vector for the model (the current one by default)."""

@@ -71,7 +71,9 @@ def run_passes(
             for p in group}
     every = set().union(*todo.values()) if todo else set()
     rows = catalog.photos_by_ids(every)
-    ordered = sorted(rows.values(), key=lambda r: r.path)
+    # Newest first (the highest ids arrived last): a photo just copied in gets its
+    # text and faces before the back catalogue does.
+    ordered = sorted(rows.values(), key=lambda r: -r.id)
     phase = PHASE_JOIN.join(p.name for p in group)
     start = time.monotonic()
     batch: list[tuple[CatalogPass, PhotoRow, Any, str | None]] = []

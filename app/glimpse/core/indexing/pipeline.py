@@ -27,7 +27,7 @@ from glimpse.core.errors import GlimpseError
 from glimpse.core.indexing.encode import EncodeReport
 from glimpse.core.indexing.passes import PHASE_JOIN, run_passes
 from glimpse.core.indexing.scan import ScanReport
-from glimpse.core.jobs import CancelToken, ProgressCallback
+from glimpse.core.jobs import CancelToken, ProgressCallback, YieldingToken
 from glimpse.core.signals.base import CatalogPass, Engines, PassReport, SignalStage
 from glimpse.core.signals.registry import signal_stages, switch_of
 from glimpse.core.storage.catalog import Catalog
@@ -93,6 +93,7 @@ class IndexReport:
     scan: ScanReport = field(default_factory=ScanReport)
     encode: EncodeReport = field(default_factory=EncodeReport)
     passes: dict[str, PassReport] = field(default_factory=dict)  # by signal name, in run order
+    yielded: bool = False  # the signals stopped for newer photos (pipeline.run's yield_to)
 
     @property
     def cancelled(self) -> bool:
@@ -140,9 +141,14 @@ def run(
     batch_size: int | None = None,
     workers: int | None = None,
     before_stage: Callable[[Stage], None] | None = None,
+    yield_to: Callable[[], bool] | None = None,
 ) -> IndexReport:
     """Run the selected stages in order; a cancel stops after the batch in flight.
     `before_stage` hears of each stage as it starts (the CLI names the model it loads).
+    `yield_to`: says when newer photos wait (a watcher's queue); the background
+    stages (the signals after meaning) then stop after the photo in hand, so
+    the caller's next run makes the new photos searchable by meaning first;
+    `report.yielded` says so, and the signals resume where they stopped.
 
     A signal that fails as a whole (its model cannot load) is reported in its
     PassReport.error and the others still run: photos stay searchable by meaning."""
@@ -165,7 +171,9 @@ def run(
             return report
     signals = [s for s in chosen if s.signal is not None]
     if signals:
-        report.passes = run_signals(host, signals, progress, cancel, spec, starting)
+        token = YieldingToken(cancel, yield_to) if yield_to is not None else cancel
+        report.passes = run_signals(host, signals, progress, token, spec, starting)
+        report.yielded = isinstance(token, YieldingToken) and token.yielded
     return report
 
 

@@ -47,6 +47,12 @@ class ChangeQueue:
             self._last = now
             self._cond.notify_all()
 
+    @property
+    def waiting(self) -> bool:
+        """Changes have arrived that no batch has taken yet."""
+        with self._cond:
+            return self._first is not None
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
