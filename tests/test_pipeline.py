@@ -191,3 +191,20 @@ def test_signals_yield_to_newly_arrived_photos_then_resume_newest_first(  # type
     assert {Path(p).name for p in order[:3]} == {"new0.jpg", "new1.jpg", "new2.jpg"}
     ocr = next(s for s in library.signal_progress() if s.name == "ocr")
     assert ocr.done == ocr.total == 9
+
+
+def test_the_cli_says_once_when_photos_are_searchable_and_the_signals_follow() -> None:
+    import io
+
+    from glimpse.cli.common import ProgressPrinter
+    from glimpse.core.jobs import Progress
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    for phase in ("scan", "encode", "own_words", "ocr+faces"):
+        printer(Progress(phase, 3, 3, 1.0, 0.0))
+    lines = out.getvalue().splitlines()
+    said = [i for i, line in enumerate(lines) if line.startswith("Searchable by meaning now")]
+    assert len(said) == 1
+    assert lines[said[0] - 1].startswith("Encoding 3/3")  # after meaning, before the signals
+    assert lines[said[0] + 1].startswith("Reading the names and descriptions of 3/3")

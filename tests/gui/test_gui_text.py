@@ -121,7 +121,8 @@ def test_reading_text_shows_progress_and_gives_way_to_encoding(qtbot, make_windo
     text = first.args[0].report.passes["ocr"]
     # The pause lands after the photo in hand (progress reaches the GUI a little late).
     assert text.cancelled and text.done >= 1 and text.remaining >= 1
-    assert labels[0].startswith("Reading text and looking for faces in ") and "/ 3 photos" in labels[0]
+    assert labels[0].startswith("Searchable now · Reading text and looking for faces in ")
+    assert "/ 3 photos (" in labels[0]
     with qtbot.waitSignal(c.indexFinished, timeout=INDEX_TIMEOUT_MS * 2) as second:
         pass  # the rerun starts by itself and finishes the reading
     rest = second.args[0].report.passes["ocr"]

@@ -31,14 +31,21 @@ class ProgressPrinter:
         self.tty = self.stream.isatty()
         self._last = 0.0
         self._phase = ""
+        self._said_searchable = False
 
     def __call__(self, p: Progress) -> None:
         now = time.monotonic()
         final = p.done >= p.total
         if not final and now - self._last < (0.2 if self.tty else 5.0) and p.phase == self._phase:
             return
+        from glimpse.core.indexing.pipeline import describe, is_background  # loaded by now
+
+        if p.phase != self._phase and is_background(p.phase) and not self._said_searchable:
+            self._said_searchable = True
+            self.stream.write(("\n" if self.tty and self._phase else "")
+                              + "Searchable by meaning now; the signals below follow "
+                              "(Ctrl-C stops them; the next run resumes).\n")
         self._last, self._phase = now, p.phase
-        from glimpse.core.indexing.pipeline import describe  # the engine is loaded by now
 
         label, unit = describe(p.phase)
         pct = 100.0 * p.done / p.total if p.total else 100.0

@@ -168,16 +168,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     print(f"{time.strftime('%H:%M:%S')}  new photos arrived: encoding them first; "
                           "text and faces carry on after", flush=True)
 
-            reindex()
-            from glimpse.core.service import SearchService
-
-            service = SearchService(lib)  # searches from other commands are answered from memory
-            serving = service.start()
+            # The watcher starts before the first round, so photos that arrive while
+            # it reads the back catalogue's text are noticed and encoded first.
             watcher = FolderWatcher(
                 folders, reindex, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr)
             )
             watching.append(watcher)
             watcher.start()
+            try:
+                reindex()
+            except BaseException:
+                watcher.stop()
+                raise
+            from glimpse.core.service import SearchService
+
+            service = SearchService(lib)  # searches from other commands are answered from memory
+            serving = service.start()
             print(f"Watching {len(folders)} folder(s); press Ctrl-C to stop.", flush=True)
             stop = threading.Event()
             next_check = time.monotonic() + OFFLINE_RECHECK_S

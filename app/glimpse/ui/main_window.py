@@ -289,7 +289,10 @@ class MainWindow(QMainWindow):
 
     def _on_index_progress(self, p: Progress) -> None:
         verb, unit = pipeline.describe(p.phase)
-        parts = [f"{verb} {p.done:,} / {p.total:,} {unit}"]
+        pct = f" ({100 * p.done // max(1, p.total)}%)" if p.total else ""
+        parts = [f"{verb} {p.done:,} / {p.total:,} {unit}{pct}"]
+        if pipeline.is_background(p.phase):  # meaning is done: say so before the slow part
+            parts.insert(0, "Searchable now")
         if p.phase != "scan" and p.rate > 0:
             parts.append(f"{p.rate:.1f} photos/s")
         eta = format_eta(p.eta_s) if p.phase != "scan" else ""
