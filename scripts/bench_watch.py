@@ -61,10 +61,12 @@ def run_once(app: Path, model: str, busy: list[Path], new: list[Path], timeout_s
     proc = subprocess.Popen([sys.executable, "-m", "glimpse", "watch", str(folder)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     started = threading.Event()
+    lines: list[str] = []
 
     def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
+            lines.append(line)
             if line.startswith("Watching"):
                 started.set()
 
@@ -92,7 +94,9 @@ def run_once(app: Path, model: str, busy: list[Path], new: list[Path], timeout_s
             if texts == len(paths):
                 text_s = now
             time.sleep(0.25)
-        return {"meaning_s": meaning_s, "text_s": text_s}
+        return {"meaning_s": meaning_s, "text_s": text_s,
+                "rounds": sum(" new, " in line for line in lines),
+                "yields": sum("new photos arrived" in line for line in lines)}
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -126,7 +130,8 @@ def main() -> int:
         results[name] = r
         print(f"{name}: {args.new} photos copied in while {args.busy} were being read: all searchable "
               f"by meaning after {fmt(r['meaning_s'], args.timeout)}, their text read after "
-              f"{fmt(r['text_s'], args.timeout)}", flush=True)
+              f"{fmt(r['text_s'], args.timeout)} ({r['rounds']} watch rounds reported, "
+              f"{r['yields']} of them gave way to new photos)", flush=True)
     if "baseline" in results:
         b, t = results["baseline"]["meaning_s"], results["this"]["meaning_s"]
         if b and t:
