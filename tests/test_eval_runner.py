@@ -123,7 +123,7 @@ def test_ranks_match_an_independent_exact_computation(indexed, tmp_path: Path) -
 
 
 def test_single_photo_library_ranks_every_query_first(library, tmp_path: Path) -> None:
-    """With one photo in the gallery the target is rank 1 whatever the model: recall@1 = 1."""
+    """With one photo in the gallery the target is rank 1 whatever the model: hit@1 = 1."""
     from conftest import make_photo
 
     make_photo(tmp_path / "one" / "only.jpg", seed=5)
@@ -131,7 +131,7 @@ def test_single_photo_library_ranks_every_query_first(library, tmp_path: Path) -
     set_path = write_set(tmp_path / "set.csv", [("only.jpg", "anything at all", "more words")])
     result = run_evaluation(library, set_path, [TINY], tmp_path / "out", fuse=False)
     for summary in result.summaries.values():
-        assert summary.recall_at[1] == 1.0 and summary.mrr == 1.0
+        assert summary.hit_at[1] == 1.0 and summary.mrr == 1.0
 
 
 def test_moved_photo_found_by_fingerprint(indexed, photo_dir: Path, tmp_path: Path) -> None:
@@ -232,4 +232,4 @@ def test_real_checkpoint_on_captioned_photos(tmp_path: Path) -> None:
     )
     doc = json.loads((out / "summary.json").read_text("utf-8"))
     (res,) = [r for r in doc["results"] if r["label_type"] == "short"]
-    assert res["recall_at"]["10"] > 0.3  # chance is 10/100
+    assert res["hit_at"]["10"] > 0.3  # chance is 10/100

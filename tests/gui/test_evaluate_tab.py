@@ -60,8 +60,14 @@ def test_runs_and_shows_table_and_plots(qtbot, tab, setup, tmp_path: Path) -> No
     assert model.rowCount() == 6
     assert model.index(0, 0).data() == TINY
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    for name in ("R@1", "R@100", "Median rank", "MRR", "nDCG@10", "P@3", "F1@20"):
+    for name in ("hit@1", "Median rank", "MRR"):
         assert name in headers
+    # Known-item measures under their own names, each once; none named after the
+    # judged-set measures, and no hit@k for k beyond the gallery (100% by construction).
+    assert len(headers) == len(set(headers))
+    assert not [h for h in headers if h.startswith(("R@", "P@", "F1@", "nDCG"))]
+    shown_ks = [int(h[4:]) for h in headers if h.startswith("hit@")]
+    assert shown_ks and max(shown_ks) <= result.gallery_size < 50
     assert "exact" in tab.summary_label.text()
     assert "empty long label" in tab.summary_label.text()
     assert "rrf(" in tab.summary_label.text()

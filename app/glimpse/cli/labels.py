@@ -130,33 +130,26 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def format_result(result) -> str:  # type: ignore[no-untyped-def]
     """The human summary printed by `glimpse eval` (also handy in tests and logs)."""
-    from glimpse.evaluation.metrics import NDCG_KS, PRF_KS, RECALL_KS
+    from glimpse.evaluation.metrics import visible_hit_ks
 
     pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    ks = visible_hit_ks(result.gallery_size)
     keys = [(m, lt) for m in list(dict.fromkeys(k[0] for k in result.summaries))
             for lt in result.label_types if (m, lt) in result.summaries]
-    head = ["model", "labels", "n"] + [f"R@{k}%" for k in RECALL_KS] + [
-        "median", "mean", "MRR"] + [f"nDCG@{k}" for k in NDCG_KS]
+    head = ["model", "labels", "n"] + [f"hit@{k}%" for k in ks] + ["median rank", "mean rank", "MRR"]
     rows = []
     for m, lt in keys:
         s = result.summaries[(m, lt)]
-        rows.append([m, lt, str(s.n_queries)] + [pct(s.recall_at[k]) for k in RECALL_KS] + [
-            f"{s.median_rank:g}", f"{s.mean_rank:.1f}", f"{s.mrr:.4f}"] + [
-            f"{s.ndcg_at[k]:.4f}" for k in NDCG_KS])
+        rows.append([m, lt, str(s.n_queries)] + [pct(s.hit_at[k]) for k in ks] + [
+            f"{s.median_rank:g}", f"{s.mean_rank:.1f}", f"{s.mrr:.4f}"])
     out = [
         f"Gallery: {result.gallery_size} photos; search: {result.search}.",
         "Queries: " + ", ".join(f"{lt} {n}" for lt, n in result.n_queries.items()) + ".",
     ]
     for (lt, reason), count in sorted(result.skip_counts().items()):
         out.append(f"Skipped {count} {lt} queries: {reason}.")
-    out += ["", _table(head, rows), ""]
-    head2 = ["model", "labels"] + [f"P/R/F1@{k}" for k in PRF_KS]
-    rows2 = []
-    for m, lt in keys:
-        s = result.summaries[(m, lt)]
-        rows2.append([m, lt] + [
-            f"{s.precision_at[k]:.3f}/{s.recall_at[k]:.3f}/{s.f1_at[k]:.3f}" for k in PRF_KS])
-    out += [_table(head2, rows2)]
+    out += ["", "Known-item measures (one intended photo per query): hit@k = % found within "
+            "the top k, MRR = mean 1/rank.", _table(head, rows)]
     if result.fusion:
         out.append("")
         out.append("Rank fusion (RRF, k=60); 'beats' = higher MRR than the better single model:")
@@ -244,7 +237,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_label)
 
     help_text = ("Evaluate models on a label set: rank of each labeled photo under exact search, "
-                 "recall@k, MRR, nDCG, P/R/F1@k, rank fusion; CSV, JSON and PNG plots.")
+                 "hit@k, MRR, rank fusion; CSV, JSON and PNG plots.")
     p = sub.add_parser("eval", parents=[common], help=help_text, description=help_text)
     p.add_argument("set", help="label set CSV (or where to create it with --import-captions)")
     p.add_argument("--models", nargs="+", metavar="MODEL",

@@ -36,7 +36,7 @@ def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
 def _legend_label(name: str, ranks: npt.NDArray[Any]) -> str:
     """Model name plus the two numbers people ask for first."""
     s = summarize(ranks)
-    return f"{name}  (R@1 {100 * s.recall_at[1]:.1f}%, R@10 {100 * s.recall_at[10]:.1f}%)"
+    return f"{name}  (hit@1 {100 * s.hit_at[1]:.1f}%, hit@10 {100 * s.hit_at[10]:.1f}%)"
 
 
 def _draw_curve(ax: Axes, ranks: npt.ArrayLike, gallery_size: int, **style: Any) -> None:

@@ -82,8 +82,8 @@ class FusionVerdict:
     best_single: str
     fused_mrr: float
     best_single_mrr: float
-    fused_recall_at_10: float
-    best_single_recall_at_10: float
+    fused_hit_at_10: float
+    best_single_hit_at_10: float
 
     @property
     def beats(self) -> bool:
@@ -97,8 +97,8 @@ class FusionVerdict:
             "best_single": self.best_single,
             "fused_mrr": self.fused_mrr,
             "best_single_mrr": self.best_single_mrr,
-            "fused_recall_at_10": self.fused_recall_at_10,
-            "best_single_recall_at_10": self.best_single_recall_at_10,
+            "fused_hit_at_10": self.fused_hit_at_10,
+            "best_single_hit_at_10": self.best_single_hit_at_10,
             "beats_best_single": self.beats,
         }
 
@@ -107,8 +107,8 @@ class FusionVerdict:
         return (
             f"{self.label_type}: {self.fused} {verdict} the better single model "
             f"{self.best_single} (MRR {self.fused_mrr:.4f} vs {self.best_single_mrr:.4f}; "
-            f"R@10 {100 * self.fused_recall_at_10:.1f}% vs "
-            f"{100 * self.best_single_recall_at_10:.1f}%)"
+            f"hit@10 {100 * self.fused_hit_at_10:.1f}% vs "
+            f"{100 * self.best_single_hit_at_10:.1f}%)"
         )
 
 
@@ -326,7 +326,7 @@ def _verdict(
     sa, sb, sf = (metrics.summarize(results[(m, lt)]) for m in (a, b, fused))
     best, sbest = (a, sa) if sa.mrr >= sb.mrr else (b, sb)
     return FusionVerdict(
-        lt, a, b, fused, best, sf.mrr, sbest.mrr, sf.recall_at[10], sbest.recall_at[10]
+        lt, a, b, fused, best, sf.mrr, sbest.mrr, sf.hit_at[10], sbest.hit_at[10]
     )
 
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from glimpse.core.errors import GlimpseError
-from glimpse.evaluation.metrics import NDCG_KS, PRF_KS, RECALL_KS
+from glimpse.evaluation.metrics import HIT_KS, visible_hit_ks
 from glimpse.evaluation.runner import EvalProgress, EvalResult, run_evaluation
 from glimpse.ui.workers import Worker, WorkerPool
 
@@ -43,41 +43,39 @@ if TYPE_CHECKING:
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def _columns() -> list[tuple[str, Any]]:
-    """(header, function of (model, label type, Summary) -> cell text)."""
+def _columns(gallery_size: int | None = None) -> list[tuple[str, Any]]:
+    """(header, function of (model, label type, Summary) -> cell text).
+
+    Known-item measures only, under their own names (hit@k, ranks, MRR), each
+    once; hit@k for k above the gallery size is 100% by construction and is left out.
+    """
+    ks = HIT_KS if gallery_size is None else visible_hit_ks(gallery_size)
     cols: list[tuple[str, Any]] = [
         ("Model", lambda m, lt, s: m),
         ("Labels", lambda m, lt, s: lt),
         ("Queries", lambda m, lt, s: str(s.n_queries)),
     ]
-    cols += [(f"R@{k}", lambda m, lt, s, k=k: f"{100 * s.recall_at[k]:.1f}%") for k in RECALL_KS]
+    cols += [(f"hit@{k}", lambda m, lt, s, k=k: f"{100 * s.hit_at[k]:.1f}%") for k in ks]
     cols += [
         ("Median rank", lambda m, lt, s: f"{s.median_rank:g}"),
         ("Mean rank", lambda m, lt, s: f"{s.mean_rank:.1f}"),
         ("MRR", lambda m, lt, s: f"{s.mrr:.4f}"),
     ]
-    cols += [(f"nDCG@{k}", lambda m, lt, s, k=k: f"{s.ndcg_at[k]:.4f}") for k in NDCG_KS]
-    for k in PRF_KS:
-        cols += [
-            (f"P@{k}", lambda m, lt, s, k=k: f"{s.precision_at[k]:.3f}"),
-            (f"R@{k}", lambda m, lt, s, k=k: f"{s.recall_at[k]:.3f}"),
-            (f"F1@{k}", lambda m, lt, s, k=k: f"{s.f1_at[k]:.3f}"),
-        ]
     return cols
 
 
 class MetricsTableModel(QAbstractTableModel):
     """Rows: (model, label type) of an EvalResult; columns: every metric of the report."""
 
-    COLUMNS = _columns()
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[str, str, Any]] = []
+        self.columns = _columns()
 
     def set_result(self, result: EvalResult | None) -> None:
         self.beginResetModel()
         self._rows = []
+        self.columns = _columns(None if result is None else result.gallery_size)
         if result is not None:
             models = list(dict.fromkeys(m for m, _ in result.summaries))
             for m in models:
@@ -90,14 +88,14 @@ class MetricsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
+        return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             m, lt, s = self._rows[index.row()]
-            return self.COLUMNS[index.column()][1](m, lt, s)
+            return self.columns[index.column()][1](m, lt, s)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -108,7 +106,7 @@ class MetricsTableModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section][0]
+            return self.columns[section][0]
         return str(section + 1)
 
 
