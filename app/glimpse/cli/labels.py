@@ -14,6 +14,7 @@ from pathlib import Path
 
 from glimpse.cli.common import ProgressPrinter, interrupt_cancels, open_library
 from glimpse.core.errors import GlimpseError
+from glimpse.evaluation.judged import DEFAULT_RELEVANT_GRADE, FORMULAS
 
 # Terminal labeling commands, typed at the short-label prompt.
 _HELP = (
@@ -169,7 +170,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             if not args.images:
                 raise GlimpseError("--import-captions needs --images DIR (the captioned photos).")
             _import(lib, Path(args.import_captions), Path(args.images), set_path)
-        elif not set_path.is_file():
+        elif not set_path.is_file() and not args.judged:
             raise GlimpseError(f"Label set {set_path} does not exist.")
         specs = [ModelSpec.parse(m) for m in (args.models or [str(lib.spec)])]
         for spec in specs:
@@ -178,6 +179,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     f"WARNING: {spec} has RANDOM weights; its ranks will be near chance.\n"
                 )
         out = Path(args.out) if args.out else set_path.with_name(set_path.stem + "-eval")
+        if args.judged:
+            return _cmd_eval_judged(args, lib, set_path, specs, out)
         from glimpse.core.jobs import CancelToken
 
         token = CancelToken()
@@ -186,12 +189,126 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 result = run_evaluation(
                     lib, set_path, specs, out, label_types=args.labels,
                     fuse=not args.no_fuse, progress=_EvalPrinter(), cancel=token,
+                    folder=args.folder,
                 )
             except EvaluationCancelled as exc:
                 print(str(exc), file=sys.stderr)
                 return 130
         print(format_result(result))
         return 0
+
+
+# -- glimpse judge ----------------------------------------------------------------
+
+_JUDGE_KEYS = "Grade with one key: " + ", ".join(
+    f"{g} {name}" for g, name in enumerate(
+        ("not relevant", "slightly relevant", "relevant", "highly relevant", "very relevant"))
+) + "; s skip, q quit."
+
+
+def read_key(prompt: str) -> str:
+    """One key press without Enter on a terminal; a whole line otherwise (pipes, tests)."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.strip()[:1]
+    try:
+        import termios
+        import tty
+    except ImportError:  # Windows
+        import msvcrt
+
+        key = msvcrt.getwch()  # type: ignore[attr-defined,unused-ignore]
+    else:
+        fd = sys.stdin.fileno()
+        old = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            key = sys.stdin.read(1)
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+    print(key)
+    if key in ("\x04", "\x03"):  # Ctrl-D / Ctrl-C in cbreak mode
+        raise EOFError
+    return key
+
+
+def cmd_judge(args: argparse.Namespace, key_fn: Callable[[str], str] = read_key) -> int:
+    from glimpse.core.encoding.encoder import ModelSpec
+    from glimpse.evaluation.judging import start_judging
+
+    set_path = Path(args.set).expanduser()
+    if not set_path.is_file():
+        raise GlimpseError(f"Label set {set_path} does not exist.")
+    judged_path = Path(args.judged) if args.judged else set_path.with_name(set_path.stem + "-judged.csv")
+    with open_library(args) as lib:
+        specs = [ModelSpec.parse(m) for m in (args.models or [str(lib.spec)])]
+        session = start_judging(lib, set_path, judged_path, specs, label_types=args.labels,
+                                seed=args.seed, folder=args.folder, progress=_EvalPrinter())
+        print(f"Judged set {judged_path}: {session.done} of {session.total} pooled photos graded "
+              f"(top 20 of {len(specs)} models, shuffled; which model found a photo is not shown).")
+        print(_JUDGE_KEYS)
+        while (item := session.current) is not None:
+            print(f"\n[{session.done + 1}/{session.total}] query: {item.query}")
+            print(f"  photo: {item.abs_path or item.image}")
+            try:
+                key = key_fn("grade> ")
+            except EOFError:
+                key = "q"
+            if key == "q":
+                break
+            if key == "s":
+                session.skip()
+            elif key in "01234" and key:
+                session.grade(int(key))
+            else:
+                print("  Press 0-4, s or q.")
+        print(f"Stopped. {session.done} of {session.total} graded in {judged_path}.")
+        print(f"Next: glimpse eval {set_path} --judged {judged_path} --models ...")
+        return 0
+
+
+def format_judged(result) -> str:  # type: ignore[no-untyped-def]
+    """The judged-set table printed by `glimpse eval --judged`."""
+    from glimpse.evaluation.judged import NDCG_KS, PRF_KS
+
+    head = ["model", "category", "n"] + [f"P/R/F1@{k}" for k in PRF_KS] + [
+        f"nDCG@{k}" for k in NDCG_KS] + ["unjudged@20"]
+    rows = []
+    for (m, c), s in result.summaries.items():
+        rows.append([m, c, str(s.n_queries)] + [
+            f"{s.precision_at[k]:.3f}/{s.recall_at[k]:.3f}/{s.f1_at[k]:.3f}" for k in PRF_KS] + [
+            f"{s.ndcg_at[k]:.3f}" for k in NDCG_KS] + [f"{100 * s.unjudged_in_top:.0f}%"])
+    without = {m: s.n_without_relevant for (m, c), s in result.summaries.items() if c == "all"}
+    out = [f"Gallery: {result.gallery_size} photos; relevant = grade >= {result.relevant_grade}.",
+           _table(head, rows)]
+    if any(without.values()):
+        out.append(f"Left out (no relevant judged photo): {max(without.values())} queries.")
+    out += [f"Summary (JSON): {result.summary_json}"]
+    return "\n".join(out)
+
+
+def _cmd_eval_judged(args: argparse.Namespace, lib, set_path: Path, specs, out: Path) -> int:  # type: ignore[no-untyped-def]
+    from glimpse.core.jobs import CancelToken
+    from glimpse.evaluation.judging import label_set_queries, run_judged_evaluation
+    from glimpse.evaluation.runner import EvaluationCancelled
+
+    categories = label_set_queries(set_path, ("short", "long")) if set_path.is_file() else {}
+    token = CancelToken()
+    with interrupt_cancels(token):
+        try:
+            result = run_judged_evaluation(
+                lib, Path(args.judged), specs, out, relevant_grade=args.relevant_grade,
+                categories=categories, folder=args.folder, progress=_EvalPrinter(), cancel=token,
+            )
+        except EvaluationCancelled as exc:
+            print(str(exc), file=sys.stderr)
+            return 130
+    print(format_judged(result))
+    return 0
 
 
 # -- glimpse labels import ---------------------------------------------------------
@@ -225,6 +342,10 @@ def cmd_labels_import(args: argparse.Namespace) -> int:
 # -- registration ------------------------------------------------------------------
 
 
+_KNOWN_ITEM = ("Known-item measures (label sets, one intended photo per query, rank r): "
+               "hit@k = share of queries with r <= k; MRR = mean 1/r.")
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add `label`, `eval` and `labels import` to the CLI (called by `glimpse.cli.main.build_parser`)."""
     help_text = "Label photos in the terminal: one random photo at a time, short and long labels."
@@ -238,7 +359,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     help_text = ("Evaluate models on a label set: rank of each labeled photo under exact search, "
                  "hit@k, MRR, rank fusion; CSV, JSON and PNG plots.")
-    p = sub.add_parser("eval", parents=[common], help=help_text, description=help_text)
+    p = sub.add_parser("eval", parents=[common], help=help_text, description=help_text + " " + _KNOWN_ITEM
+                       + " " + FORMULAS)
     p.add_argument("set", help="label set CSV (or where to create it with --import-captions)")
     p.add_argument("--models", nargs="+", metavar="MODEL",
                    help="models to compare, ARCH:TAG or ARCH:/path/to/checkpoint (default: --model)")
@@ -249,7 +371,29 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--import-captions", metavar="CAPTIONS.csv",
                    help="first build SET from a caption file (columns image,caption)")
     p.add_argument("--images", metavar="DIR", help="folder of the captioned images (added to the library)")
+    p.add_argument("--folder", metavar="DIR",
+                   help="rank within the photos under this library folder only (one data set of several)")
+    p.add_argument("--judged", metavar="FILE",
+                   help="evaluate against a judged set (query,image,grade CSV from `glimpse judge`) "
+                        "instead of the known-item labels; SET supplies the query categories")
+    p.add_argument("--relevant-grade", type=int, default=DEFAULT_RELEVANT_GRADE, choices=range(1, 5),
+                   metavar="G", help=f"with --judged: grades >= G count as relevant (default "
+                   f"{DEFAULT_RELEVANT_GRADE})")
     p.set_defaults(func=cmd_eval)
+
+    help_text = ("Judge pooled results for a judged set: for each query of SET, the top 20 of every "
+                 "model (pooled, shuffled, model names hidden) are graded 0-4 with one key each.")
+    p = sub.add_parser("judge", parents=[common], help=help_text,
+                       description=help_text + " Grades are saved at once as query,image,grade CSV; "
+                       "pairs already graded are skipped, so a session resumes.")
+    p.add_argument("set", help="label set CSV whose labels are the queries")
+    p.add_argument("--models", nargs="+", metavar="MODEL", help="models whose results are pooled (default: --model)")
+    p.add_argument("--judged", metavar="FILE", help="judged set to write (default: SET-judged.csv beside SET)")
+    p.add_argument("--labels", nargs="+", choices=["short", "long"], default=["short"],
+                   help="label types used as queries (default: short)")
+    p.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    p.add_argument("--folder", metavar="DIR", help="pool from the photos under this library folder only")
+    p.set_defaults(func=cmd_judge)
 
     help_text = "Manage label sets."
     labels = sub.add_parser("labels", help=help_text, description=help_text)

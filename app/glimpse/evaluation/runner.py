@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,14 @@ class EvalResult:
         return dict(Counter((s.label_type, s.reason) for s in self.skipped))
 
 
+def raise_if_cancelled(cancel: CancelToken | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise EvaluationCancelled(
+            "Evaluation stopped; the vectors encoded so far are kept, so running it "
+            "again continues where it left off."
+        )
+
+
 def display_names(specs: Sequence[ModelSpec]) -> list[str]:
     """Short, unique names for reports: a checkpoint is named by its file, not its full path."""
     names: list[str] = []
@@ -146,6 +155,19 @@ def display_names(specs: Sequence[ModelSpec]) -> list[str]:
     return names
 
 
+def checked_specs(model_specs: Sequence[ModelSpec | str]) -> list[ModelSpec]:
+    """Parsed model specs, at least one, none listed twice."""
+    specs = [s if isinstance(s, ModelSpec) else ModelSpec.parse(s) for s in model_specs]
+    if not specs:
+        raise GlimpseError("Name at least one model to evaluate.")
+    ids_seen: dict[str, ModelSpec] = {}
+    for spec in specs:
+        if spec.model_id in ids_seen:
+            raise GlimpseError(f"{spec} and {ids_seen[spec.model_id]} are the same model; list it once.")
+        ids_seen[spec.model_id] = spec
+    return specs
+
+
 def run_evaluation(
     library: Library,
     label_set_path: str | os.PathLike[str],
@@ -156,65 +178,46 @@ def run_evaluation(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     sync: bool = True,
+    folder: str | os.PathLike[str] | None = None,
 ) -> EvalResult:
     """Evaluate every model on every label type; write ranks, summary and plots to ``out_dir``.
 
     ``sync`` scans the library folders first so photos added since the last
-    index run (e.g. by a caption import) are encoded too.
+    index run (e.g. by a caption import) are encoded too. ``folder`` ranks
+    within the photos under that folder only.
     """
-    specs = [s if isinstance(s, ModelSpec) else ModelSpec.parse(s) for s in model_specs]
-    if not specs:
-        raise GlimpseError("Name at least one model to evaluate.")
+    specs = checked_specs(model_specs)
     bad = [t for t in label_types if t not in LABEL_TYPES]
     if bad or not label_types:
         raise GlimpseError(f"Label types must be among {list(LABEL_TYPES)}, not {list(label_types)}.")
-    ids_seen: dict[str, ModelSpec] = {}
-    for spec in specs:
-        if spec.model_id in ids_seen:
-            raise GlimpseError(f"{spec} and {ids_seen[spec.model_id]} are the same model; list it once.")
-        ids_seen[spec.model_id] = spec
     names = display_names(specs)
     label_set = LabelSet.open(label_set_path)
     report = progress or (lambda p: None)
     n = len(specs)
 
     def check_cancel() -> None:
-        if cancel is not None and cancel.cancelled:
-            raise EvaluationCancelled(
-                "Evaluation stopped; the vectors encoded so far are kept, so running it "
-                "again continues where it left off."
-            )
+        raise_if_cancelled(cancel)
 
-    if sync:
-        report(EvalProgress("Scanning library folders", -1, n))
-        library.sync(lambda p: report(EvalProgress("Scanning library folders", -1, n, p)), cancel)
-        check_cancel()
-    for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
-        step = f"Encoding photos with {name} ({i + 1}/{n})"
-        report(EvalProgress(step, i, n))
-        def encode_progress(p: Progress, step: str = step, i: int = i) -> None:
-            report(EvalProgress(step, i, n, p))
-
-        encoded = library.encode(encode_progress, cancel, spec)
-        if encoded.cancelled:
-            check_cancel()
-        check_cancel()
-
-    report(EvalProgress("Ranking queries (exact search)", -1, n))
-    ids, galleries = _common_gallery(library, specs, names)
+    t0 = time.perf_counter()
+    ids, galleries = prepare_galleries(library, specs, names, report, cancel, sync, folder)
+    t_encode = time.perf_counter() - t0
     row_of = {int(pid): r for r, pid in enumerate(ids.tolist())}
     queries, targets, skipped = _queries(library, label_set, label_types, row_of)
 
     results: dict[tuple[str, str], np.ndarray] = {}
     query_vecs: dict[tuple[str, str], np.ndarray] = {}
+    t_queries = t_rank = 0.0
     for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
         report(EvalProgress(f"Ranking queries with {name} (exact search)", i, n))
         encoder = library.encoder_for(spec)
         for lt, qs in queries.items():
             check_cancel()
+            t0 = time.perf_counter()
             vecs = _encode_texts(encoder, [q.text for q in qs])
+            t1 = time.perf_counter()
             query_vecs[(name, lt)] = vecs
             results[(name, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
+            t_queries, t_rank = t_queries + t1 - t0, t_rank + time.perf_counter() - t1
 
     fusion: list[FusionVerdict] = []
     if fuse and n >= 2:
@@ -232,6 +235,13 @@ def run_evaluation(
     report(EvalProgress("Writing report and plots", -1, n))
     out = Path(out_dir)
     metadata = _metadata(library, label_set.path, specs, names, queries, skipped, fusion, fuse)
+    # Wall-clock seconds of this run, for comparing models' cost (encoding is
+    # only what was not cached from earlier runs).
+    metadata["timings"] = {
+        "scan_and_encode_photos_s": round(t_encode, 3),
+        "encode_queries_s": round(t_queries, 3),
+        "rank_queries_s": round(t_rank, 3),
+    }
     files = metrics.write_report(out, results, queries, len(ids), metadata)
     plot_paths = _plots(out, names, list(queries), results, len(ids))
     return EvalResult(
@@ -247,6 +257,52 @@ def run_evaluation(
         fusion=fusion,
         skipped=skipped,
     )
+
+
+def prepare_galleries(
+    library: Library,
+    specs: Sequence[ModelSpec],
+    names: Sequence[str],
+    report: ProgressFn,
+    cancel: CancelToken | None,
+    sync: bool = True,
+    folder: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scan (if ``sync``), encode the library with every model, and gather the common gallery.
+
+    ``folder`` limits the gallery to the photos under that folder (one data set
+    among several in a library); every model is still ranked over the same photos.
+    """
+    n = len(specs)
+    if sync:
+        report(EvalProgress("Scanning library folders", -1, n))
+        library.sync(lambda p: report(EvalProgress("Scanning library folders", -1, n, p)), cancel)
+        raise_if_cancelled(cancel)
+    for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
+        step = f"Encoding photos with {name} ({i + 1}/{n})"
+        report(EvalProgress(step, i, n))
+
+        def encode_progress(p: Progress, step: str = step, i: int = i) -> None:
+            report(EvalProgress(step, i, n, p))
+
+        library.encode(encode_progress, cancel, spec)
+        raise_if_cancelled(cancel)
+    report(EvalProgress("Ranking queries (exact search)", -1, n))
+    ids, galleries = _common_gallery(library, specs, names)
+    if folder is not None:
+        ids, galleries = _within_folder(library, ids, galleries, folder)
+    return ids, galleries
+
+
+def _within_folder(
+    library: Library, ids: np.ndarray, galleries: dict[str, np.ndarray], folder: str | os.PathLike[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    root = os.path.abspath(os.fspath(folder)).rstrip(os.sep) + os.sep
+    inside = {p.id for p in library.indexed_photos() if p.path.startswith(root)}
+    keep = np.fromiter((int(i) in inside for i in ids.tolist()), dtype=bool, count=ids.size)
+    if not keep.any():
+        raise GlimpseError(f"No indexed photo of the gallery lies under {folder}.")
+    return ids[keep], {name: g[keep] for name, g in galleries.items()}
 
 
 def _common_gallery(
