@@ -157,3 +157,25 @@ def test_judge_resumes_then_eval_judged_reports_thesis_measures(tmp_path: Path) 
                 "--out", str(out), *common)
     assert r.returncode == 2 and "graded 3 or higher" in r.stderr
     assert "2^grade" in glimpse("eval", "--help").stdout
+
+
+def test_import_long_mode_then_eval_templates_and_noise(tmp_path: Path, captioned) -> None:
+    captions, images = captioned
+    lib, set_path, out = tmp_path / "lib", tmp_path / "set.csv", tmp_path / "report"
+    common = ["--library", str(lib), "--model", TINY]
+    r = glimpse("labels", "import", str(captions), "--images", str(images), "--out", str(set_path),
+                "--long", "longest", *common)
+    assert r.returncode == 0, r.stderr
+    rows = LabelSet.open(set_path).rows
+    assert len(rows) == 7  # one per image: shortest caption short, the other one long
+    assert (rows[0].short, rows[0].long) == ("a picture, number 0", '=another "caption" 0')
+    r = glimpse("eval", str(set_path), "--templates", "{}", "a photo of {}", "--ensemble",
+                "--noise", "typos", "--out", str(out), "--no-fuse", *common)
+    assert r.returncode == 0, r.stderr
+    assert f'{TINY} "a photo of {{}}"' in r.stdout and "ensemble(2 templates)" in r.stdout
+    assert "short+typos" in r.stdout and "Noisy queries" in r.stdout and "drop" in r.stdout
+    doc = json.loads((out / "summary.json").read_text("utf-8"))
+    assert doc["noise"]["kind"] == "typos" and len(doc["noise"]["drops"]) == 3 * 2
+    assert doc["metadata"]["templates"] == {"templates": ["{}", "a photo of {}"], "ensemble": True}
+    r = glimpse("eval", str(set_path), "--templates", "a photo of", *common)
+    assert r.returncode == 2 and "exactly one {}" in r.stderr

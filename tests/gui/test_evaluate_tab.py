@@ -55,9 +55,10 @@ def test_runs_and_shows_table_and_plots(qtbot, tab, setup, tmp_path: Path) -> No
         assert tab.running() and not tab.run_button.isEnabled()
     result = blocker.args[0]
     assert not tab.running() and tab.run_button.isEnabled()
-    # 2 models + 1 fusion, x short (3 queries) and long (2 queries).
+    # 2 models + 1 fusion + their better-of-two, x short (3 queries) and long (2 queries).
     model = tab.table.model()
-    assert model.rowCount() == 6
+    assert model.rowCount() == 8
+    assert model.index(6, 0).data().startswith("min(")
     assert model.index(0, 0).data() == TINY
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
     for name in ("hit@1", "Median rank", "MRR"):

@@ -151,6 +151,22 @@ def format_result(result) -> str:  # type: ignore[no-untyped-def]
         out.append(f"Skipped {count} {lt} queries: {reason}.")
     out += ["", "Known-item measures (one intended photo per query): hit@k = % found within "
             "the top k, MRR = mean 1/rank.", _table(head, rows)]
+    if result.by_category:
+        out += ["", "Per query category:"]
+        cat_rows = [[f"{m} / {lt}", c, str(s.n_queries)] + [pct(s.hit_at[k]) for k in ks] + [
+            f"{s.median_rank:g}", f"{s.mean_rank:.1f}", f"{s.mrr:.4f}"]
+            for (m, lt, c), s in result.by_category.items()]
+        out.append(_table(["model / labels", "category", "n"] + head[3:], cat_rows))
+    if result.noise_drops:
+        k = 10 if 10 in ks else ks[-1]
+        out += ["", f"Noisy queries (same queries perturbed, seeded): hit@{k} clean -> noisy:"]
+        out += [f"  {d['model']} / {d['label_type']}+{d['noise']}: {pct(d['hit_at_clean'][str(k)])}% -> "
+                f"{pct(d['hit_at_noisy'][str(k)])}% (drop {pct(d['hit_at_drop'][str(k)])} points)"
+                for d in result.noise_drops]
+    if any(m.startswith("min(") for m, _ in keys):
+        out += ["", "min(A,B) = per query the better rank of A and B: the ceiling of combining them."]
+    if result.timings_s:
+        out += ["", "Time (s): " + ", ".join(f"{k} {v:g}" for k, v in result.timings_s.items())]
     if result.fusion:
         out.append("")
         out.append("Rank fusion (RRF, k=60); 'beats' = higher MRR than the better single model:")
@@ -189,7 +205,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 result = run_evaluation(
                     lib, set_path, specs, out, label_types=args.labels,
                     fuse=not args.no_fuse, progress=_EvalPrinter(), cancel=token,
-                    folder=args.folder,
+                    folder=args.folder, templates=args.templates, ensemble=args.ensemble,
+                    noise=args.noise, noise_seed=args.seed,
                 )
             except EvaluationCancelled as exc:
                 print(str(exc), file=sys.stderr)
@@ -291,6 +308,14 @@ def format_judged(result) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(out)
 
 
+def _judged_templates(args: argparse.Namespace) -> list[str]:
+    if not args.templates:
+        return ["{}"]
+    if len(args.templates) > 1 and not args.ensemble:
+        raise GlimpseError("With --judged give one template, or several with --ensemble.")
+    return list(args.templates)
+
+
 def _cmd_eval_judged(args: argparse.Namespace, lib, set_path: Path, specs, out: Path) -> int:  # type: ignore[no-untyped-def]
     from glimpse.core.jobs import CancelToken
     from glimpse.evaluation.judging import label_set_queries, run_judged_evaluation
@@ -303,6 +328,7 @@ def _cmd_eval_judged(args: argparse.Namespace, lib, set_path: Path, specs, out: 
             result = run_judged_evaluation(
                 lib, Path(args.judged), specs, out, relevant_grade=args.relevant_grade,
                 categories=categories, folder=args.folder, progress=_EvalPrinter(), cancel=token,
+                templates=_judged_templates(args),
             )
         except EvaluationCancelled as exc:
             print(str(exc), file=sys.stderr)
@@ -314,12 +340,12 @@ def _cmd_eval_judged(args: argparse.Namespace, lib, set_path: Path, specs, out: 
 # -- glimpse labels import ---------------------------------------------------------
 
 
-def _import(lib, captions: Path, images: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _import(lib, captions: Path, images: Path, out: Path, long: str = "each") -> None:  # type: ignore[no-untyped-def]
     from glimpse.evaluation.labels import import_captions
 
     if not images.is_dir():
         raise GlimpseError(f"{images} is not a folder.")
-    label_set = import_captions(captions, out, images)
+    label_set = import_captions(captions, out, images, long=long)
     missing = {r.path for r in label_set.rows if not r.fingerprint}
     n_images = len({r.path for r in label_set.rows})
     print(f"Imported {len(label_set.rows)} captions of {n_images} images into {out}.")
@@ -334,7 +360,7 @@ def _import(lib, captions: Path, images: Path, out: Path) -> None:  # type: igno
 
 def cmd_labels_import(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        _import(lib, Path(args.captions), Path(args.images), Path(args.out))
+        _import(lib, Path(args.captions), Path(args.images), Path(args.out), args.long)
         print(f"Next: glimpse eval {args.out} --models MODEL [MODEL ...]")
         return 0
 
@@ -373,6 +399,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--images", metavar="DIR", help="folder of the captioned images (added to the library)")
     p.add_argument("--folder", metavar="DIR",
                    help="rank within the photos under this library folder only (one data set of several)")
+    p.add_argument("--templates", nargs="+", metavar="TEMPLATE",
+                   help='prompt templates to compare, {} is the query: --templates "{}" "a photo of {}"')
+    p.add_argument("--ensemble", action="store_true",
+                   help="also rank with the mean of the templates' text embeddings (renormalised)")
+    p.add_argument("--noise", choices=["typos", "junk"],
+                   help="add the same queries with typos, or with random non-words appended, "
+                        "and report the drop")
+    p.add_argument("--seed", type=int, default=0, help="seed of --noise (default 0)")
     p.add_argument("--judged", metavar="FILE",
                    help="evaluate against a judged set (query,image,grade CSV from `glimpse judge`) "
                         "instead of the known-item labels; SET supplies the query categories")
@@ -404,4 +438,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("captions", help="caption CSV with columns image,caption")
     p.add_argument("--images", required=True, metavar="DIR", help="folder holding the images")
     p.add_argument("--out", required=True, metavar="SET.csv", help="new label set to write")
+    p.add_argument("--long", choices=["each", "longest", "joined", "none"], default="each",
+                   help="each (default): every caption its own short query; longest/joined/none: one "
+                        "row per image, the shortest caption as short label and as long label the "
+                        "longest other caption, the others joined, or nothing")
     p.set_defaults(func=cmd_labels_import)

@@ -282,6 +282,7 @@ class Query:
 
     path: str
     text: str
+    category: str = ""  # the label set's optional category column
 
 
 @dataclass(frozen=True)

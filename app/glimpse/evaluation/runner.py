@@ -20,12 +20,13 @@ Choices that make the numbers comparable and honest:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,17 +36,25 @@ import numpy as np
 from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError, LabelSetError
 from glimpse.core.jobs import CancelToken, Progress
+from glimpse.core.storage.files import write_text_atomically
 from glimpse.evaluation import metrics, plots
+from glimpse.evaluation.breakdowns import (
+    add_complementary,
+    by_category,
+    noise_drops,
+    noisy_label_type,
+)
 from glimpse.evaluation.labeling import resolve_label_path
 from glimpse.evaluation.labels import STATUS_LABELED, LabelSet
 from glimpse.evaluation.metrics import Query, Summary
+from glimpse.evaluation.noise import NOISE_KINDS, perturb
+from glimpse.evaluation.prompts import AS_TYPED, check_templates, encode_queries
 
 if TYPE_CHECKING:
     from glimpse.core.library import Library
 
 LABEL_TYPES: tuple[str, ...] = ("short", "long")
 FOUND_WITHIN_PNG = "found_within.png"
-_TEXT_BATCH = 256
 
 
 class EvaluationCancelled(GlimpseError):
@@ -129,6 +138,9 @@ class EvalResult:
     fusion: list[FusionVerdict] = field(default_factory=list)
     skipped: list[SkippedQuery] = field(default_factory=list)
     search: str = metrics.SEARCH_DESCRIPTION
+    by_category: dict[tuple[str, str, str], Summary] = field(default_factory=dict)
+    noise_drops: list[dict[str, Any]] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     def skip_counts(self) -> dict[tuple[str, str], int]:
         """(label type, reason) -> how many queries were skipped for it."""
@@ -179,14 +191,28 @@ def run_evaluation(
     cancel: CancelToken | None = None,
     sync: bool = True,
     folder: str | os.PathLike[str] | None = None,
+    templates: Sequence[str] | None = None,
+    ensemble: bool = False,
+    noise: str | None = None,
+    noise_seed: int = 0,
 ) -> EvalResult:
     """Evaluate every model on every label type; write ranks, summary and plots to ``out_dir``.
 
     ``sync`` scans the library folders first so photos added since the last
     index run (e.g. by a caption import) are encoded too. ``folder`` ranks
     within the photos under that folder only.
+
+    ``templates`` ranks every model once per prompt template ("{}" = as typed),
+    and ``ensemble`` adds the mean of the template embeddings; each wording is
+    a row named ``MODEL "TEMPLATE"``. ``noise`` (``typos`` or ``junk``) adds a
+    label type ``LT+NOISE`` with every query perturbed (seeded by
+    ``noise_seed``) and reports the drop. Model pairs are compared (fusion,
+    better-of-two, plots) on each model's first wording.
     """
     specs = checked_specs(model_specs)
+    wordings = _wordings(templates, ensemble)
+    if noise is not None and noise not in NOISE_KINDS:
+        raise GlimpseError(f"Noise must be one of {list(NOISE_KINDS)}, not {noise!r}.")
     bad = [t for t in label_types if t not in LABEL_TYPES]
     if bad or not label_types:
         raise GlimpseError(f"Label types must be among {list(LABEL_TYPES)}, not {list(label_types)}.")
@@ -203,34 +229,46 @@ def run_evaluation(
     t_encode = time.perf_counter() - t0
     row_of = {int(pid): r for r, pid in enumerate(ids.tolist())}
     queries, targets, skipped = _queries(library, label_set, label_types, row_of)
+    if noise is not None:
+        for lt in list(queries):
+            noisy = noisy_label_type(lt, noise)
+            queries[noisy] = [replace(q, text=perturb(noise, q.text, noise_seed)) for q in queries[lt]]
+            targets[noisy] = targets[lt]
 
     results: dict[tuple[str, str], np.ndarray] = {}
     query_vecs: dict[tuple[str, str], np.ndarray] = {}
+    first: dict[str, str] = {}  # model -> the row name of its first wording
     t_queries = t_rank = 0.0
     for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
         report(EvalProgress(f"Ranking queries with {name} (exact search)", i, n))
         encoder = library.encoder_for(spec)
-        for lt, qs in queries.items():
-            check_cancel()
-            t0 = time.perf_counter()
-            vecs = _encode_texts(encoder, [q.text for q in qs])
-            t1 = time.perf_counter()
-            query_vecs[(name, lt)] = vecs
-            results[(name, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
-            t_queries, t_rank = t_queries + t1 - t0, t_rank + time.perf_counter() - t1
+        for label, wording in wordings:
+            row = name if label is None else f"{name} {label}"
+            first.setdefault(name, row)
+            for lt, qs in queries.items():
+                check_cancel()
+                t0 = time.perf_counter()
+                vecs = encode_queries(encoder, [q.text for q in qs], wording)
+                t1 = time.perf_counter()
+                query_vecs[(row, lt)] = vecs
+                results[(row, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
+                t_queries, t_rank = t_queries + t1 - t0, t_rank + time.perf_counter() - t1
 
     fusion: list[FusionVerdict] = []
     if fuse and n >= 2:
-        for a, b in combinations(names, 2):
+        for ma, mb in combinations(names, 2):
+            a, b = first[ma], first[mb]
             fused = f"rrf({a},{b})"
             for lt in queries:
                 check_cancel()
                 report(EvalProgress(f"Fusing {a} and {b} ({lt})", -1, n))
                 results[(fused, lt)] = metrics.rrf_ranks_from_vectors(
-                    [(query_vecs[(a, lt)], galleries[a]), (query_vecs[(b, lt)], galleries[b])],
+                    [(query_vecs[(a, lt)], galleries[ma]), (query_vecs[(b, lt)], galleries[mb])],
                     targets[lt],
                 )
                 fusion.append(_verdict(lt, a, b, fused, results))
+    pair_models = [first[m] for m in names]
+    complementary = add_complementary(results, pair_models, list(queries))
 
     report(EvalProgress("Writing report and plots", -1, n))
     out = Path(out_dir)
@@ -242,8 +280,22 @@ def run_evaluation(
         "encode_queries_s": round(t_queries, 3),
         "rank_queries_s": round(t_rank, 3),
     }
+    if templates is not None:
+        metadata["templates"] = {"templates": list(templates), "ensemble": ensemble}
+    metadata["complementary"] = {
+        "means": "per query, the better (lower) rank of the two models: the ceiling of any combination",
+        "rows": complementary,
+    }
+    categories = by_category(results, queries)
+    metadata["by_category"] = [
+        {"model": m, "label_type": lt, "category": c, **s.to_dict()} for (m, lt, c), s in categories.items()
+    ]
     files = metrics.write_report(out, results, queries, len(ids), metadata)
-    plot_paths = _plots(out, names, list(queries), results, len(ids))
+    drops = noise_drops(files.summaries, noise) if noise is not None else []
+    if drops:
+        _add_to_summary(files.summary_json, "noise", {"kind": noise, "seed": noise_seed, "drops": drops})
+    plotted = {k: v for k, v in results.items() if k[0] not in set(complementary)}
+    plot_paths = _plots(out, pair_models, [lt for lt in queries if lt in LABEL_TYPES], plotted, len(ids))
     return EvalResult(
         out_dir=out,
         ranks_csv=files.ranks_csv,
@@ -256,7 +308,31 @@ def run_evaluation(
         summaries=files.summaries,
         fusion=fusion,
         skipped=skipped,
+        by_category=categories,
+        noise_drops=drops,
+        timings_s=metadata["timings"],
     )
+
+
+def _wordings(templates: Sequence[str] | None, ensemble: bool) -> list[tuple[str | None, list[str]]]:
+    """(row label, templates to average) per wording to rank; label None = the plain model row."""
+    if templates is None:
+        if ensemble:
+            raise GlimpseError("--ensemble needs --templates (the templates to average).")
+        return [(None, [AS_TYPED])]
+    checked = check_templates(templates)
+    out: list[tuple[str | None, list[str]]] = [(f'"{t}"', [t]) for t in checked]
+    if ensemble:
+        if len(checked) < 2:
+            raise GlimpseError("--ensemble averages several templates; give at least two.")
+        out.append((f"ensemble({len(checked)} templates)", checked))
+    return out
+
+
+def _add_to_summary(path: Path, key: str, value: Any) -> None:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc[key] = value
+    write_text_atomically(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def prepare_galleries(
@@ -361,7 +437,7 @@ def _queries(
                 skipped.append(SkippedQuery(lt, row.path, f"empty {lt} label"))
             else:
                 assert isinstance(target, int)
-                queries[lt].append(Query(row.path, text))
+                queries[lt].append(Query(row.path, text, row.category))
                 targets[lt].append(target)
     kept = {lt: qs for lt, qs in queries.items() if qs}
     if not kept:
@@ -369,11 +445,6 @@ def _queries(
         detail = "; ".join(f"{r} ({c})" for r, c in reasons.most_common()) or "it has no labeled rows"
         raise LabelSetError(f"Label set {label_set.path} gives no query to evaluate: {detail}.")
     return kept, {lt: np.asarray(targets[lt], dtype=np.int64) for lt in kept}, skipped
-
-
-def _encode_texts(encoder: Any, texts: Sequence[str]) -> np.ndarray:
-    parts = [encoder.encode_texts(texts[i : i + _TEXT_BATCH]) for i in range(0, len(texts), _TEXT_BATCH)]
-    return np.concatenate(parts).astype(np.float32)
 
 
 def _verdict(
