@@ -169,3 +169,16 @@ def test_caption_import_modes_by_hand() -> None:
     assert _caption_queries(pairs, "none") == [("a.jpg", "a dog", ""), ("b.jpg", "cat", "")]
     with pytest.raises(LabelSetError):
         _caption_queries(pairs, "all")
+
+
+def test_three_models_get_a_grid_plot(indexed, tmp_path: Path) -> None:
+    from test_eval_runner import perturbed_checkpoint
+
+    models = [TINY] + [f"GlimpseTiny:{perturbed_checkpoint(tmp_path / f'p{s}.pt', seed=s)}" for s in (1, 2)]
+    set_path = write_set(tmp_path / "set.csv", ROWS)
+    result = run_evaluation(indexed, set_path, models, tmp_path / "out", label_types=["short"], fuse=False)
+    grids = [p for p in result.plots if p.name.startswith("grid_top3_")]
+    assert [p.name for p in grids] == ["grid_top3_short.png"]
+    assert grids[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # 3 pairs of better-of-two rows, in the table and JSON.
+    assert sum(m.startswith("min(") for m, _ in result.summaries) == 3

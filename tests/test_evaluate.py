@@ -196,7 +196,7 @@ def test_plot_found_within(tmp_path: Path) -> None:
     out = plot_found_within(curves, 1000, tmp_path / "plots" / "found.png")
     assert out == tmp_path / "plots" / "found.png"
     assert out.stat().st_size > 20_000
-    assert _png_size(out) == (1200, 500)
+    assert _png_size(out) == (1200, 600)
 
 
 def test_plot_found_within_with_an_empty_panel(tmp_path: Path) -> None:
@@ -211,3 +211,40 @@ def test_plot_pair(tmp_path: Path) -> None:
     out = plot_pair(a, b, "clip-a", "clip-b", 5000, tmp_path / "pair.png")
     assert out.stat().st_size > 20_000
     assert _png_size(out) == (1200, 550)
+
+
+def test_curve_carries_its_last_step_past_the_frame() -> None:
+    from glimpse.evaluation.plots import curve_points
+
+    x, y = curve_points(np.array([1, 3, 10]), 10)
+    assert x[-2] == 10 and y[-2] == pytest.approx(100.0)  # the last query, found at rank = gallery
+    assert x[-1] > 10 and y[-1] == y[-2]  # drawn on past the gallery size, inside the axes
+
+
+def test_found_within_axes_show_the_last_step_and_legends_do_not_cover_curves() -> None:
+    from glimpse.evaluation.plots import found_within_figure
+
+    long_name = "ViT-H-14-quickgelu:dfn5b-with-a-very-long-checkpoint-name.safetensors"
+    fig = found_within_figure({long_name: {"short": np.array([1, 2, 50]), "long": np.array([3, 50])}}, 50)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        assert ax.get_xlim()[1] > 50 and ax.get_ylim()[1] > 100
+        legend = ax.get_legend()
+        assert legend is not None
+        box, frame = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert box.y1 <= frame.y0  # entirely below the plotting area
+
+
+def test_plot_grid_of_five(tmp_path: Path) -> None:
+    from glimpse.evaluation.plots import plot_grid
+
+    rng = np.random.default_rng(0)
+    ranks = {f"m{i}": rng.integers(1, 200, size=40) for i in range(5)}
+    out = plot_grid(ranks, 200, tmp_path / "grid.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20000
+    with pytest.raises(ValueError):
+        plot_grid({"a": np.array([1])}, 5, tmp_path / "g1.png")

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 LABEL_TYPES: tuple[str, ...] = ("short", "long")
 FOUND_WITHIN_PNG = "found_within.png"
+GRID_MODELS = 5  # the known-item study's grid: the five best models
 
 
 class EvaluationCancelled(GlimpseError):
@@ -511,4 +512,10 @@ def _plots(
             paths.append(
                 plots.plot_pair(results[(a, lt)], results[(b, lt)], a, b, gallery_size, path)
             )
+    if len(names) >= 3:  # two models are already one pair figure
+        for lt in label_types:
+            best = sorted(names, key=lambda m: -metrics.summarize(results[(m, lt)]).mrr)[:GRID_MODELS]
+            paths.append(plots.plot_grid({m: results[(m, lt)] for m in best}, gallery_size,
+                                         out / f"grid_top{len(best)}_{lt}.png",
+                                         f"Best {len(best)} models by MRR, {lt} labels"))
     return paths
