@@ -124,3 +124,22 @@ def test_judging_session_resumes_skipping_graded_pairs(tmp_path: Path) -> None:
     again.grade(2)
     assert again.current is None
     assert JudgedSet.open(path).grades == {("q", "a"): 4, ("q", "b"): 0, ("q", "c"): 2}
+
+
+def test_judged_measures_per_category() -> None:
+    from glimpse.evaluation.judging import judged_measures
+
+    top = {"m": {"dog": ["a", "b", "c"], "joy": ["b", "a", "c"], "run": ["c"]}}
+    ranked = RankedGallery(["m"], top, {}, 3, 0.0, 0.0)
+    judgments = {"dog": {"a": 4}, "joy": {"a": 2}, "run": {"c": 3}}
+    cats = {"dog": "objects", "joy": "abstract", "run": "objects"}
+    out = judged_measures(ranked, judgments, cats, relevant_grade=2)
+    assert set(out) == {("m", "all"), ("m", "objects"), ("m", "abstract")}
+    # joy: the one relevant photo at place 2 -> nDCG@1 = 0, nDCG@3 = (3/log2 3)/3 = 1/log2 3
+    assert out[("m", "abstract")].ndcg_at[1] == 0.0
+    assert out[("m", "abstract")].ndcg_at[3] == pytest.approx(1 / math.log2(3))
+    # dog and run: relevant photo first -> P@3 = 1/3, nDCG@1 = 1
+    assert out[("m", "objects")].n_queries == 2
+    assert out[("m", "objects")].precision_at[3] == pytest.approx(1 / 3)
+    assert out[("m", "objects")].ndcg_at[1] == 1.0
+    assert out[("m", "all")].ndcg_at[1] == pytest.approx(2 / 3)
