@@ -248,3 +248,13 @@ def test_plot_grid_of_five(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20000
     with pytest.raises(ValueError):
         plot_grid({"a": np.array([1])}, 5, tmp_path / "g1.png")
+
+
+def test_top_rows_by_hand() -> None:
+    from glimpse.evaluation.metrics import top_rows
+
+    gallery = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.0]])
+    queries = np.array([[1.0, 0.0], [0.0, 1.0]])
+    # q0 scores [1, 0, .6, -1] -> rows 0, 2, 1; q1 scores [0, 1, .8, 0] -> 1, 2, then 0 before 3 (tie)
+    assert top_rows(queries, gallery, 3).tolist() == [[0, 2, 1], [1, 2, 0]]
+    assert top_rows(queries, gallery, 10).shape == (2, 4)

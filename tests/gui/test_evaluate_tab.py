@@ -75,6 +75,16 @@ def test_runs_and_shows_table_and_plots(qtbot, tab, setup, tmp_path: Path) -> No
     assert len(tab.plot_labels) == len(result.plots) == 3
     assert all(not label.pixmap().isNull() for label in tab.plot_labels)
     assert (setup[1].parent / "set-eval" / "summary.json").is_file()
+    # The query list: every (model, query) once, worst rank first, intended photo named.
+    q = tab.queries_table
+    n_rows = sum(len(v) for v in result.examples.values())
+    assert q.rowCount() == n_rows == 2 * (3 + 2)  # the two models (not fusion rows)
+    ranks = [int(q.item(r, 3).data(Qt.ItemDataRole.DisplayRole)) for r in range(q.rowCount())]
+    assert ranks == sorted(ranks, reverse=True)
+    worst = max((ex for exs in result.examples.values() for ex in exs), key=lambda ex: ex.rank)
+    assert ranks[0] == worst.rank
+    assert all(len(ex.top) == 5 and (ex.rank > 5 or ex.target in ex.top)
+               for exs in result.examples.values() for ex in exs)
 
 
 def test_cancel_stops_the_run(qtbot, tab, monkeypatch: pytest.MonkeyPatch) -> None:

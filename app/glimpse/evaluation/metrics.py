@@ -101,6 +101,17 @@ def exact_ranks(
     return ranks
 
 
+def top_rows(query_vecs: npt.ArrayLike, gallery_vecs: npt.ArrayLike, k: int) -> IntArray:
+    """Gallery rows of each query's ``k`` best scores, best first (ties: lower row first)."""
+    q = _check_matrix("query_vecs", query_vecs)
+    g = _check_matrix("gallery_vecs", gallery_vecs)
+    k = min(k, g.shape[0])
+    out = np.empty((q.shape[0], k), dtype=np.int64)
+    for sl in _chunks(q.shape[0], g.shape[0]):
+        out[sl] = np.argsort(-(q[sl] @ g.T), axis=1, kind="stable")[:, :k]
+    return out
+
+
 def _check_ranks(ranks: npt.ArrayLike) -> IntArray:
     r = np.asarray(ranks)
     if r.ndim != 1:

@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 
 LABEL_TYPES: tuple[str, ...] = ("short", "long")
 FOUND_WITHIN_PNG = "found_within.png"
-GRID_MODELS = 5  # the known-item study's grid: the five best models
+GRID_MODELS = 5
+EXAMPLE_TOP = 5  # first results kept per query for the Evaluate tab's query list  # the known-item study's grid: the five best models
 
 
 class EvaluationCancelled(GlimpseError):
@@ -123,6 +124,16 @@ class FusionVerdict:
         )
 
 
+@dataclass(frozen=True)
+class QueryExample:
+    """One query's outcome, to see why it failed: the intended photo, its rank, what came first."""
+
+    query: str
+    target: str  # path of the intended photo on disk
+    rank: int
+    top: tuple[str, ...]  # paths of the first results, best first
+
+
 @dataclass
 class EvalResult:
     """What an evaluation produced: files on disk and the numbers in them."""
@@ -142,6 +153,7 @@ class EvalResult:
     by_category: dict[tuple[str, str, str], Summary] = field(default_factory=dict)
     noise_drops: list[dict[str, Any]] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    examples: dict[tuple[str, str], list[QueryExample]] = field(default_factory=dict)
 
     def skip_counts(self) -> dict[tuple[str, str], int]:
         """(label type, reason) -> how many queries were skipped for it."""
@@ -239,6 +251,7 @@ def run_evaluation(
     results: dict[tuple[str, str], np.ndarray] = {}
     query_vecs: dict[tuple[str, str], np.ndarray] = {}
     first: dict[str, str] = {}  # model -> the row name of its first wording
+    top: dict[tuple[str, str], np.ndarray] = {}
     t_queries = t_rank = 0.0
     for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
         report(EvalProgress(f"Ranking queries with {name} (exact search)", i, n))
@@ -254,6 +267,7 @@ def run_evaluation(
                 query_vecs[(row, lt)] = vecs
                 results[(row, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
                 t_queries, t_rank = t_queries + t1 - t0, t_rank + time.perf_counter() - t1
+                top[(row, lt)] = metrics.top_rows(vecs, galleries[name], EXAMPLE_TOP)
 
     fusion: list[FusionVerdict] = []
     if fuse and n >= 2:
@@ -312,7 +326,29 @@ def run_evaluation(
         by_category=categories,
         noise_drops=drops,
         timings_s=metadata["timings"],
+        examples=_examples(library, ids, queries, targets, results, top),
     )
+
+
+def _examples(
+    library: Library,
+    ids: np.ndarray,
+    queries: dict[str, list[Query]],
+    targets: dict[str, np.ndarray],
+    results: dict[tuple[str, str], np.ndarray],
+    top: dict[tuple[str, str], np.ndarray],
+) -> dict[tuple[str, str], list[QueryExample]]:
+    """Per model row and label type: every query's intended photo, rank and first results."""
+    path_of = {p.id: p.path for p in library.indexed_photos()}
+    paths = [path_of.get(int(i), f"photo {int(i)}") for i in ids.tolist()]
+    out: dict[tuple[str, str], list[QueryExample]] = {}
+    for (row, lt), rows in top.items():
+        out[(row, lt)] = [
+            QueryExample(q.text, paths[int(t)], int(r), tuple(paths[j] for j in best))
+            for q, t, r, best in zip(queries[lt], targets[lt].tolist(), results[(row, lt)].tolist(),
+                                     rows.tolist(), strict=True)
+        ]
+    return out
 
 
 def _wordings(templates: Sequence[str] | None, ensemble: bool) -> list[tuple[str | None, list[str]]]:

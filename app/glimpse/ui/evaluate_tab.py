@@ -28,6 +28,9 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from glimpse.core.library import Library
 
 _Index = QModelIndex | QPersistentModelIndex
+QUERY_COLUMNS = ("Model", "Labels", "Query", "Rank", "Intended photo", "First results")
 
 
 def _columns(gallery_size: int | None = None) -> list[tuple[str, Any]]:
@@ -201,9 +205,18 @@ class EvaluateTab(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.table, 1)
         top_layout.addWidget(self.summary_label)
+        # Every query's outcome, worst first: why did it fail, what came first instead?
+        self.queries_table = QTableWidget(0, len(QUERY_COLUMNS))
+        self.queries_table.setHorizontalHeaderLabels(list(QUERY_COLUMNS))
+        self.queries_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.queries_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.addTab(self.plots_scroll, "Plots")
+        self.lower_tabs.addTab(self.queries_table, "Queries")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(self.plots_scroll)
+        splitter.addWidget(self.lower_tabs)
         splitter.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
@@ -315,7 +328,10 @@ class EvaluateTab(QWidget):
         notes += [f"Skipped {c} {lt} queries: {reason}."
                   for (lt, reason), c in sorted(result.skip_counts().items())]
         notes += [v.sentence() + "." for v in result.fusion]
+        notes += [f"{m} / {lt} / {c}: {sm.n_queries} queries, hit@10 {100 * sm.hit_at[10]:.1f}%, "
+                  f"MRR {sm.mrr:.4f}" for (m, lt, c), sm in result.by_category.items()]
         notes.append(f"Files: {result.ranks_csv}, {result.summary_json}")
+        self._fill_queries(result)
         self.summary_label.setText("\n".join(notes))
         for label in self.plot_labels:
             self.plots_layout.removeWidget(label)
@@ -333,6 +349,24 @@ class EvaluateTab(QWidget):
             self.plot_labels.append(label)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _fill_queries(self, result: EvalResult) -> None:
+        rows = [(m, lt, ex) for (m, lt), exs in result.examples.items() for ex in exs]
+        table = self.queries_table
+        table.setSortingEnabled(False)
+        table.setRowCount(len(rows))
+        for i, (m, lt, ex) in enumerate(rows):
+            first = ", ".join(Path(p).name for p in ex.top)
+            cells = (m, lt, ex.query, str(ex.rank), Path(ex.target).name, first)
+            tips = (m, lt, ex.query, str(ex.rank), ex.target, "\n".join(ex.top))
+            for j, (text, tip) in enumerate(zip(cells, tips, strict=True)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
+                if j == 3:
+                    item.setData(Qt.ItemDataRole.DisplayRole, ex.rank)  # sorts as a number
+                table.setItem(i, j, item)
+        table.setSortingEnabled(True)  # the user may sort by any column; start worst first
+        table.sortItems(3, Qt.SortOrder.DescendingOrder)
 
     def _end_run(self) -> None:
         self._worker = None
