@@ -321,7 +321,10 @@ def _cmd_eval_judged(args: argparse.Namespace, lib, set_path: Path, specs, out: 
     from glimpse.evaluation.judging import label_set_queries, run_judged_evaluation
     from glimpse.evaluation.runner import EvaluationCancelled
 
-    categories = label_set_queries(set_path, ("short", "long")) if set_path.is_file() else {}
+    try:  # SET only names the queries' categories here; without it, results are overall only
+        categories = label_set_queries(set_path, ("short", "long")) if set_path.is_file() else {}
+    except GlimpseError:
+        categories = {}
     token = CancelToken()
     with interrupt_cancels(token):
         try:

@@ -59,7 +59,7 @@ def label_set_queries(
         for lt in label_types:
             text = (row.short if lt == "short" else row.long).strip()
             if text and text not in out:
-                out[text] = getattr(row, "category", "")
+                out[text] = row.category
     if not out:
         raise LabelSetError(f"Label set {label_set_path} has no labeled query to judge.")
     return out
