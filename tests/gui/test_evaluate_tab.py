@@ -126,3 +126,21 @@ def test_bad_model_fails_with_a_message(qtbot, tab) -> None:
     with qtbot.waitSignal(tab.evaluationFailed, timeout=RUN_TIMEOUT_MS) as blocker:
         tab.run()
     assert "NoSuchArch" in blocker.args[0]
+
+
+def test_wording_noise_and_folder_options_reach_the_run(qtbot, tab, setup) -> None:
+    tab.templates_edit.setText("{} | a photo of {}")
+    tab.ensemble_check.setChecked(True)
+    tab.noise_combo.setCurrentIndex(2)  # junk
+    tab.short_check.setChecked(False)
+    tab.fuse_check.setChecked(False)
+    root = tab.library.folder_paths()[0]
+    tab.folder_edit.setText(root)  # the runner's own test checks that a subfolder narrows the gallery
+    with qtbot.waitSignal(tab.evaluationFinished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert tab.run()
+    result = blocker.args[0]
+    assert result.label_types == ["long", "long+junk"]
+    rows = {tab.table.model().index(r, 0).data() for r in range(tab.table.model().rowCount())}
+    assert {f'{TINY} "{{}}"', f'{TINY} "a photo of {{}}"', f"{TINY} ensemble(2 templates)"} <= rows
+    assert len(result.noise_drops) == 3
+    assert result.gallery_size == len(tab.library.indexed_photos())

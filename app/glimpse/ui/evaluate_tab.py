@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -162,6 +163,21 @@ class EvaluateTab(QWidget):
         opts.addStretch(1)
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("report folder (default: SET-eval beside the set)")
+        # The CLI's --templates/--ensemble, --noise and --folder.
+        self.templates_edit = QLineEdit()
+        self.templates_edit.setPlaceholderText('prompt templates separated by "|", e.g. {} | a photo of {}'
+                                               " (empty: as typed)")
+        self.ensemble_check = QCheckBox("ensemble (mean of the templates)")
+        self.noise_combo = QComboBox()
+        self.noise_combo.addItem("no noisy queries", None)
+        self.noise_combo.addItem("+ queries with typos", "typos")
+        self.noise_combo.addItem("+ queries with junk words", "junk")
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("rank within this library folder only (empty: the whole library)")
+        wording = QHBoxLayout()
+        wording.addWidget(self.templates_edit, 1)
+        wording.addWidget(self.ensemble_check)
+        wording.addWidget(self.noise_combo)
 
         self.run_button = QPushButton("Run evaluation")
         self.run_button.clicked.connect(self.run)
@@ -182,6 +198,8 @@ class EvaluateTab(QWidget):
         form.addRow("Label set", set_row)
         form.addRow("Models", self.models_edit)
         form.addRow("Queries", opts)
+        form.addRow("Wording", wording)
+        form.addRow("Gallery folder", self.folder_edit)
         form.addRow("Report folder", self.out_edit)
 
         self.table_model = MetricsTableModel(self)
@@ -237,6 +255,10 @@ class EvaluateTab(QWidget):
     def model_specs(self) -> list[str]:
         return [line.strip() for line in self.models_edit.toPlainText().splitlines() if line.strip()]
 
+    def templates(self) -> list[str]:
+        """The prompt templates typed, "|"-separated (a template itself never needs "|")."""
+        return [t.strip() for t in self.templates_edit.text().split("|") if t.strip()]
+
     def label_types(self) -> list[str]:
         return [lt for lt, box in (("short", self.short_check), ("long", self.long_check))
                 if box.isChecked()]
@@ -259,10 +281,14 @@ class EvaluateTab(QWidget):
         out_text = self.out_edit.text().strip()
         out = Path(out_text).expanduser() if out_text else set_path.with_name(set_path.stem + "-eval")
         library, fuse = self.library, self.fuse_check.isChecked()
+        templates = self.templates() or None
+        ensemble, noise = self.ensemble_check.isChecked(), self.noise_combo.currentData()
+        folder = self.folder_edit.text().strip() or None
 
         def job(token, progress):  # type: ignore[no-untyped-def]
             return run_evaluation(library, set_path, specs, out, label_types=types, fuse=fuse,
-                                  progress=progress, cancel=token)
+                                  progress=progress, cancel=token, folder=folder,
+                                  templates=templates, ensemble=ensemble, noise=noise)
 
         worker = Worker(job, name="evaluate")
         worker.progress.connect(self._on_progress)
