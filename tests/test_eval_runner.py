@@ -79,21 +79,25 @@ def test_two_models_end_to_end(indexed, tmp_path: Path, second_model: str) -> No
 
     a, b = result.models
     assert a == TINY and b == "GlimpseTiny:tiny_perturbed.pt"
-    fused = f"rrf({a},{b})"
-    assert set(result.summaries) == {(m, lt) for m in (a, b, fused) for lt in ("short", "long")}
+    fused, best = f"rrf({a},{b})", f"min({a},{b})"
+    assert set(result.summaries) == {(m, lt) for m in (a, b, fused, best) for lt in ("short", "long")}
 
     with open(result.ranks_csv, newline="", encoding="utf-8") as fh:
         ranks = list(csv.DictReader(fh))
-    assert len(ranks) == (3 + 2) * 3  # queries x (2 models + 1 fusion)
+    assert len(ranks) == (3 + 2) * 4  # queries x (2 models + 1 fusion + 1 better-of-two)
     assert all(1 <= int(r["rank"]) <= 8 for r in ranks)
     # Two distinct models really ranked differently somewhere (else the test proves little).
-    by_model = {m: [r["rank"] for r in ranks if r["model"] == m] for m in (a, b)}
+    by_model = {m: [int(r["rank"]) for r in ranks if r["model"] == m] for m in (a, b, best)}
     assert by_model[a] != by_model[b]
+    # The complementary row is the per-query better rank of the two, in the table and JSON.
+    assert by_model[best] == [min(x, y) for x, y in zip(by_model[a], by_model[b], strict=True)]
 
     doc = json.loads(result.summary_json.read_text("utf-8"))
     assert doc["search"].startswith("exact")
     assert doc["gallery_size"] == 8
     assert {p["label_type"] for p in doc["metadata"]["fusion"]["pairs"]} == {"short", "long"}
+    assert doc["metadata"]["complementary"]["rows"] == [best]
+    assert {(r["model"], r["label_type"]) for r in doc["results"]} >= {(best, "short"), (best, "long")}
     assert len(result.fusion) == 2
     for v in result.fusion:
         assert v.beats == (v.fused_mrr > v.best_single_mrr)
@@ -123,7 +127,7 @@ def test_ranks_match_an_independent_exact_computation(indexed, tmp_path: Path) -
 
 
 def test_single_photo_library_ranks_every_query_first(library, tmp_path: Path) -> None:
-    """With one photo in the gallery the target is rank 1 whatever the model: recall@1 = 1."""
+    """With one photo in the gallery the target is rank 1 whatever the model: hit@1 = 1."""
     from conftest import make_photo
 
     make_photo(tmp_path / "one" / "only.jpg", seed=5)
@@ -131,7 +135,7 @@ def test_single_photo_library_ranks_every_query_first(library, tmp_path: Path) -
     set_path = write_set(tmp_path / "set.csv", [("only.jpg", "anything at all", "more words")])
     result = run_evaluation(library, set_path, [TINY], tmp_path / "out", fuse=False)
     for summary in result.summaries.values():
-        assert summary.recall_at[1] == 1.0 and summary.mrr == 1.0
+        assert summary.hit_at[1] == 1.0 and summary.mrr == 1.0
 
 
 def test_moved_photo_found_by_fingerprint(indexed, photo_dir: Path, tmp_path: Path) -> None:
@@ -232,4 +236,4 @@ def test_real_checkpoint_on_captioned_photos(tmp_path: Path) -> None:
     )
     doc = json.loads((out / "summary.json").read_text("utf-8"))
     (res,) = [r for r in doc["results"] if r["label_type"] == "short"]
-    assert res["recall_at"]["10"] > 0.3  # chance is 10/100
+    assert res["hit_at"]["10"] > 0.3  # chance is 10/100

@@ -55,19 +55,36 @@ def test_runs_and_shows_table_and_plots(qtbot, tab, setup, tmp_path: Path) -> No
         assert tab.running() and not tab.run_button.isEnabled()
     result = blocker.args[0]
     assert not tab.running() and tab.run_button.isEnabled()
-    # 2 models + 1 fusion, x short (3 queries) and long (2 queries).
+    # 2 models + 1 fusion + their better-of-two, x short (3 queries) and long (2 queries).
     model = tab.table.model()
-    assert model.rowCount() == 6
+    assert model.rowCount() == 8
+    assert model.index(6, 0).data().startswith("min(")
     assert model.index(0, 0).data() == TINY
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
-    for name in ("R@1", "R@100", "Median rank", "MRR", "nDCG@10", "P@3", "F1@20"):
+    for name in ("hit@1", "Median rank", "MRR"):
         assert name in headers
+    # Known-item measures under their own names, each once; none named after the
+    # judged-set measures, and no hit@k for k beyond the gallery (100% by construction).
+    assert len(headers) == len(set(headers))
+    assert not [h for h in headers if h.startswith(("R@", "P@", "F1@", "nDCG"))]
+    shown_ks = [int(h[4:]) for h in headers if h.startswith("hit@")]
+    assert shown_ks and max(shown_ks) <= result.gallery_size < 50
     assert "exact" in tab.summary_label.text()
     assert "empty long label" in tab.summary_label.text()
     assert "rrf(" in tab.summary_label.text()
     assert len(tab.plot_labels) == len(result.plots) == 3
     assert all(not label.pixmap().isNull() for label in tab.plot_labels)
     assert (setup[1].parent / "set-eval" / "summary.json").is_file()
+    # The query list: every (model, query) once, worst rank first, intended photo named.
+    q = tab.queries_table
+    n_rows = sum(len(v) for v in result.examples.values())
+    assert q.rowCount() == n_rows == 2 * (3 + 2)  # the two models (not fusion rows)
+    ranks = [int(q.item(r, 3).data(Qt.ItemDataRole.DisplayRole)) for r in range(q.rowCount())]
+    assert ranks == sorted(ranks, reverse=True)
+    worst = max((ex for exs in result.examples.values() for ex in exs), key=lambda ex: ex.rank)
+    assert ranks[0] == worst.rank
+    assert all(len(ex.top) == 5 and (ex.rank > 5 or ex.target in ex.top)
+               for exs in result.examples.values() for ex in exs)
 
 
 def test_cancel_stops_the_run(qtbot, tab, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,3 +126,21 @@ def test_bad_model_fails_with_a_message(qtbot, tab) -> None:
     with qtbot.waitSignal(tab.evaluationFailed, timeout=RUN_TIMEOUT_MS) as blocker:
         tab.run()
     assert "NoSuchArch" in blocker.args[0]
+
+
+def test_wording_noise_and_folder_options_reach_the_run(qtbot, tab, setup) -> None:
+    tab.templates_edit.setText("{} | a photo of {}")
+    tab.ensemble_check.setChecked(True)
+    tab.noise_combo.setCurrentIndex(2)  # junk
+    tab.short_check.setChecked(False)
+    tab.fuse_check.setChecked(False)
+    root = tab.library.folder_paths()[0]
+    tab.folder_edit.setText(root)  # the runner's own test checks that a subfolder narrows the gallery
+    with qtbot.waitSignal(tab.evaluationFinished, timeout=RUN_TIMEOUT_MS) as blocker:
+        assert tab.run()
+    result = blocker.args[0]
+    assert result.label_types == ["long", "long+junk"]
+    rows = {tab.table.model().index(r, 0).data() for r in range(tab.table.model().rowCount())}
+    assert {f'{TINY} "{{}}"', f'{TINY} "a photo of {{}}"', f"{TINY} ensemble(2 templates)"} <= rows
+    assert len(result.noise_drops) == 3
+    assert result.gallery_size == len(tab.library.indexed_photos())

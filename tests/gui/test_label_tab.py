@@ -205,3 +205,44 @@ def test_one_click_start_uses_a_default_set_in_the_library(qtbot, indexed_librar
     later = datetime.date.today() + datetime.timedelta(days=3)
     assert default_set_path(Path(indexed_library.root), "Zoë Ann/x", later) == expected
     assert default_set_path(Path(indexed_library.root), "Bob", later).name == f"Bob-{later.isoformat()}.csv"
+
+
+def test_category_is_saved_with_the_label(qtbot, tab, tmp_path: Path) -> None:
+    qtbot.keyClicks(tab.short_edit, "a happy day")
+    tab.category_combo.setCurrentText("emotional")
+    with qtbot.waitSignal(tab.saved, timeout=5_000) as blocker:
+        qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].category == "emotional"
+    assert [r.category for r in LabelSet.open(tmp_path / "set.csv").rows] == ["emotional"]
+    assert tab.category_combo.currentText() == ""  # the next photo starts uncategorised
+
+
+def test_judging_mode_grades_with_one_key_each_and_resumes(qtbot, tab, tmp_path: Path) -> None:
+    from glimpse.evaluation.judged import JudgedSet
+
+    qtbot.keyClicks(tab.short_edit, "a colourful square")
+    qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    tab.mode_combo.setCurrentIndex(1)
+    panel = tab.judge_panel
+    assert tab.pages.currentWidget() is panel
+    judged = tmp_path / "judged.csv"
+    panel.set_edit.setText(str(tmp_path / "set.csv"))
+    panel.judged_edit.setText(str(judged))
+    with qtbot.waitSignal(panel.started, timeout=60_000) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    session = blocker.args[0]
+    assert session.total == 8  # one query x the whole 8-photo gallery (top 20 of one model)
+    assert panel.query_label.text() == "a colourful square"
+    panel.setFocus()
+    first = session.current
+    with qtbot.waitSignal(panel.graded, timeout=5_000):
+        qtbot.keyClick(panel, Qt.Key.Key_3)
+    qtbot.keyClick(panel, Qt.Key.Key_S)  # skip: left ungraded
+    qtbot.keyClick(panel, Qt.Key.Key_0)
+    assert panel.counter.text() == "2 / 8"
+    grades = JudgedSet.open(judged).grades
+    assert grades[("a colourful square", first.image)] == 3
+    assert sorted(grades.values()) == [0, 3]
+    with qtbot.waitSignal(panel.started, timeout=60_000) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].done == 2  # resumed: graded pairs are not offered again

@@ -171,7 +171,7 @@ class LabelingSession:
 
     # -- actions -----------------------------------------------------------
 
-    def save(self, short: str, long: str) -> Saved:
+    def save(self, short: str, long: str, category: str = "") -> Saved:
         """Write the labels for the current photo (or replace the re-opened row), then move on.
 
         The short label is required: it is the query most people would type.
@@ -181,7 +181,7 @@ class LabelingSession:
         if not short.strip():
             raise LabelingError("Write a short label first (a few words about the photo).")
         offer = self._require_current()
-        row = self._row(offer, short, long, STATUS_LABELED)
+        row = self._row(offer, short, long, STATUS_LABELED, category.strip())
         replaced = self._write(row)
         return Saved(row, replaced, label_warnings(short, long))
 
@@ -251,7 +251,7 @@ class LabelingSession:
             raise LabelingError("Every photo has been labeled or skipped; nothing is shown.")
         return self.current
 
-    def _row(self, offer: Offer, short: str, long: str, status: str) -> LabelRow:
+    def _row(self, offer: Offer, short: str, long: str, status: str, category: str = "") -> LabelRow:
         return LabelRow(
             path=offer.rel_path,
             fingerprint=offer.fingerprint,
@@ -260,6 +260,7 @@ class LabelingSession:
             labeler=self.labeler,
             created_at=utc_now_iso(),
             status=status,
+            category=category,
         )
 
     def _write(self, row: LabelRow) -> bool:

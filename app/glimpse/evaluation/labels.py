@@ -14,6 +14,9 @@ spreadsheet, and so a crash never costs more than the row being typed:
 - ``status`` is ``labeled`` or ``unsuitable``; an unsuitable photo (blurry,
   blank) is still recorded so it is not offered again, with the reason in
   ``long``;
+- an optional eighth column ``category`` (objects, actions, abstract...)
+  groups queries for per-category results. It is written only once some row
+  has a category, so sets without categories keep the seven-column format;
 - every :meth:`LabelSet.append` is flushed and fsynced before it returns.
 
 Spreadsheet formula injection: a cell that starts with ``=``, ``+``, ``-``,
@@ -50,6 +53,11 @@ HEADER: tuple[str, ...] = (
     "created_at",
     "status",
 )
+CATEGORY = "category"
+# How `glimpse labels import --long` turns several captions per image into labels.
+LONG_EACH = "each"
+LONG_MODES: tuple[str, ...] = (LONG_EACH, "longest", "joined", "none")
+HEADER_WITH_CATEGORY: tuple[str, ...] = (*HEADER, CATEGORY)
 STATUS_LABELED = "labeled"
 STATUS_UNSUITABLE = "unsuitable"
 STATUSES: frozenset[str] = frozenset({STATUS_LABELED, STATUS_UNSUITABLE})
@@ -90,6 +98,7 @@ class LabelRow:
     labeler: str
     created_at: str
     status: str = STATUS_LABELED
+    category: str = ""  # optional query category, for per-category results
 
     def validate(self) -> None:
         """Refuse rows that would make the file unusable for evaluation later."""
@@ -114,26 +123,32 @@ def _has_drive(path: str) -> bool:
     return len(path) >= 2 and path[1] == ":" and path[0].isalpha()
 
 
-def _encode_rows(rows: Iterable[LabelRow], with_header: bool) -> str:
-    """Render rows as CSV text, escaped; one place so append and rewrite agree."""
+def _encode_rows(rows: Iterable[LabelRow], with_header: bool, with_category: bool = False) -> str:
+    """Render rows as CSV text, escaped; one place so append and rewrite agree.
+
+    Without ``with_category`` the category column is left out (the rows must
+    have none; :class:`LabelSet` switches a file to eight columns first).
+    """
     buf = io.StringIO()
     # CRLF as RFC 4180 says; it also makes csv quote cells holding a lone CR,
     # which it does not do for a "\n" terminator (the round trip would break).
     writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     if with_header:
-        writer.writerow(HEADER)
+        writer.writerow(HEADER_WITH_CATEGORY if with_category else HEADER)
+    width = len(HEADER_WITH_CATEGORY if with_category else HEADER)
     for row in rows:
-        writer.writerow([escape_cell(cell) for cell in astuple(row)])
+        writer.writerow([escape_cell(cell) for cell in astuple(row)[:width]])
     return buf.getvalue()
 
 
 class LabelSet:
     """A label set file and its rows, kept in step: every change hits disk first."""
 
-    def __init__(self, path: Path, rows: list[LabelRow]) -> None:
+    def __init__(self, path: Path, rows: list[LabelRow], with_category: bool = False) -> None:
         # Use LabelSet.open(); this only holds already-validated state.
         self.path = Path(path)
         self.rows: list[LabelRow] = rows
+        self.with_category = with_category or any(r.category for r in rows)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> LabelSet:
@@ -151,8 +166,8 @@ class LabelSet:
             raw = p.read_bytes()
         except OSError as exc:
             raise LabelSetError(f"Cannot open label set {p}: {exc.strerror or exc}.") from exc
-        rows, needs_rewrite = _parse(raw, p)
-        label_set = cls(p, rows)
+        rows, needs_rewrite, with_category = _parse(raw, p)
+        label_set = cls(p, rows, with_category)
         if needs_rewrite:
             label_set._rewrite()
         return label_set
@@ -160,7 +175,18 @@ class LabelSet:
     def append(self, row: LabelRow) -> None:
         """Add one row durably: when this returns, the row survives a power cut."""
         row.validate()
-        text = _encode_rows([row], with_header=False)
+        if row.category and not self.with_category:
+            # First category in a seven-column file: rewrite it with the column.
+            self.rows.append(row)
+            self.with_category = True
+            try:
+                self._rewrite()
+            except LabelSetError:
+                self.rows.pop()
+                self.with_category = False
+                raise
+            return
+        text = _encode_rows([row], with_header=False, with_category=self.with_category)
         try:
             with open(self.path, "a", encoding="utf-8", newline="") as fh:
                 fh.write(text)
@@ -177,12 +203,13 @@ class LabelSet:
         row.validate()
         if not self.rows:
             raise LabelSetError("There is no label to correct yet.")
-        old = self.rows[-1]
+        old, had_category = self.rows[-1], self.with_category
         self.rows[-1] = row
+        self.with_category = had_category or bool(row.category)
         try:
             self._rewrite()
         except LabelSetError:
-            self.rows[-1] = old
+            self.rows[-1], self.with_category = old, had_category
             raise
 
     def labeled_paths(self) -> set[str]:
@@ -201,15 +228,18 @@ class LabelSet:
 
     def _rewrite(self) -> None:
         try:
-            write_text_atomically(self.path, _encode_rows(self.rows, with_header=True))
+            write_text_atomically(
+                self.path, _encode_rows(self.rows, with_header=True, with_category=self.with_category)
+            )
         except OSError as exc:
             raise LabelSetError(
                 f"Cannot rewrite label set {self.path}: {exc.strerror or exc}."
             ) from exc
 
 
-def _parse(raw: bytes, path: Path) -> tuple[list[LabelRow], bool]:
-    """Read rows from file bytes; return them and whether the file must be rewritten.
+def _parse(raw: bytes, path: Path) -> tuple[list[LabelRow], bool, bool]:
+    """Read rows from file bytes; return them, whether the file must be rewritten,
+    and whether it has the category column.
 
     A file that does not end with a line break either lost the end of its last
     row in a crash (the row is dropped) or was saved that way by an editor; in
@@ -227,29 +257,30 @@ def _parse(raw: bytes, path: Path) -> tuple[list[LabelRow], bool]:
         raise LabelSetError(f"Label set {path} is not valid CSV: {exc}.") from exc
     if not records:
         raise LabelSetError(f"Label set {path} is empty; expected the header {','.join(HEADER)}.")
-    if tuple(records[0]) != HEADER:
+    header = tuple(records[0])
+    if header not in (HEADER, HEADER_WITH_CATEGORY):
         raise LabelSetError(
             f"Label set {path} has header {','.join(records[0])!r}; "
-            f"expected exactly {','.join(HEADER)!r}."
+            f"expected exactly {','.join(HEADER)!r} (optionally followed by ',{CATEGORY}')."
         )
     ends_cleanly = text.endswith(("\n", "\r"))
     rows: list[LabelRow] = []
     body = records[1:]
     for i, record in enumerate(body):
         try:
-            rows.append(_row_from_record(record, path))
+            rows.append(_row_from_record(record, path, len(header)))
         except LabelSetError:
             if i == len(body) - 1 and not ends_cleanly:
                 break  # torn by a crash mid-append: that append never returned
             raise
-    return rows, not ends_cleanly
+    return rows, not ends_cleanly, header == HEADER_WITH_CATEGORY
 
 
-def _row_from_record(record: list[str], path: Path) -> LabelRow:
-    if len(record) != len(HEADER):
+def _row_from_record(record: list[str], path: Path, width: int = len(HEADER)) -> LabelRow:
+    if len(record) != width:
         raise LabelSetError(
             f"Label set {path} has a row with {len(record)} fields, expected "
-            f"{len(HEADER)}: {record!r}."
+            f"{width}: {record!r}."
         )
     row = LabelRow(*(unescape_cell(cell) for cell in record))
     try:
@@ -321,13 +352,18 @@ def import_captions(
     csv_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
     image_root: str | os.PathLike[str],
+    long: str = LONG_EACH,
 ) -> LabelSet:
     """Turn a caption file (columns ``image,caption``) into a new label set.
 
     Public caption sets give a quick evaluation before anyone has labeled
-    their own photos. Each caption becomes its own ``labeled`` row
-    (short=caption, long=""), so an image with five captions yields five
-    queries. ``image`` is taken relative to ``image_root``; the fingerprint is
+    their own photos. With ``long="each"`` (the default) each caption becomes
+    its own ``labeled`` row (short=caption, long=""), so an image with five
+    captions yields five queries. The other modes give one row per image
+    whose short label is its shortest caption (fewest characters, first on a
+    tie) and whose long label is its longest caption (``longest``), all its
+    other captions joined by a space (``joined``), or empty (``none``), so
+    short and long descriptions can be compared. ``image`` is taken relative to ``image_root``; the fingerprint is
     computed when the image file exists there and left empty otherwise.
     Blank captions are skipped. ``out_path`` must not already hold rows, so a
     repeated import cannot silently double every query.
@@ -345,11 +381,11 @@ def import_captions(
     created_at = utc_now_iso()
     labeler = f"import:{src.name}"
     rows: list[LabelRow] = []
-    for image, caption in pairs:
+    for image, short, long_text in _caption_queries(pairs, long):
         rel = PurePosixPath(image.replace("\\", "/")).as_posix()
         if rel not in cache:
             cache[rel] = _fingerprint_if_present(fingerprint, root / rel)
-        row = LabelRow(rel, cache[rel], caption, "", labeler, created_at, STATUS_LABELED)
+        row = LabelRow(rel, cache[rel], short, long_text, labeler, created_at, STATUS_LABELED)
         row.validate()
         rows.append(row)
     try:
@@ -358,6 +394,30 @@ def import_captions(
     except OSError as exc:
         raise LabelSetError(f"Cannot write label set {out}: {exc.strerror or exc}.") from exc
     return LabelSet.open(out)
+
+
+def _caption_queries(pairs: Sequence[tuple[str, str]], long: str) -> list[tuple[str, str, str]]:
+    """(image, short, long) rows from caption pairs, per :func:`import_captions`'s ``long`` mode."""
+    if long not in LONG_MODES:
+        raise LabelSetError(f"The long-label mode must be one of {list(LONG_MODES)}, not {long!r}.")
+    if long == LONG_EACH:
+        return [(image, caption, "") for image, caption in pairs]
+    per_image: dict[str, list[str]] = {}
+    for image, caption in pairs:
+        per_image.setdefault(image, []).append(caption)
+    out: list[tuple[str, str, str]] = []
+    for image, captions in per_image.items():
+        short = min(captions, key=len)  # min/max keep the first of equal length
+        rest = list(captions)
+        rest.remove(short)
+        if long == "longest":
+            long_text = max(rest, key=len) if rest else ""
+        elif long == "joined":
+            long_text = " ".join(rest)
+        else:
+            long_text = ""
+        out.append((image, short, long_text))
+    return out
 
 
 def _fingerprint_if_present(fingerprint: Callable[[Path], str], file: Path) -> str:

@@ -19,7 +19,7 @@ import io
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,9 @@ from glimpse.core.errors import LabelSetError
 from glimpse.core.storage.files import write_text_atomically
 from glimpse.evaluation.labels import escape_cell
 
-RECALL_KS: tuple[int, ...] = (1, 5, 10, 20, 50, 100)
-NDCG_KS: tuple[int, ...] = (5, 10, 20)
-PRF_KS: tuple[int, ...] = (3, 5, 10, 15, 20)
+# hit@k cut-offs of the known-item measures. The judged-set measures (P/R/F1@k,
+# graded nDCG@k) live in glimpse.evaluation.judged under their own names.
+HIT_KS: tuple[int, ...] = (1, 5, 10, 20, 50, 100)
 SEARCH_DESCRIPTION = "exact (brute-force inner product, no ANN)"
 RRF_K = 60
 
@@ -101,6 +101,17 @@ def exact_ranks(
     return ranks
 
 
+def top_rows(query_vecs: npt.ArrayLike, gallery_vecs: npt.ArrayLike, k: int) -> IntArray:
+    """Gallery rows of each query's ``k`` best scores, best first (ties: lower row first)."""
+    q = _check_matrix("query_vecs", query_vecs)
+    g = _check_matrix("gallery_vecs", gallery_vecs)
+    k = min(k, g.shape[0])
+    out = np.empty((q.shape[0], k), dtype=np.int64)
+    for sl in _chunks(q.shape[0], g.shape[0]):
+        out[sl] = np.argsort(-(q[sl] @ g.T), axis=1, kind="stable")[:, :k]
+    return out
+
+
 def _check_ranks(ranks: npt.ArrayLike) -> IntArray:
     r = np.asarray(ranks)
     if r.ndim != 1:
@@ -112,64 +123,52 @@ def _check_ranks(ranks: npt.ArrayLike) -> IntArray:
 
 @dataclass(frozen=True)
 class Summary:
-    """Known-item metrics over a set of queries, each with exactly one relevant photo.
+    """Known-item measures over a set of queries, each with exactly one intended photo.
 
-    With one relevant item per query the usual IR definitions collapse to
-    functions of the target rank ``r`` (``hit@k`` = 1 if ``r <= k`` else 0):
+    Functions of the target rank ``r`` alone; named for what they are, so
+    they are never mistaken for the judged-set measures of the photo-search
+    thesis (P/R/F1@k and graded nDCG over many relevant photos, see
+    :mod:`glimpse.evaluation.judged`):
 
-    - ``recall_at[k]`` = mean hit@k (also the "found within k" percentage / 100);
-      keys are RECALL_KS plus PRF_KS;
-    - ``precision_at[k]`` = mean hit@k / k (one relevant among k shown);
-    - ``f1_at[k]`` = mean over queries of 2PR/(P+R) with P = hit/k, R = hit,
-      i.e. 2/(k+1) for a hit and 0 for a miss;
-    - ``ndcg_at[k]`` = mean of 1/log2(r+1) if r <= k else 0 (the ideal DCG is 1);
+    - ``hit_at[k]`` = share of queries with ``r <= k`` ("found within k");
     - ``mrr`` = mean of 1/r over all ranks (not cut off);
     - ``median_rank``, ``mean_rank`` over the raw ranks.
     """
 
     n_queries: int
-    recall_at: dict[int, float]
+    hit_at: dict[int, float]
     median_rank: float
     mean_rank: float
     mrr: float
-    ndcg_at: dict[int, float]
-    precision_at: dict[int, float] = field(default_factory=dict)
-    f1_at: dict[int, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: plain floats, and the k of each metric as a string key."""
-
-        def keyed(d: dict[int, float]) -> dict[str, float]:
-            return {str(k): float(v) for k, v in sorted(d.items())}
-
+        """JSON-ready form: plain floats, and the k of each measure as a string key."""
         return {
             "n_queries": self.n_queries,
-            "recall_at": keyed(self.recall_at),
-            "precision_at": keyed(self.precision_at),
-            "f1_at": keyed(self.f1_at),
-            "ndcg_at": keyed(self.ndcg_at),
+            "hit_at": {str(k): float(v) for k, v in sorted(self.hit_at.items())},
             "mrr": float(self.mrr),
             "median_rank": float(self.median_rank),
             "mean_rank": float(self.mean_rank),
         }
 
 
+def visible_hit_ks(gallery_size: int) -> tuple[int, ...]:
+    """The hit@k cut-offs worth showing: for k above the gallery size hit@k is 100% by construction."""
+    return tuple(k for k in HIT_KS if k <= gallery_size) or HIT_KS[:1]
+
+
 def summarize(ranks: npt.ArrayLike) -> Summary:
-    """All metrics of :class:`Summary` from target ranks (see its docstring)."""
+    """All measures of :class:`Summary` from target ranks (see its docstring)."""
     r = _check_ranks(ranks)
     if r.size == 0:
         raise LabelSetError("There are no labeled queries to evaluate; label some photos first.")
     rf = r.astype(np.float64)
-    hit = {k: (r <= k) for k in sorted(set(RECALL_KS) | set(PRF_KS))}
     return Summary(
         n_queries=int(r.size),
-        recall_at={k: float(h.mean()) for k, h in hit.items()},
+        hit_at={k: float((r <= k).mean()) for k in HIT_KS},
         median_rank=float(np.median(rf)),
         mean_rank=float(rf.mean()),
         mrr=float((1.0 / rf).mean()),
-        ndcg_at={k: float(np.where(r <= k, 1.0 / np.log2(rf + 1.0), 0.0).mean()) for k in NDCG_KS},
-        precision_at={k: float(hit[k].mean() / k) for k in PRF_KS},
-        f1_at={k: float(np.where(hit[k], 2.0 / (k + 1), 0.0).mean()) for k in PRF_KS},
     )
 
 
@@ -294,6 +293,7 @@ class Query:
 
     path: str
     text: str
+    category: str = ""  # the label set's optional category column
 
 
 @dataclass(frozen=True)

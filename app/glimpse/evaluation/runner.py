@@ -20,11 +20,13 @@ Choices that make the numbers comparable and honest:
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,17 +36,27 @@ import numpy as np
 from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError, LabelSetError
 from glimpse.core.jobs import CancelToken, Progress
+from glimpse.core.storage.files import write_text_atomically
 from glimpse.evaluation import metrics, plots
+from glimpse.evaluation.breakdowns import (
+    add_complementary,
+    by_category,
+    noise_drops,
+    noisy_label_type,
+)
 from glimpse.evaluation.labeling import resolve_label_path
 from glimpse.evaluation.labels import STATUS_LABELED, LabelSet
 from glimpse.evaluation.metrics import Query, Summary
+from glimpse.evaluation.noise import NOISE_KINDS, perturb
+from glimpse.evaluation.prompts import AS_TYPED, check_templates, encode_queries
 
 if TYPE_CHECKING:
     from glimpse.core.library import Library
 
 LABEL_TYPES: tuple[str, ...] = ("short", "long")
 FOUND_WITHIN_PNG = "found_within.png"
-_TEXT_BATCH = 256
+GRID_MODELS = 5
+EXAMPLE_TOP = 5  # first results kept per query for the Evaluate tab's query list  # the known-item study's grid: the five best models
 
 
 class EvaluationCancelled(GlimpseError):
@@ -82,8 +94,8 @@ class FusionVerdict:
     best_single: str
     fused_mrr: float
     best_single_mrr: float
-    fused_recall_at_10: float
-    best_single_recall_at_10: float
+    fused_hit_at_10: float
+    best_single_hit_at_10: float
 
     @property
     def beats(self) -> bool:
@@ -97,8 +109,8 @@ class FusionVerdict:
             "best_single": self.best_single,
             "fused_mrr": self.fused_mrr,
             "best_single_mrr": self.best_single_mrr,
-            "fused_recall_at_10": self.fused_recall_at_10,
-            "best_single_recall_at_10": self.best_single_recall_at_10,
+            "fused_hit_at_10": self.fused_hit_at_10,
+            "best_single_hit_at_10": self.best_single_hit_at_10,
             "beats_best_single": self.beats,
         }
 
@@ -107,9 +119,19 @@ class FusionVerdict:
         return (
             f"{self.label_type}: {self.fused} {verdict} the better single model "
             f"{self.best_single} (MRR {self.fused_mrr:.4f} vs {self.best_single_mrr:.4f}; "
-            f"R@10 {100 * self.fused_recall_at_10:.1f}% vs "
-            f"{100 * self.best_single_recall_at_10:.1f}%)"
+            f"hit@10 {100 * self.fused_hit_at_10:.1f}% vs "
+            f"{100 * self.best_single_hit_at_10:.1f}%)"
         )
+
+
+@dataclass(frozen=True)
+class QueryExample:
+    """One query's outcome, to see why it failed: the intended photo, its rank, what came first."""
+
+    query: str
+    target: str  # path of the intended photo on disk
+    rank: int
+    top: tuple[str, ...]  # paths of the first results, best first
 
 
 @dataclass
@@ -128,10 +150,22 @@ class EvalResult:
     fusion: list[FusionVerdict] = field(default_factory=list)
     skipped: list[SkippedQuery] = field(default_factory=list)
     search: str = metrics.SEARCH_DESCRIPTION
+    by_category: dict[tuple[str, str, str], Summary] = field(default_factory=dict)
+    noise_drops: list[dict[str, Any]] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    examples: dict[tuple[str, str], list[QueryExample]] = field(default_factory=dict)
 
     def skip_counts(self) -> dict[tuple[str, str], int]:
         """(label type, reason) -> how many queries were skipped for it."""
         return dict(Counter((s.label_type, s.reason) for s in self.skipped))
+
+
+def raise_if_cancelled(cancel: CancelToken | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise EvaluationCancelled(
+            "Evaluation stopped; the vectors encoded so far are kept, so running it "
+            "again continues where it left off."
+        )
 
 
 def display_names(specs: Sequence[ModelSpec]) -> list[str]:
@@ -146,6 +180,19 @@ def display_names(specs: Sequence[ModelSpec]) -> list[str]:
     return names
 
 
+def checked_specs(model_specs: Sequence[ModelSpec | str]) -> list[ModelSpec]:
+    """Parsed model specs, at least one, none listed twice."""
+    specs = [s if isinstance(s, ModelSpec) else ModelSpec.parse(s) for s in model_specs]
+    if not specs:
+        raise GlimpseError("Name at least one model to evaluate.")
+    ids_seen: dict[str, ModelSpec] = {}
+    for spec in specs:
+        if spec.model_id in ids_seen:
+            raise GlimpseError(f"{spec} and {ids_seen[spec.model_id]} are the same model; list it once.")
+        ids_seen[spec.model_id] = spec
+    return specs
+
+
 def run_evaluation(
     library: Library,
     label_set_path: str | os.PathLike[str],
@@ -156,84 +203,114 @@ def run_evaluation(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     sync: bool = True,
+    folder: str | os.PathLike[str] | None = None,
+    templates: Sequence[str] | None = None,
+    ensemble: bool = False,
+    noise: str | None = None,
+    noise_seed: int = 0,
 ) -> EvalResult:
     """Evaluate every model on every label type; write ranks, summary and plots to ``out_dir``.
 
     ``sync`` scans the library folders first so photos added since the last
-    index run (e.g. by a caption import) are encoded too.
+    index run (e.g. by a caption import) are encoded too. ``folder`` ranks
+    within the photos under that folder only.
+
+    ``templates`` ranks every model once per prompt template ("{}" = as typed),
+    and ``ensemble`` adds the mean of the template embeddings; each wording is
+    a row named ``MODEL "TEMPLATE"``. ``noise`` (``typos`` or ``junk``) adds a
+    label type ``LT+NOISE`` with every query perturbed (seeded by
+    ``noise_seed``) and reports the drop. Model pairs are compared (fusion,
+    better-of-two, plots) on each model's first wording.
     """
-    specs = [s if isinstance(s, ModelSpec) else ModelSpec.parse(s) for s in model_specs]
-    if not specs:
-        raise GlimpseError("Name at least one model to evaluate.")
+    specs = checked_specs(model_specs)
+    wordings = _wordings(templates, ensemble)
+    if noise is not None and noise not in NOISE_KINDS:
+        raise GlimpseError(f"Noise must be one of {list(NOISE_KINDS)}, not {noise!r}.")
     bad = [t for t in label_types if t not in LABEL_TYPES]
     if bad or not label_types:
         raise GlimpseError(f"Label types must be among {list(LABEL_TYPES)}, not {list(label_types)}.")
-    ids_seen: dict[str, ModelSpec] = {}
-    for spec in specs:
-        if spec.model_id in ids_seen:
-            raise GlimpseError(f"{spec} and {ids_seen[spec.model_id]} are the same model; list it once.")
-        ids_seen[spec.model_id] = spec
     names = display_names(specs)
     label_set = LabelSet.open(label_set_path)
     report = progress or (lambda p: None)
     n = len(specs)
 
     def check_cancel() -> None:
-        if cancel is not None and cancel.cancelled:
-            raise EvaluationCancelled(
-                "Evaluation stopped; the vectors encoded so far are kept, so running it "
-                "again continues where it left off."
-            )
+        raise_if_cancelled(cancel)
 
-    if sync:
-        report(EvalProgress("Scanning library folders", -1, n))
-        library.sync(lambda p: report(EvalProgress("Scanning library folders", -1, n, p)), cancel)
-        check_cancel()
-    for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
-        step = f"Encoding photos with {name} ({i + 1}/{n})"
-        report(EvalProgress(step, i, n))
-        def encode_progress(p: Progress, step: str = step, i: int = i) -> None:
-            report(EvalProgress(step, i, n, p))
-
-        encoded = library.encode(encode_progress, cancel, spec)
-        if encoded.cancelled:
-            check_cancel()
-        check_cancel()
-
-    report(EvalProgress("Ranking queries (exact search)", -1, n))
-    ids, galleries = _common_gallery(library, specs, names)
+    t0 = time.perf_counter()
+    ids, galleries = prepare_galleries(library, specs, names, report, cancel, sync, folder)
+    t_encode = time.perf_counter() - t0
     row_of = {int(pid): r for r, pid in enumerate(ids.tolist())}
     queries, targets, skipped = _queries(library, label_set, label_types, row_of)
+    if noise is not None:
+        for lt in list(queries):
+            noisy = noisy_label_type(lt, noise)
+            queries[noisy] = [replace(q, text=perturb(noise, q.text, noise_seed)) for q in queries[lt]]
+            targets[noisy] = targets[lt]
 
     results: dict[tuple[str, str], np.ndarray] = {}
     query_vecs: dict[tuple[str, str], np.ndarray] = {}
+    first: dict[str, str] = {}  # model -> the row name of its first wording
+    top: dict[tuple[str, str], np.ndarray] = {}
+    t_queries = t_rank = 0.0
     for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
         report(EvalProgress(f"Ranking queries with {name} (exact search)", i, n))
         encoder = library.encoder_for(spec)
-        for lt, qs in queries.items():
-            check_cancel()
-            vecs = _encode_texts(encoder, [q.text for q in qs])
-            query_vecs[(name, lt)] = vecs
-            results[(name, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
+        for label, wording in wordings:
+            row = name if label is None else f"{name} {label}"
+            first.setdefault(name, row)
+            for lt, qs in queries.items():
+                check_cancel()
+                t0 = time.perf_counter()
+                vecs = encode_queries(encoder, [q.text for q in qs], wording)
+                t1 = time.perf_counter()
+                query_vecs[(row, lt)] = vecs
+                results[(row, lt)] = metrics.exact_ranks(vecs, galleries[name], targets[lt])
+                t_queries, t_rank = t_queries + t1 - t0, t_rank + time.perf_counter() - t1
+                top[(row, lt)] = metrics.top_rows(vecs, galleries[name], EXAMPLE_TOP)
 
     fusion: list[FusionVerdict] = []
     if fuse and n >= 2:
-        for a, b in combinations(names, 2):
+        for ma, mb in combinations(names, 2):
+            a, b = first[ma], first[mb]
             fused = f"rrf({a},{b})"
             for lt in queries:
                 check_cancel()
                 report(EvalProgress(f"Fusing {a} and {b} ({lt})", -1, n))
                 results[(fused, lt)] = metrics.rrf_ranks_from_vectors(
-                    [(query_vecs[(a, lt)], galleries[a]), (query_vecs[(b, lt)], galleries[b])],
+                    [(query_vecs[(a, lt)], galleries[ma]), (query_vecs[(b, lt)], galleries[mb])],
                     targets[lt],
                 )
                 fusion.append(_verdict(lt, a, b, fused, results))
+    pair_models = [first[m] for m in names]
+    complementary = add_complementary(results, pair_models, list(queries))
 
     report(EvalProgress("Writing report and plots", -1, n))
     out = Path(out_dir)
     metadata = _metadata(library, label_set.path, specs, names, queries, skipped, fusion, fuse)
+    # Wall-clock seconds of this run, for comparing models' cost (encoding is
+    # only what was not cached from earlier runs).
+    metadata["timings"] = {
+        "scan_and_encode_photos_s": round(t_encode, 3),
+        "encode_queries_s": round(t_queries, 3),
+        "rank_queries_s": round(t_rank, 3),
+    }
+    if templates is not None:
+        metadata["templates"] = {"templates": list(templates), "ensemble": ensemble}
+    metadata["complementary"] = {
+        "means": "per query, the better (lower) rank of the two models: the ceiling of any combination",
+        "rows": complementary,
+    }
+    categories = by_category(results, queries)
+    metadata["by_category"] = [
+        {"model": m, "label_type": lt, "category": c, **s.to_dict()} for (m, lt, c), s in categories.items()
+    ]
     files = metrics.write_report(out, results, queries, len(ids), metadata)
-    plot_paths = _plots(out, names, list(queries), results, len(ids))
+    drops = noise_drops(files.summaries, noise) if noise is not None else []
+    if drops:
+        _add_to_summary(files.summary_json, "noise", {"kind": noise, "seed": noise_seed, "drops": drops})
+    plotted = {k: v for k, v in results.items() if k[0] not in set(complementary)}
+    plot_paths = _plots(out, pair_models, [lt for lt in queries if lt in LABEL_TYPES], plotted, len(ids))
     return EvalResult(
         out_dir=out,
         ranks_csv=files.ranks_csv,
@@ -246,7 +323,99 @@ def run_evaluation(
         summaries=files.summaries,
         fusion=fusion,
         skipped=skipped,
+        by_category=categories,
+        noise_drops=drops,
+        timings_s=metadata["timings"],
+        examples=_examples(library, ids, queries, targets, results, top),
     )
+
+
+def _examples(
+    library: Library,
+    ids: np.ndarray,
+    queries: dict[str, list[Query]],
+    targets: dict[str, np.ndarray],
+    results: dict[tuple[str, str], np.ndarray],
+    top: dict[tuple[str, str], np.ndarray],
+) -> dict[tuple[str, str], list[QueryExample]]:
+    """Per model row and label type: every query's intended photo, rank and first results."""
+    path_of = {p.id: p.path for p in library.indexed_photos()}
+    paths = [path_of.get(int(i), f"photo {int(i)}") for i in ids.tolist()]
+    out: dict[tuple[str, str], list[QueryExample]] = {}
+    for (row, lt), rows in top.items():
+        out[(row, lt)] = [
+            QueryExample(q.text, paths[int(t)], int(r), tuple(paths[j] for j in best))
+            for q, t, r, best in zip(queries[lt], targets[lt].tolist(), results[(row, lt)].tolist(),
+                                     rows.tolist(), strict=True)
+        ]
+    return out
+
+
+def _wordings(templates: Sequence[str] | None, ensemble: bool) -> list[tuple[str | None, list[str]]]:
+    """(row label, templates to average) per wording to rank; label None = the plain model row."""
+    if templates is None:
+        if ensemble:
+            raise GlimpseError("--ensemble needs --templates (the templates to average).")
+        return [(None, [AS_TYPED])]
+    checked = check_templates(templates)
+    out: list[tuple[str | None, list[str]]] = [(f'"{t}"', [t]) for t in checked]
+    if ensemble:
+        if len(checked) < 2:
+            raise GlimpseError("--ensemble averages several templates; give at least two.")
+        out.append((f"ensemble({len(checked)} templates)", checked))
+    return out
+
+
+def _add_to_summary(path: Path, key: str, value: Any) -> None:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc[key] = value
+    write_text_atomically(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def prepare_galleries(
+    library: Library,
+    specs: Sequence[ModelSpec],
+    names: Sequence[str],
+    report: ProgressFn,
+    cancel: CancelToken | None,
+    sync: bool = True,
+    folder: str | os.PathLike[str] | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scan (if ``sync``), encode the library with every model, and gather the common gallery.
+
+    ``folder`` limits the gallery to the photos under that folder (one data set
+    among several in a library); every model is still ranked over the same photos.
+    """
+    n = len(specs)
+    if sync:
+        report(EvalProgress("Scanning library folders", -1, n))
+        library.sync(lambda p: report(EvalProgress("Scanning library folders", -1, n, p)), cancel)
+        raise_if_cancelled(cancel)
+    for i, (spec, name) in enumerate(zip(specs, names, strict=True)):
+        step = f"Encoding photos with {name} ({i + 1}/{n})"
+        report(EvalProgress(step, i, n))
+
+        def encode_progress(p: Progress, step: str = step, i: int = i) -> None:
+            report(EvalProgress(step, i, n, p))
+
+        library.encode(encode_progress, cancel, spec)
+        raise_if_cancelled(cancel)
+    report(EvalProgress("Ranking queries (exact search)", -1, n))
+    ids, galleries = _common_gallery(library, specs, names)
+    if folder is not None:
+        ids, galleries = _within_folder(library, ids, galleries, folder)
+    return ids, galleries
+
+
+def _within_folder(
+    library: Library, ids: np.ndarray, galleries: dict[str, np.ndarray], folder: str | os.PathLike[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    root = os.path.abspath(os.fspath(folder)).rstrip(os.sep) + os.sep
+    inside = {p.id for p in library.indexed_photos() if p.path.startswith(root)}
+    keep = np.fromiter((int(i) in inside for i in ids.tolist()), dtype=bool, count=ids.size)
+    if not keep.any():
+        raise GlimpseError(f"No indexed photo of the gallery lies under {folder}.")
+    return ids[keep], {name: g[keep] for name, g in galleries.items()}
 
 
 def _common_gallery(
@@ -305,7 +474,7 @@ def _queries(
                 skipped.append(SkippedQuery(lt, row.path, f"empty {lt} label"))
             else:
                 assert isinstance(target, int)
-                queries[lt].append(Query(row.path, text))
+                queries[lt].append(Query(row.path, text, row.category))
                 targets[lt].append(target)
     kept = {lt: qs for lt, qs in queries.items() if qs}
     if not kept:
@@ -315,18 +484,13 @@ def _queries(
     return kept, {lt: np.asarray(targets[lt], dtype=np.int64) for lt in kept}, skipped
 
 
-def _encode_texts(encoder: Any, texts: Sequence[str]) -> np.ndarray:
-    parts = [encoder.encode_texts(texts[i : i + _TEXT_BATCH]) for i in range(0, len(texts), _TEXT_BATCH)]
-    return np.concatenate(parts).astype(np.float32)
-
-
 def _verdict(
     lt: str, a: str, b: str, fused: str, results: dict[tuple[str, str], np.ndarray]
 ) -> FusionVerdict:
     sa, sb, sf = (metrics.summarize(results[(m, lt)]) for m in (a, b, fused))
     best, sbest = (a, sa) if sa.mrr >= sb.mrr else (b, sb)
     return FusionVerdict(
-        lt, a, b, fused, best, sf.mrr, sbest.mrr, sf.recall_at[10], sbest.recall_at[10]
+        lt, a, b, fused, best, sf.mrr, sbest.mrr, sf.hit_at[10], sbest.hit_at[10]
     )
 
 
@@ -384,4 +548,10 @@ def _plots(
             paths.append(
                 plots.plot_pair(results[(a, lt)], results[(b, lt)], a, b, gallery_size, path)
             )
+    if len(names) >= 3:  # two models are already one pair figure
+        for lt in label_types:
+            best = sorted(names, key=lambda m: -metrics.summarize(results[(m, lt)]).mrr)[:GRID_MODELS]
+            paths.append(plots.plot_grid({m: results[(m, lt)] for m in best}, gallery_size,
+                                         out / f"grid_top{len(best)}_{lt}.png",
+                                         f"Best {len(best)} models by MRR, {lt} labels"))
     return paths

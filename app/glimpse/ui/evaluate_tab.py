@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -28,12 +29,15 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from glimpse.core.errors import GlimpseError
-from glimpse.evaluation.metrics import NDCG_KS, PRF_KS, RECALL_KS
+from glimpse.evaluation.metrics import HIT_KS, visible_hit_ks
 from glimpse.evaluation.runner import EvalProgress, EvalResult, run_evaluation
 from glimpse.ui.workers import Worker, WorkerPool
 
@@ -41,43 +45,42 @@ if TYPE_CHECKING:
     from glimpse.core.library import Library
 
 _Index = QModelIndex | QPersistentModelIndex
+QUERY_COLUMNS = ("Model", "Labels", "Query", "Rank", "Intended photo", "First results")
 
 
-def _columns() -> list[tuple[str, Any]]:
-    """(header, function of (model, label type, Summary) -> cell text)."""
+def _columns(gallery_size: int | None = None) -> list[tuple[str, Any]]:
+    """(header, function of (model, label type, Summary) -> cell text).
+
+    Known-item measures only, under their own names (hit@k, ranks, MRR), each
+    once; hit@k for k above the gallery size is 100% by construction and is left out.
+    """
+    ks = HIT_KS if gallery_size is None else visible_hit_ks(gallery_size)
     cols: list[tuple[str, Any]] = [
         ("Model", lambda m, lt, s: m),
         ("Labels", lambda m, lt, s: lt),
         ("Queries", lambda m, lt, s: str(s.n_queries)),
     ]
-    cols += [(f"R@{k}", lambda m, lt, s, k=k: f"{100 * s.recall_at[k]:.1f}%") for k in RECALL_KS]
+    cols += [(f"hit@{k}", lambda m, lt, s, k=k: f"{100 * s.hit_at[k]:.1f}%") for k in ks]
     cols += [
         ("Median rank", lambda m, lt, s: f"{s.median_rank:g}"),
         ("Mean rank", lambda m, lt, s: f"{s.mean_rank:.1f}"),
         ("MRR", lambda m, lt, s: f"{s.mrr:.4f}"),
     ]
-    cols += [(f"nDCG@{k}", lambda m, lt, s, k=k: f"{s.ndcg_at[k]:.4f}") for k in NDCG_KS]
-    for k in PRF_KS:
-        cols += [
-            (f"P@{k}", lambda m, lt, s, k=k: f"{s.precision_at[k]:.3f}"),
-            (f"R@{k}", lambda m, lt, s, k=k: f"{s.recall_at[k]:.3f}"),
-            (f"F1@{k}", lambda m, lt, s, k=k: f"{s.f1_at[k]:.3f}"),
-        ]
     return cols
 
 
 class MetricsTableModel(QAbstractTableModel):
     """Rows: (model, label type) of an EvalResult; columns: every metric of the report."""
 
-    COLUMNS = _columns()
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._rows: list[tuple[str, str, Any]] = []
+        self.columns = _columns()
 
     def set_result(self, result: EvalResult | None) -> None:
         self.beginResetModel()
         self._rows = []
+        self.columns = _columns(None if result is None else result.gallery_size)
         if result is not None:
             models = list(dict.fromkeys(m for m, _ in result.summaries))
             for m in models:
@@ -90,14 +93,14 @@ class MetricsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.COLUMNS)
+        return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             m, lt, s = self._rows[index.row()]
-            return self.COLUMNS[index.column()][1](m, lt, s)
+            return self.columns[index.column()][1](m, lt, s)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -108,7 +111,7 @@ class MetricsTableModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section][0]
+            return self.columns[section][0]
         return str(section + 1)
 
 
@@ -160,6 +163,21 @@ class EvaluateTab(QWidget):
         opts.addStretch(1)
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText("report folder (default: SET-eval beside the set)")
+        # The CLI's --templates/--ensemble, --noise and --folder.
+        self.templates_edit = QLineEdit()
+        self.templates_edit.setPlaceholderText('prompt templates separated by "|", e.g. {} | a photo of {}'
+                                               " (empty: as typed)")
+        self.ensemble_check = QCheckBox("ensemble (mean of the templates)")
+        self.noise_combo = QComboBox()
+        self.noise_combo.addItem("no noisy queries", None)
+        self.noise_combo.addItem("+ queries with typos", "typos")
+        self.noise_combo.addItem("+ queries with junk words", "junk")
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setPlaceholderText("rank within this library folder only (empty: the whole library)")
+        wording = QHBoxLayout()
+        wording.addWidget(self.templates_edit, 1)
+        wording.addWidget(self.ensemble_check)
+        wording.addWidget(self.noise_combo)
 
         self.run_button = QPushButton("Run evaluation")
         self.run_button.clicked.connect(self.run)
@@ -180,6 +198,8 @@ class EvaluateTab(QWidget):
         form.addRow("Label set", set_row)
         form.addRow("Models", self.models_edit)
         form.addRow("Queries", opts)
+        form.addRow("Wording", wording)
+        form.addRow("Gallery folder", self.folder_edit)
         form.addRow("Report folder", self.out_edit)
 
         self.table_model = MetricsTableModel(self)
@@ -203,9 +223,18 @@ class EvaluateTab(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.table, 1)
         top_layout.addWidget(self.summary_label)
+        # Every query's outcome, worst first: why did it fail, what came first instead?
+        self.queries_table = QTableWidget(0, len(QUERY_COLUMNS))
+        self.queries_table.setHorizontalHeaderLabels(list(QUERY_COLUMNS))
+        self.queries_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.queries_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents)
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.addTab(self.plots_scroll, "Plots")
+        self.lower_tabs.addTab(self.queries_table, "Queries")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(self.plots_scroll)
+        splitter.addWidget(self.lower_tabs)
         splitter.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
@@ -225,6 +254,10 @@ class EvaluateTab(QWidget):
 
     def model_specs(self) -> list[str]:
         return [line.strip() for line in self.models_edit.toPlainText().splitlines() if line.strip()]
+
+    def templates(self) -> list[str]:
+        """The prompt templates typed, "|"-separated (a template itself never needs "|")."""
+        return [t.strip() for t in self.templates_edit.text().split("|") if t.strip()]
 
     def label_types(self) -> list[str]:
         return [lt for lt, box in (("short", self.short_check), ("long", self.long_check))
@@ -248,10 +281,14 @@ class EvaluateTab(QWidget):
         out_text = self.out_edit.text().strip()
         out = Path(out_text).expanduser() if out_text else set_path.with_name(set_path.stem + "-eval")
         library, fuse = self.library, self.fuse_check.isChecked()
+        templates = self.templates() or None
+        ensemble, noise = self.ensemble_check.isChecked(), self.noise_combo.currentData()
+        folder = self.folder_edit.text().strip() or None
 
         def job(token, progress):  # type: ignore[no-untyped-def]
             return run_evaluation(library, set_path, specs, out, label_types=types, fuse=fuse,
-                                  progress=progress, cancel=token)
+                                  progress=progress, cancel=token, folder=folder,
+                                  templates=templates, ensemble=ensemble, noise=noise)
 
         worker = Worker(job, name="evaluate")
         worker.progress.connect(self._on_progress)
@@ -317,7 +354,10 @@ class EvaluateTab(QWidget):
         notes += [f"Skipped {c} {lt} queries: {reason}."
                   for (lt, reason), c in sorted(result.skip_counts().items())]
         notes += [v.sentence() + "." for v in result.fusion]
+        notes += [f"{m} / {lt} / {c}: {sm.n_queries} queries, hit@10 {100 * sm.hit_at[10]:.1f}%, "
+                  f"MRR {sm.mrr:.4f}" for (m, lt, c), sm in result.by_category.items()]
         notes.append(f"Files: {result.ranks_csv}, {result.summary_json}")
+        self._fill_queries(result)
         self.summary_label.setText("\n".join(notes))
         for label in self.plot_labels:
             self.plots_layout.removeWidget(label)
@@ -335,6 +375,24 @@ class EvaluateTab(QWidget):
             self.plot_labels.append(label)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _fill_queries(self, result: EvalResult) -> None:
+        rows = [(m, lt, ex) for (m, lt), exs in result.examples.items() for ex in exs]
+        table = self.queries_table
+        table.setSortingEnabled(False)
+        table.setRowCount(len(rows))
+        for i, (m, lt, ex) in enumerate(rows):
+            first = ", ".join(Path(p).name for p in ex.top)
+            cells = (m, lt, ex.query, str(ex.rank), Path(ex.target).name, first)
+            tips = (m, lt, ex.query, str(ex.rank), ex.target, "\n".join(ex.top))
+            for j, (text, tip) in enumerate(zip(cells, tips, strict=True)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip)
+                if j == 3:
+                    item.setData(Qt.ItemDataRole.DisplayRole, ex.rank)  # sorts as a number
+                table.setItem(i, j, item)
+        table.setSortingEnabled(True)  # the user may sort by any column; start worst first
+        table.sortItems(3, Qt.SortOrder.DescendingOrder)
 
     def _end_run(self) -> None:
         self._worker = None

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from glimpse.core.errors import GlimpseError
 from glimpse.core.media import imaging
 from glimpse.evaluation.labeling import DEFAULT_TARGET, LabelingSession, Offer
+from glimpse.ui.judge_panel import JudgePanel
 from glimpse.ui.workers import Worker, WorkerPool
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 
 IMAGE_SIDE = 1024
 ALL_FOLDERS = "All library folders"
+# Suggested query categories (the thesis's); any other text may be typed.
+QUERY_CATEGORIES = ("", "objects", "actions", "scenes", "abstract", "emotional")
 UNSUITABLE_REASONS = ("too blurry", "blank or black", "duplicate", "private", "other")
 
 
@@ -212,8 +216,30 @@ class LabelTab(QWidget):
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
+        self.category_combo = QComboBox()
+        self.category_combo.setEditable(True)
+        self.category_combo.addItems(QUERY_CATEGORIES)
+        self.category_combo.setToolTip("Optional query category, for per-category results")
 
-        layout = QVBoxLayout(self)
+        # Two modes: labeling photos (below) and judging pooled results (JudgePanel).
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(["Label photos", "Judge results (graded relevance)"])
+        self.pages = QStackedWidget()
+        labeling_page = QWidget()
+        self.judge_panel = JudgePanel(self.library, _load_image, self._pool, _ImageView())
+        self.pages.addWidget(labeling_page)
+        self.pages.addWidget(self.judge_panel)
+        self.mode_combo.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        outer = QVBoxLayout(self)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(QLabel("Mode"))
+        mode_row.addWidget(self.mode_combo)
+        mode_row.addStretch(1)
+        outer.addLayout(mode_row)
+        outer.addWidget(self.pages, 1)
+
+        layout = QVBoxLayout(labeling_page)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addWidget(self.image, 1)
         layout.addLayout(info)
@@ -221,6 +247,10 @@ class LabelTab(QWidget):
         layout.addWidget(self.short_edit)
         layout.addWidget(QLabel("Long label"))
         layout.addWidget(self.long_edit)
+        category_row = QHBoxLayout()
+        category_row.addWidget(QLabel("Category"))
+        category_row.addWidget(self.category_combo, 1)
+        layout.addLayout(category_row)
         layout.addLayout(buttons)
         layout.addWidget(self.message_label)
 
@@ -236,6 +266,7 @@ class LabelTab(QWidget):
         """Use another library (the main window opened a different one); ends any session."""
         self.library = library
         self.session = None
+        self.judge_panel.set_library(library)
         self.folder_combo.clear()
         self.folder_combo.addItem(ALL_FOLDERS, None)
         for path in library.folder_paths() if library is not None else []:
@@ -288,7 +319,8 @@ class LabelTab(QWidget):
         if self.session is None or self.session.current is None:
             return False
         try:
-            result = self.session.save(self.short_edit.text(), self.long_edit.toPlainText())
+            result = self.session.save(self.short_edit.text(), self.long_edit.toPlainText(),
+                                       self.category_combo.currentText())
         except GlimpseError as exc:
             return self._note(str(exc), error=True)
         self.saved.emit(result.row)
@@ -316,6 +348,7 @@ class LabelTab(QWidget):
         self._show_offer(self.session.current)
         self.short_edit.setText(row.short)
         self.long_edit.setPlainText(row.long)
+        self.category_combo.setCurrentText(row.category)
         self._note("Correcting the last label: Save replaces it, Sample again leaves it as it was.")
         return True
 
@@ -363,6 +396,7 @@ class LabelTab(QWidget):
         editing = session.editing if session is not None else None
         self.short_edit.clear()
         self.long_edit.clear()
+        self.category_combo.setCurrentText("")
         self.save_button.setText("Save correction  (Ctrl+Enter)" if editing else "Save  (Ctrl+Enter)")
         self.skip_button.setText("Cancel correction" if editing else "Sample again")
         if session is not None:
