@@ -288,3 +288,48 @@ def test_a_new_face_pass_keeps_names_in_videos_and_a_bad_clip_is_recorded(
     broken.write_bytes(Path(row.path).read_bytes()[:300])
     with pytest.raises(GlimpseError, match="video"):
         FacePass(lib.engines.get("faces", FaceEngine), {clip: [0.0, 2.0]}).process(replace(row, path=str(broken)))
+
+
+def test_a_library_made_by_the_hog_pass_keeps_its_names_under_the_cnn_detector(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Version 1 of the pass (dlib's HOG detector) named Eileen and placed a face by
+    hand; version 2 (MTCNN) draws other boxes, and every name stays with her."""
+    from conftest import TINY_MODEL
+    from glimpse.core.library import Library
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    eileen.save(root / "eileen.jpg", quality=95)
+    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
+    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    eileen.resize((384, 384)).save(root / "eileen_small.jpg", quality=90)
+    with monkeypatch.context() as old_pass:
+        old_pass.setattr(FacePass, "version", 1)
+        lib = Library(tmp_path / "lib", model=TINY_MODEL)
+        lib.add_folder(root)
+        lib.index(skip={"ocr", "faces"})
+        lib.engines.get("faces", lambda: FaceEngine(detector="hog"))
+        assert lib.find_faces().done == 4
+        cat = lib.catalog
+        (person,) = [p for p in people.people(cat) if p.photos >= 3]
+        people.name_person(cat, person.id, "Eileen")
+        small = cat.photo_by_path(str(root / "eileen_small.jpg")).id
+        hog_face = max(people.faces_of_photo(cat, small), key=lambda f: f.size_px)
+        people.assign_face(cat, hog_face.id, "Eileen")  # placed by hand: manual
+        before = people.photo_ids_of(cat, [person.id])
+        hog_boxes = {f.photo_id: f.box for f in people.faces_of_person(cat, person.id)}
+        lib.close()
+    lib = Library(tmp_path / "lib", model=TINY_MODEL)  # a new run: the default detector
+    try:
+        assert lib.engines.get("faces", FaceEngine).detector == "mtcnn"
+        assert lib.find_faces().done == 4  # version 2 reads every photo again
+        cat = lib.catalog
+        again = people.person(cat, person.id)
+        assert again.name == "Eileen" and people.photo_ids_of(cat, [person.id]) == before
+        moved = {f.photo_id: f.box for f in people.faces_of_person(cat, person.id)}
+        assert moved.keys() == hog_boxes.keys() and moved != hog_boxes  # new boxes, same person
+        placed = max(people.faces_of_photo(cat, small), key=lambda f: f.size_px)
+        assert placed.person_id == person.id and placed.manual
+    finally:
+        lib.close()

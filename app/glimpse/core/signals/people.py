@@ -22,8 +22,9 @@ by the user in one click; a stranger in someone's group is worse.
 
 Names, hidden flags, merges, faces the user placed (manual) and faces the user
 moved out (rejected) are user data: replace_faces() carries them over to the
-re-detected faces of a photo (matched by box overlap) when the face pass reads
-it again after a version bump, and group_faces() never touches manual faces.
+re-detected faces of a photo (matched by box overlap and embedding: same_face())
+when the face pass reads it again after a version bump (a new detector, too), and
+group_faces() never touches manual faces.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ START_DISTANCE = 0.35
 MIN_FACES_TO_START = 3
 MIN_START_QUALITY = 0.5
 SAME_FACE_IOU = 0.5  # a re-detected box overlapping an old one this much is the same face
+# ... and one overlapping it less, down to this, if its embedding is this close. One
+# face's HOG and MTCNN boxes give embeddings 0.06-0.14 apart (astronaut.jpg and a
+# Flickr8k group photo); two people side by side are over 0.6 apart.
+UPGRADE_IOU = 0.2
+SAME_FACE_DISTANCE = JOIN_DISTANCE
 SAME_FRAME_S = 0.05  # keyframe times are stored to the millisecond
 
 
@@ -118,7 +124,8 @@ def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) 
     """Store a photo's faces, keeping the user's choices for faces found again
     (same place and, in a video, the same keyframe)."""
     old = db.execute(
-        "SELECT x, y, w, h, person_id, manual, rejected, t_seconds FROM faces WHERE photo_id=?",
+        "SELECT x, y, w, h, person_id, manual, rejected, t_seconds, embedding FROM faces "
+        "WHERE photo_id=?",
         (photo_id,),
     ).fetchall()
     db.execute("DELETE FROM faces WHERE photo_id=?", (photo_id,))
@@ -126,7 +133,7 @@ def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) 
         person, manual, rejected = None, 0, ""
         same_frame = [o for o in old if _same_time(o[7], face.t_seconds)]
         best = max(same_frame, key=lambda o: iou(o[:4], face.box), default=None)
-        if best is not None and iou(best[:4], face.box) >= SAME_FACE_IOU:
+        if best is not None and same_face(best[:4], _vector(best[8]), face):
             person, manual, rejected = best[4], best[5], best[6]
             old.remove(best)
         db.execute(
@@ -136,6 +143,18 @@ def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) 
             (photo_id, *face.box, face.size_px, face.sharpness, face.score, face.quality,
              _blob(face.embedding), person, manual, rejected, face.t_seconds),
         )
+
+
+def same_face(box: Sequence[float], embedding: np.ndarray, face: Face) -> bool:
+    """Is this re-detected face the stored one? The same box, or (another detector
+    draws its boxes differently: MTCNN's take in more forehead than HOG's) a box
+    overlapping it that carries the same embedding."""
+    overlap = iou(box, face.box)
+    if overlap >= SAME_FACE_IOU:
+        return True
+    if overlap < UPGRADE_IOU or embedding.shape != face.embedding.shape:
+        return False
+    return float(np.linalg.norm(embedding - face.embedding)) < SAME_FACE_DISTANCE
 
 
 def _same_time(a: float | None, b: float | None) -> bool:
