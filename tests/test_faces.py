@@ -333,3 +333,46 @@ def test_a_library_made_by_the_hog_pass_keeps_its_names_under_the_cnn_detector(
         assert placed.person_id == person.id and placed.manual
     finally:
         lib.close()
+
+
+def test_every_face_is_nameable_from_the_cli_and_later_photos_join_it(tmp_path: Path) -> None:
+    from test_cli import run_cli
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    eileen.save(root / "eileen.jpg", quality=95)
+    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
+    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    camera = Image.open(ASSETS / "camera.jpg").convert("RGB")
+    camera.save(root / "cameraman.jpg", quality=95)
+    lib = tmp_path / "lib"
+    run_cli("index", str(root), "--no-ocr", lib=lib)
+    out = run_cli("people", lib=lib).stdout
+    # one face in each photo; Eileen's three start a person, the cameraman is seen once
+    assert ("4 faces in 4 photos; 1 person seen in several photos; 1 face seen once."
+            in out), out
+    assert "glimpse people --all" in out
+    listed = json.loads(run_cli("people", "--all", "--json", lib=lib).stdout)
+    (group,) = [e for e in listed if e["id"] is not None]
+    assert sorted(Path(p).name for p in group["paths"]) == [
+        "eileen.jpg", "eileen_bright.jpg", "eileen_mirror.jpg"]
+    (once,) = [e for e in listed if e["id"] is None]
+    assert [Path(p).name for p in once["paths"]] == ["cameraman.jpg"]
+    assert f"face {once['face_id']:5d}  {root / 'cameraman.jpg'}" in run_cli(
+        "people", "--all", lib=lib).stdout
+    # naming a face of a group names the group; naming a lone face starts a person
+    run_cli("people", "name-face", str(group["face_id"]), "Eileen", lib=lib)
+    run_cli("people", "name-face", str(once["face_id"]), "Lav", lib=lib)
+    out = run_cli("people", lib=lib).stdout
+    assert "Eileen" in out and "Lav" in out
+    assert "1 face seen once" in out  # Lav's face: a person now, but of one photo
+    ImageOps.mirror(camera).save(root / "cameraman_mirror.jpg", quality=95)
+    run_cli("index", str(root), "--no-ocr", lib=lib)
+    after = {e["name"]: e for e in json.loads(run_cli("people", "--json", lib=lib).stdout)}
+    assert sorted(Path(p).name for p in after["Lav"]["paths"]) == [
+        "cameraman.jpg", "cameraman_mirror.jpg"]
+    assert "5 faces in 5 photos; 2 people seen in several photos; 0 faces seen once" in run_cli(
+        "people", lib=lib).stdout
+    bad = run_cli("people", "name-face", "x", "Anna", lib=lib, check=False)
+    assert bad.returncode == 2 and "'x' is not a face id" in bad.stderr

@@ -361,11 +361,57 @@ def summary(catalog: Catalog, pass_name: str, pass_version: int) -> Summary:
                    sum(1 for p in found if p.faces and p.name), read, indexed)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What the face pass found, as `glimpse people` says it."""
+
+    faces: int
+    photos: int  # photos (and videos) with at least one face
+    recurring: int  # visible people seen in more than one photo
+    once: int  # faces not in such a person: a face seen once, or a person of one photo
+    named: int  # visible people with a name and a face
+
+
+def found(catalog: Catalog) -> Found:
+    total, photos = catalog.read("SELECT COUNT(*), COUNT(DISTINCT photo_id) FROM faces")[0]
+    visible = [p for p in people(catalog) if p.faces]
+    recurring = [p for p in visible if p.photos > 1]
+    return Found(int(total), int(photos), len(recurring),
+                 int(total) - sum(p.faces for p in recurring), sum(1 for p in visible if p.name))
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
 def found_line(catalog: Catalog) -> str:
-    """What the face pass has found, in one line: "20 faces; 3 people, 1 named"."""
-    found = [p for p in people(catalog) if p.faces]
-    named = sum(1 for p in found if p.name)
-    return f"{face_count(catalog)} faces; {len(found)} people, {named} named"
+    """What the face pass has found, in one line: "20 faces in 14 photos; 3 people
+    seen in several photos; 11 faces seen once" (and how many are named)."""
+    f = found(catalog)
+    line = (f"{_n(f.faces, 'face', 'faces')} in {_n(f.photos, 'photo', 'photos')}; "
+            f"{_n(f.recurring, 'person', 'people')} seen in several photos; "
+            f"{_n(f.once, 'face', 'faces')} seen once")
+    return line + (f"; {f.named:,} named" if f.named else "")
+
+
+def lone_faces(catalog: Catalog, limit: int | None = None) -> list[FaceRow]:
+    """Faces in no person (seen once, or not like anyone yet), best first: each
+    can be named (name_face), and the faces like it then join it."""
+    sql = (f"SELECT {_FACE_COLUMNS} FROM faces WHERE person_id IS NULL "
+           "ORDER BY quality DESC, size_px DESC, id")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_face_row(r) for r in catalog.read(sql)]
+
+
+def photo_paths(catalog: Catalog, photo_ids: Sequence[int] | set[int]) -> list[str]:
+    """The paths of these photos, sorted (for listings)."""
+    ids = sorted(photo_ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    return sorted(str(r[0]) for r in catalog.read(
+        f"SELECT path FROM photos WHERE id IN ({marks})", ids))
 
 
 # -- user actions (user data: never recomputed) -------------------------------
@@ -433,6 +479,26 @@ def assign_face(catalog: Catalog, face_id: int, name: str) -> int:
             pid = int(cur.lastrowid or 0)
         db.execute("UPDATE faces SET person_id=?, manual=1, rejected=? WHERE id=?",
                    (pid, _rejected_text(row.rejected - {pid}), face_id))
+    return pid
+
+
+def name_face(catalog: Catalog, face_id: int, name: str) -> int:
+    """Name one face: its person takes the name (or the person of that name takes
+    the face; a face seen once starts a person), then the faces like it that are in
+    no person join (group_faces). Returns the person's id."""
+    row = face(catalog, face_id)
+    if row.person_id is not None and person(catalog, row.person_id).name is None:
+        same = [p for p in names(catalog).get(" ".join(name.split()).casefold(), [])
+                if p != row.person_id]
+        if same:  # the name is somebody's already: the group joins them
+            merge(catalog, same[0], row.person_id)
+            pid = same[0]
+        else:  # naming one face names its group
+            name_person(catalog, row.person_id, name)
+            pid = row.person_id
+    else:
+        pid = assign_face(catalog, face_id, name)
+    group_faces(catalog)
     return pid
 
 
