@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -376,3 +377,36 @@ def test_every_face_is_nameable_from_the_cli_and_later_photos_join_it(tmp_path: 
         "people", lib=lib).stdout
     bad = run_cli("people", "name-face", "x", "Anna", lib=lib, check=False)
     assert bad.returncode == 2 and "'x' is not a face id" in bad.stderr
+
+
+def test_mtcnn_steps_on_hand_computed_boxes() -> None:
+    from glimpse.core.signals import face_detector as fd
+
+    # 12 px window for 20 px faces: scale 0.6; 100 px * 0.6 = 60, 42.5, 30.2, 21.4, 15.2
+    # (>= 12), then 10.8 stops
+    assert fd.pyramid(100, 200, 20) == pytest.approx([0.6 * 0.709 ** i for i in range(5)])
+    boxes = np.array([[0, 0, 10, 10, 0.9],   # best
+                      [1, 1, 11, 11, 0.8],   # IoU 81/119 = 0.68 with the best: dropped at 0.5
+                      [20, 20, 30, 30, 0.7],  # apart: kept
+                      [2, 2, 6, 6, 0.95]],   # inside the best: IoU 16/100, by-min 16/16 = 1
+                     dtype=np.float32)
+    assert fd.nms(boxes, 0.5).tolist() == [3, 0, 2]
+    assert fd.nms(boxes, 0.5, by_min=True).tolist() == [3, 2]  # the boxes around it go
+    assert fd.square(np.array([[0, 0, 10, 4, 1]], np.float32))[0, :4].tolist() == [0, -3, 10, 7]
+    moved = fd.refine(np.array([[10, 10, 30, 20, 1]], np.float32),
+                      np.array([[0.1, -0.5, 0.0, 1.0]], np.float32))
+    assert moved[0, :4].tolist() == [12, 5, 30, 30]
+
+
+def test_mtcnn_finds_eileen_where_she_is_and_nothing_in_a_blank_picture() -> None:
+    from glimpse.core.signals.face_detector import MTCNN
+
+    detector = MTCNN()
+    boxes, marks = detector.detect(Image.open(ASSETS / "astronaut.jpg"))
+    (box,) = boxes  # her face: about x 180-268, y 58-175 of the 512 px portrait
+    assert 170 < box[0] < 190 and 255 < box[2] < 280 and 45 < box[1] < 70 and 165 < box[3] < 190
+    assert box[4] > 0.99
+    left_eye, right_eye, nose = marks[0][0], marks[0][1], marks[0][2]
+    assert left_eye[0] < nose[0] < right_eye[0] and left_eye[1] < nose[1]
+    blank = Image.new("RGB", (400, 300), (128, 128, 128))
+    assert len(detector.detect(blank)[0]) == 0

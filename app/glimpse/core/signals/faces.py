@@ -1,11 +1,14 @@
-"""Faces in photos: dlib's detector, 5-point aligner and ResNet face descriptor, run as a catalog pass.
+"""Faces in photos: MTCNN finds them, dlib's 5-point aligner and ResNet descriptor
+describe them, run as a catalog pass.
 
-Models (see README "People"): dlib's HOG frontal face detector (built into the
-`dlib-bin` wheel), and from the `face_recognition_models` package the 5-point
-landmark model and `dlib_face_recognition_resnet_model_v1` (128-d embeddings,
-99.38% on LFW as published by dlib's author; both CC0 per the package's LICENSE).
-The 68-point landmark model in the same package is not used: its training data
-(iBUG 300-W) forbids commercial use.
+Models (see README "People"): the detector is MTCNN (core/signals/face_detector.py:
+weights from the `mtcnn` wheel, MIT, run on onnxruntime); dlib's HOG frontal face
+detector (built into the `dlib-bin` wheel; the pass's version 1) stays as
+FaceEngine(detector="hog") for comparison. From the `face_recognition_models`
+package: the 5-point landmark model and `dlib_face_recognition_resnet_model_v1`
+(128-d embeddings, 99.38% on LFW as published by dlib's author; both CC0 per the
+package's LICENSE). The 68-point landmark model in the same package is not used:
+its training data (iBUG 300-W) forbids commercial use.
 
 Videos: the pass reads a video's keyframes again (core/media/video.py decodes them at
 the times the indexer stored: the first one in `videos`, the others in `frames`),
@@ -42,8 +45,9 @@ FACE_VERSION = 2  # 2: MTCNN instead of HOG. Bump when models or rules change: e
 
 # Longest side the photo is scaled to, per detector. HOG is upsampled once at 800
 # px: faces from about 40 px (1/20 of the long side). MTCNN looks for faces from
-# MIN_FACE_PX at its size (scripts/bench_faces.py --detector measures both).
-DETECTORS = {"mtcnn": 800, "hog": 800}
+# MIN_FACE_PX at 512 px (1/32 of the long side), at a fraction of HOG's cost
+# (scripts/bench_faces.py --detector --max-side --speed measures both).
+DETECTORS = {"mtcnn": 512, "hog": 800}
 DEFAULT_DETECTOR = "mtcnn"
 UPSAMPLE = 1
 MIN_FACE_PX = 20
@@ -51,7 +55,7 @@ MIN_FACE_PX = 20
 MIN_SCORE = 0.0
 # MTCNN's last stage: a face below this probability is dropped.
 MIN_PROB = 0.9
-# Quality: a face this big (px, shorter box side at FACE_MAX_SIDE) and this sharp
+# Quality: a face this big (px, shorter box side in the photo as analysed) and this sharp
 # (variance of the Laplacian of its grey crop: sharp Flickr8k faces give ~1000,
 # the same after a 1 px Gaussian blur ~60-90, after 2 px ~10) counts fully.
 GOOD_SIZE_PX = 80
