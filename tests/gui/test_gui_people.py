@@ -246,3 +246,6 @@ def test_unnamed_faces_strip_lists_a_face_seen_once_and_names_it(  # type: ignor
     assert view.unnamed.count() == 0 and view.model.rowCount() == 3
     (ben,) = people.names(lib.catalog)["ben"]
     assert view.selected_ids() == [ben] and people.person(lib.catalog, ben).photos == 1
+    # the strip and Ben's faces cut their pictures from thumbnails still arriving
+    qtbot.waitUntil(lambda: not view.pictures._waiting, timeout=10_000)
+    assert not view.faces.item(0).icon().isNull()
