@@ -47,6 +47,7 @@ from glimpse.core.signals import people
 from glimpse.core.signals.faces import (  # noqa: E402
     DEFAULT_DETECTOR,
     DETECTORS,
+    MIN_FACE_PX,
     MIN_PROB,
     FaceEngine,
 )
@@ -291,6 +292,7 @@ def main() -> int:
     ap.add_argument("--max-side", type=int, default=0, help="detector input's longest side "
                     "(0 = the detector's default)")
     ap.add_argument("--min-prob", type=float, default=MIN_PROB, help="MTCNN's last threshold")
+    ap.add_argument("--min-face", type=int, default=MIN_FACE_PX, help="MTCNN's smallest face, px")
     ap.add_argument("--speed", type=Path, help="also time faces_in on the photos of this folder "
                     "(the sample photos), decoded once beforehand as the index runner does")
     ap.add_argument("--speed-only", action="store_true", help="only the --speed measurement")
@@ -300,9 +302,10 @@ def main() -> int:
         return 1
     caps = load_captions()
     names = sorted(caps)[: args.limit or None]
-    engine = FaceEngine(args.max_side or None, detector=args.detector, min_prob=args.min_prob)
+    engine = FaceEngine(args.max_side or None, detector=args.detector, min_prob=args.min_prob,
+                        min_face=args.min_face)
     result: dict = {"detector": {"name": args.detector, "max_side": engine.max_side,
-                                 "min_prob": args.min_prob}}
+                                 "min_prob": args.min_prob, "min_face": args.min_face}}
     if args.speed:
         result["speed"] = speed(engine, args.speed)
         print(json.dumps(result["speed"], indent=1), flush=True)

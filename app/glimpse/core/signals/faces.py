@@ -45,7 +45,7 @@ FACE_VERSION = 2  # 2: MTCNN instead of HOG. Bump when models or rules change: e
 
 # Longest side the photo is scaled to, per detector. HOG is upsampled once at 800
 # px: faces from about 40 px (1/20 of the long side). MTCNN looks for faces from
-# MIN_FACE_PX at 512 px (1/32 of the long side), at a fraction of HOG's cost
+# MIN_FACE_PX at 512 px (1/26 of the long side), at a fraction of HOG's cost
 # (scripts/bench_faces.py --detector --max-side --speed measures both).
 DETECTORS = {"mtcnn": 512, "hog": 800}
 DEFAULT_DETECTOR = "mtcnn"
