@@ -20,6 +20,9 @@ can be measured honestly on Flickr8k (research use only: never shown, never bund
              and encoding throughput with faces off vs on (faces run after encoding).
 
     flock /tmp/glimpse-cpu.lock python scripts/bench_faces.py --out /tmp/faces.json
+    # the face pass's speed on the sample photos, against HOG in the same run:
+    flock /tmp/glimpse-cpu.lock python scripts/bench_faces.py --speed-only \
+        --speed ~/.cache/glimpse-sample-photos --speed-against hog
 """
 
 from __future__ import annotations
@@ -296,6 +299,9 @@ def main() -> int:
     ap.add_argument("--speed", type=Path, help="also time faces_in on the photos of this folder "
                     "(the sample photos), decoded once beforehand as the index runner does")
     ap.add_argument("--speed-only", action="store_true", help="only the --speed measurement")
+    ap.add_argument("--speed-against", choices=sorted(DETECTORS),
+                    help="also time this detector (at its default size) in the same run and "
+                         "print the ratio")
     args = ap.parse_args()
     if not (DATA / "captions.csv").is_file():
         print(f"{DATA} is missing: nothing to measure.", file=sys.stderr)
@@ -308,6 +314,11 @@ def main() -> int:
                                  "min_prob": args.min_prob, "min_face": args.min_face}}
     if args.speed:
         result["speed"] = speed(engine, args.speed)
+        if args.speed_against:
+            base = speed(FaceEngine(detector=args.speed_against), args.speed)
+            result["speed"]["baseline"] = {"detector": args.speed_against, **base}
+            result["speed"]["ratio"] = round(result["speed"]["photos_per_s"]
+                                             / base["photos_per_s"], 2)
         print(json.dumps(result["speed"], indent=1), flush=True)
         if args.speed_only:
             return 0
