@@ -20,6 +20,9 @@ can be measured honestly on Flickr8k (research use only: never shown, never bund
              and encoding throughput with faces off vs on (faces run after encoding).
 
     flock /tmp/glimpse-cpu.lock python scripts/bench_faces.py --out /tmp/faces.json
+    # the face pass's speed on the sample photos, against HOG in the same run:
+    flock /tmp/glimpse-cpu.lock python scripts/bench_faces.py --speed-only \
+        --speed ~/.cache/glimpse-sample-photos --speed-against hog
 """
 
 from __future__ import annotations
@@ -42,8 +45,15 @@ from PIL import Image, ImageEnhance, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 
+from glimpse.core.media import imaging  # noqa: E402
 from glimpse.core.signals import people
-from glimpse.core.signals.faces import FaceEngine  # noqa: E402
+from glimpse.core.signals.faces import (  # noqa: E402
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    MIN_FACE_PX,
+    MIN_PROB,
+    FaceEngine,
+)
 from glimpse.core.signals.people import Face  # noqa: E402
 from glimpse.core.storage.catalog import Catalog  # noqa: E402
 
@@ -225,6 +235,20 @@ def stability(faces: dict[str, list[Face]], good: list, copies: dict, tmp: Path,
     return out
 
 
+def speed(engine: FaceEngine, folder: Path) -> dict:
+    """Photos per second of the face pass alone, on photos decoded beforehand at the
+    pass's size (the index runner decodes once for all pixel passes)."""
+    paths = sorted(p for p in folder.rglob("*")
+                   if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+    images = [imaging.make_thumbnail(p, engine.max_side) for p in paths]
+    engine.faces_in(images[0])  # load the models before timing
+    start = time.monotonic()
+    found = sum(len(engine.faces_in(im)) for im in images)
+    seconds = time.monotonic() - start
+    return {"folder": str(folder), "photos": len(images), "faces": found,
+            "seconds": round(seconds, 2), "photos_per_s": round(len(images) / seconds, 2)}
+
+
 def cost(n: int, model: str, tmp: Path) -> dict:
     from glimpse.core.library import Library
 
@@ -267,14 +291,37 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--cache", type=Path, help="keep the detections here and reuse them")
     ap.add_argument("--sweep", action="store_true", help="grouping under other thresholds")
+    ap.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS))
+    ap.add_argument("--max-side", type=int, default=0, help="detector input's longest side "
+                    "(0 = the detector's default)")
+    ap.add_argument("--min-prob", type=float, default=MIN_PROB, help="MTCNN's last threshold")
+    ap.add_argument("--min-face", type=int, default=MIN_FACE_PX, help="MTCNN's smallest face, px")
+    ap.add_argument("--speed", type=Path, help="also time faces_in on the photos of this folder "
+                    "(the sample photos), decoded once beforehand as the index runner does")
+    ap.add_argument("--speed-only", action="store_true", help="only the --speed measurement")
+    ap.add_argument("--speed-against", choices=sorted(DETECTORS),
+                    help="also time this detector (at its default size) in the same run and "
+                         "print the ratio")
     args = ap.parse_args()
     if not (DATA / "captions.csv").is_file():
         print(f"{DATA} is missing: nothing to measure.", file=sys.stderr)
         return 1
     caps = load_captions()
     names = sorted(caps)[: args.limit or None]
-    engine = FaceEngine()
-    result: dict = {}
+    engine = FaceEngine(args.max_side or None, detector=args.detector, min_prob=args.min_prob,
+                        min_face=args.min_face)
+    result: dict = {"detector": {"name": args.detector, "max_side": engine.max_side,
+                                 "min_prob": args.min_prob, "min_face": args.min_face}}
+    if args.speed:
+        result["speed"] = speed(engine, args.speed)
+        if args.speed_against:
+            base = speed(FaceEngine(detector=args.speed_against), args.speed)
+            result["speed"]["baseline"] = {"detector": args.speed_against, **base}
+            result["speed"]["ratio"] = round(result["speed"]["photos_per_s"]
+                                             / base["photos_per_s"], 2)
+        print(json.dumps(result["speed"], indent=1), flush=True)
+        if args.speed_only:
+            return 0
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         if args.cache and args.cache.is_file():

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -288,3 +289,124 @@ def test_a_new_face_pass_keeps_names_in_videos_and_a_bad_clip_is_recorded(
     broken.write_bytes(Path(row.path).read_bytes()[:300])
     with pytest.raises(GlimpseError, match="video"):
         FacePass(lib.engines.get("faces", FaceEngine), {clip: [0.0, 2.0]}).process(replace(row, path=str(broken)))
+
+
+def test_a_library_made_by_the_hog_pass_keeps_its_names_under_the_cnn_detector(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Version 1 of the pass (dlib's HOG detector) named Eileen and placed a face by
+    hand; version 2 (MTCNN) draws other boxes, and every name stays with her."""
+    from conftest import TINY_MODEL
+    from glimpse.core.library import Library
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    eileen.save(root / "eileen.jpg", quality=95)
+    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
+    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    eileen.resize((384, 384)).save(root / "eileen_small.jpg", quality=90)
+    with monkeypatch.context() as old_pass:
+        old_pass.setattr(FacePass, "version", 1)
+        lib = Library(tmp_path / "lib", model=TINY_MODEL)
+        lib.add_folder(root)
+        lib.index(skip={"ocr", "faces"})
+        lib.engines.get("faces", lambda: FaceEngine(detector="hog"))
+        assert lib.find_faces().done == 4
+        cat = lib.catalog
+        (person,) = [p for p in people.people(cat) if p.photos >= 3]
+        people.name_person(cat, person.id, "Eileen")
+        small = cat.photo_by_path(str(root / "eileen_small.jpg")).id
+        hog_face = max(people.faces_of_photo(cat, small), key=lambda f: f.size_px)
+        people.assign_face(cat, hog_face.id, "Eileen")  # placed by hand: manual
+        before = people.photo_ids_of(cat, [person.id])
+        hog_boxes = {f.photo_id: f.box for f in people.faces_of_person(cat, person.id)}
+        lib.close()
+    lib = Library(tmp_path / "lib", model=TINY_MODEL)  # a new run: the default detector
+    try:
+        assert lib.engines.get("faces", FaceEngine).detector == "mtcnn"
+        assert lib.find_faces().done == 4  # version 2 reads every photo again
+        cat = lib.catalog
+        again = people.person(cat, person.id)
+        assert again.name == "Eileen" and people.photo_ids_of(cat, [person.id]) == before
+        moved = {f.photo_id: f.box for f in people.faces_of_person(cat, person.id)}
+        assert moved.keys() == hog_boxes.keys() and moved != hog_boxes  # new boxes, same person
+        placed = max(people.faces_of_photo(cat, small), key=lambda f: f.size_px)
+        assert placed.person_id == person.id and placed.manual
+    finally:
+        lib.close()
+
+
+def test_every_face_is_nameable_from_the_cli_and_later_photos_join_it(tmp_path: Path) -> None:
+    from test_cli import run_cli
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    eileen.save(root / "eileen.jpg", quality=95)
+    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
+    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    camera = Image.open(ASSETS / "camera.jpg").convert("RGB")
+    camera.save(root / "cameraman.jpg", quality=95)
+    lib = tmp_path / "lib"
+    run_cli("index", str(root), "--no-ocr", lib=lib)
+    out = run_cli("people", lib=lib).stdout
+    # one face in each photo; Eileen's three start a person, the cameraman is seen once
+    assert ("4 faces in 4 photos; 1 person seen in several photos; 1 face seen once."
+            in out), out
+    assert "glimpse people --all" in out
+    listed = json.loads(run_cli("people", "--all", "--json", lib=lib).stdout)
+    (group,) = [e for e in listed if e["id"] is not None]
+    assert sorted(Path(p).name for p in group["paths"]) == [
+        "eileen.jpg", "eileen_bright.jpg", "eileen_mirror.jpg"]
+    (once,) = [e for e in listed if e["id"] is None]
+    assert [Path(p).name for p in once["paths"]] == ["cameraman.jpg"]
+    assert f"face {once['face_id']:5d}  {root / 'cameraman.jpg'}" in run_cli(
+        "people", "--all", lib=lib).stdout
+    # naming a face of a group names the group; naming a lone face starts a person
+    run_cli("people", "name-face", str(group["face_id"]), "Eileen", lib=lib)
+    run_cli("people", "name-face", str(once["face_id"]), "Lav", lib=lib)
+    out = run_cli("people", lib=lib).stdout
+    assert "Eileen" in out and "Lav" in out
+    assert "1 face seen once" in out  # Lav's face: a person now, but of one photo
+    ImageOps.mirror(camera).save(root / "cameraman_mirror.jpg", quality=95)
+    run_cli("index", str(root), "--no-ocr", lib=lib)
+    after = {e["name"]: e for e in json.loads(run_cli("people", "--json", lib=lib).stdout)}
+    assert sorted(Path(p).name for p in after["Lav"]["paths"]) == [
+        "cameraman.jpg", "cameraman_mirror.jpg"]
+    assert "5 faces in 5 photos; 2 people seen in several photos; 0 faces seen once" in run_cli(
+        "people", lib=lib).stdout
+    bad = run_cli("people", "name-face", "x", "Anna", lib=lib, check=False)
+    assert bad.returncode == 2 and "'x' is not a face id" in bad.stderr
+
+
+def test_mtcnn_steps_on_hand_computed_boxes() -> None:
+    from glimpse.core.signals import face_detector as fd
+
+    # 12 px window for 20 px faces: scale 0.6; 100 px * 0.6 = 60, 42.5, 30.2, 21.4, 15.2
+    # (>= 12), then 10.8 stops
+    assert fd.pyramid(100, 200, 20) == pytest.approx([0.6 * 0.709 ** i for i in range(5)])
+    boxes = np.array([[0, 0, 10, 10, 0.9],   # best
+                      [1, 1, 11, 11, 0.8],   # IoU 81/119 = 0.68 with the best: dropped at 0.5
+                      [20, 20, 30, 30, 0.7],  # apart: kept
+                      [2, 2, 6, 6, 0.95]],   # inside the best: IoU 16/100, by-min 16/16 = 1
+                     dtype=np.float32)
+    assert fd.nms(boxes, 0.5).tolist() == [3, 0, 2]
+    assert fd.nms(boxes, 0.5, by_min=True).tolist() == [3, 2]  # the boxes around it go
+    assert fd.square(np.array([[0, 0, 10, 4, 1]], np.float32))[0, :4].tolist() == [0, -3, 10, 7]
+    moved = fd.refine(np.array([[10, 10, 30, 20, 1]], np.float32),
+                      np.array([[0.1, -0.5, 0.0, 1.0]], np.float32))
+    assert moved[0, :4].tolist() == [12, 5, 30, 30]
+
+
+def test_mtcnn_finds_eileen_where_she_is_and_nothing_in_a_blank_picture() -> None:
+    from glimpse.core.signals.face_detector import MTCNN
+
+    detector = MTCNN()
+    boxes, marks = detector.detect(Image.open(ASSETS / "astronaut.jpg"))
+    (box,) = boxes  # her face: about x 180-268, y 58-175 of the 512 px portrait
+    assert 170 < box[0] < 190 and 255 < box[2] < 280 and 45 < box[1] < 70 and 165 < box[3] < 190
+    assert box[4] > 0.99
+    left_eye, right_eye, nose = marks[0][0], marks[0][1], marks[0][2]
+    assert left_eye[0] < nose[0] < right_eye[0] and left_eye[1] < nose[1]
+    blank = Image.new("RGB", (400, 300), (128, 128, 128))
+    assert len(detector.detect(blank)[0]) == 0

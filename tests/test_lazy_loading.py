@@ -104,8 +104,9 @@ def test_status_counts_faces_and_people_without_loading_dlib(tmp_path: Path, ind
         assert lib.catalog.pass_counts(FACE_PASS, FACE_VERSION) == (7, 8)
     heavy, out = probe(tmp_path, indexed, "status")
     assert heavy == []
-    assert ("Faces:           looked for faces in 7 of 8 indexed photos; 8 faces; 2 people, "
-            "1 named (`glimpse index` does the rest)") in out
+    assert ("Faces:           looked for faces in 7 of 8 indexed photos; 8 faces in 5 photos; "
+            "2 people seen in several photos; 0 faces seen once; 1 named "
+            "(`glimpse index` does the rest)") in out
     heavy, out = probe(tmp_path, indexed, "status", "--json")
     assert heavy == [] and json.loads(out)["people"] == {
         "faces": 8, "people": 2, "named": 1, "photos_read": 7, "photos_indexed": 8}

@@ -226,3 +226,89 @@ def test_schema_upgrade_keeps_vectors_and_text(tmp_path: Path) -> None:
     assert cat.photo_text(7) == "hello" and cat.pass_counts("ocr", 1) == (1, 1)
     assert people.people(cat) == [] and people.face_count(cat) == 0
     cat.close()
+
+
+def test_a_new_detector_s_box_keeps_the_name_when_its_embedding_matches(cat: Catalog) -> None:
+    """HOG's box and MTCNN's box of one face overlap by less than SAME_FACE_IOU
+    at times; the embedding says whether it is the same face."""
+    rng = np.random.default_rng(7)
+    anna, ben = _identity(rng), _identity(rng)
+    for pid in range(1, 4):
+        _store(cat, pid, [_face(_near(rng, anna, 0.1))])
+    people.group_faces(cat)
+    pid = people.people(cat)[0].id
+    people.name_person(cat, pid, "Anna")
+    old = people.faces_of_photo(cat, 1)[0]
+    assert old.box == (0.1, 0.1, 0.2, 0.2)
+    # a taller box from the new detector
+    taller = (0.1, 0.02, 0.2, 0.45)  # overlap 0.2*0.2=0.04, union 0.09: IoU 0.444
+    assert abs(people.iou(old.box, taller) - 0.04 / 0.09) < 1e-9
+    same = replace(_face(_near(rng, anna, 0.05)), box=taller)
+    _store(cat, 1, [same])
+    assert people.faces_of_photo(cat, 1)[0].person_id == pid  # carried over
+    # the same box on photo 2, but somebody else's embedding: not carried over
+    _store(cat, 2, [replace(_face(_near(rng, ben, 0.05)), box=taller)])
+    assert people.faces_of_photo(cat, 2)[0].person_id is None
+    # far boxes never match, even with the same embedding (IoU 0)
+    _store(cat, 3, [_face(_near(rng, anna, 0.05), x=0.6)])
+    assert people.faces_of_photo(cat, 3)[0].person_id is None
+    assert people.person(cat, pid).name == "Anna"
+
+
+def test_same_face_rule() -> None:
+    vec = np.zeros(128, dtype=np.float32)
+    face = Face((0.1, 0.1, 0.2, 0.2), 100, 200.0, 1.0, 1.0, vec)
+    assert people.same_face((0.1, 0.1, 0.2, 0.2), vec + 5, face)  # same box: embedding not asked
+    low = (0.1, 0.1, 0.2, 0.6)  # IoU 0.04 / 0.12 = 0.333
+    near = vec.copy()
+    near[0] = people.SAME_FACE_DISTANCE - 0.01
+    far = vec.copy()
+    far[0] = people.SAME_FACE_DISTANCE + 0.01
+    assert people.same_face(low, near, face) and not people.same_face(low, far, face)
+    tiny = (0.1, 0.1, 0.2, 1.2)  # IoU 0.04 / 0.24 = 0.167 < UPGRADE_IOU
+    assert not people.same_face(tiny, vec, face)
+
+
+def test_found_line_counts_faces_photos_recurring_people_and_faces_seen_once(cat: Catalog) -> None:
+    rng = np.random.default_rng(3)
+    anna, ben = _identity(rng), _identity(rng)
+    for pid in range(1, 4):  # Anna in photos 1-3, with a stranger in photo 1
+        extra = [_face(_identity(rng), x=0.6)] if pid == 1 else []
+        _store(cat, pid, [_face(_near(rng, anna, 0.1)), *extra])
+    _store(cat, 4, [_face(_near(rng, ben, 0.1))])  # Ben, once
+    people.group_faces(cat)
+    # 5 faces in 4 photos; Anna (3 photos) recurs; the stranger and Ben are seen once
+    assert people.found_line(cat) == ("5 faces in 4 photos; 1 person seen in several photos; "
+                                      "2 faces seen once")
+    ben_face = people.faces_of_photo(cat, 4)[0]
+    assert {f.id for f in people.lone_faces(cat)} == {
+        ben_face.id, max(people.faces_of_photo(cat, 1), key=lambda f: f.box[0]).id}
+    pid = people.name_face(cat, ben_face.id, "Ben")  # a lone face starts a named person
+    assert people.person(cat, pid).name == "Ben" and people.face(cat, ben_face.id).manual
+    assert people.found_line(cat).endswith("2 faces seen once; 1 named")
+    _store(cat, 5, [_face(_near(rng, ben, 0.1))])  # a later photo of Ben joins him
+    people.group_faces(cat)
+    assert people.faces_of_photo(cat, 5)[0].person_id == pid
+    assert people.found_line(cat) == ("6 faces in 5 photos; 2 people seen in several photos; "
+                                      "1 face seen once; 1 named")
+    # naming one face of an unnamed group names the group; a taken name merges into it
+    anna_face = people.faces_of_photo(cat, 2)[0]
+    anna_id = anna_face.person_id
+    assert anna_id is not None and people.name_face(cat, anna_face.id, "Anna") == anna_id
+    assert people.person(cat, anna_id).name == "Anna" and not people.face(cat, anna_face.id).manual
+    with pytest.raises(GlimpseError, match="no face"):
+        people.name_face(cat, 999, "Anna")
+
+
+def test_naming_a_group_with_a_taken_name_joins_that_person(cat: Catalog) -> None:
+    rng = np.random.default_rng(4)
+    anna = _identity(rng)
+    for pid in range(1, 7):  # two groups of Anna far enough apart to start two people
+        shift = 0.0 if pid <= 3 else 0.9
+        _store(cat, pid, [_face(_near(rng, anna + shift, 0.1))])
+    people.group_faces(cat)
+    first, second = sorted(p.id for p in people.people(cat))
+    people.name_person(cat, first, "Anna")
+    face = people.faces_of_person(cat, second)[0]
+    assert people.name_face(cat, face.id, "anna") == first
+    assert [p.id for p in people.people(cat)] == [first] and people.person(cat, first).photos == 6

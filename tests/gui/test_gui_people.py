@@ -219,3 +219,33 @@ def test_cards_are_full_size_before_their_faces_are_cut(qtbot, people_window, mo
     view.show()
     qtbot.waitUntil(lambda: view.cards.visualRect(view.model.index(0)).height() > 0)
     assert view.cards.visualRect(view.model.index(0)).height() >= people_view.FACE_ICON
+
+
+def test_unnamed_faces_strip_lists_a_face_seen_once_and_names_it(  # type: ignore[no-untyped-def]
+        qtbot, people_window, monkeypatch) -> None:
+    from glimpse.ui import people_view
+
+    window = people_window
+    view = window.people_tab
+    lib = window.controller.library
+    assert view.unnamed.count() == 0 and view.unnamed.isHidden()  # everyone is in a person
+    first = sorted(r.id for r in lib.indexed_photos())[0]
+    (blob,) = lib.catalog.read("SELECT embedding FROM faces WHERE photo_id=?", (first,))[0]
+    stranger = np.random.default_rng(9).normal(size=128)
+    with lib.catalog.transaction() as db:  # the photo again, with a stranger beside
+        people.replace_faces(db, first, [
+            Face((0.2, 0.2, 0.4, 0.4), 100, 200.0, 1.0, 1.0, np.frombuffer(blob, dtype="<f4")),
+            Face((0.65, 0.1, 0.3, 0.3), 90, 200.0, 1.0, 1.0,
+                 (stranger / np.linalg.norm(stranger) * 2).astype(np.float32))])
+    people.group_faces(lib.catalog)
+    view.refresh()
+    assert view.unnamed.count() == 1 and not view.unnamed.isHidden()
+    assert view.model.rowCount() == 2
+    monkeypatch.setattr(people_view, "ask_name", lambda parent, current: "Ben")
+    view.name_unnamed_face(view.unnamed.item(0))
+    assert view.unnamed.count() == 0 and view.model.rowCount() == 3
+    (ben,) = people.names(lib.catalog)["ben"]
+    assert view.selected_ids() == [ben] and people.person(lib.catalog, ben).photos == 1
+    # the strip and Ben's faces cut their pictures from thumbnails still arriving
+    qtbot.waitUntil(lambda: not view.pictures._waiting, timeout=10_000)
+    assert not view.faces.item(0).icon().isNull()

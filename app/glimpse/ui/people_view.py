@@ -2,7 +2,8 @@
 
 Name a person in place (double-click or F2 on a card), merge the selected
 people, hide one, show their photos in the Search tab, and take a wrongly
-grouped face out ("Not this person"). Every action is a small catalog write
+grouped face out ("Not this person"). Faces seen once are in the "Unnamed faces"
+strip below: naming one starts its person, whom later photos join. Every action is a small catalog write
 through core/signals/people.py, done on the GUI thread: each touches a few rows.
 Face pictures are cut from the shared thumbnail cache's photo thumbnails.
 """
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from glimpse.core.library import Library
 
 FACE_ICON = 96
+UNNAMED_SHOWN = 200  # faces in the "Unnamed faces" strip, best first
 _SOURCE_SIZE = 512  # the photo thumbnail faces are cut from
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -220,6 +222,18 @@ class PeopleView(QWidget):
         face_row.addWidget(self.faces, 1)
         face_row.addWidget(self.not_button)
 
+        # Faces in no person (seen once, or like nobody yet): each can be named, and
+        # the faces like it then join it (people.name_face).
+        self.unnamed_label = QLabel("Unnamed faces (seen once): double-click one to name it")
+        self.unnamed = QListWidget()
+        self.unnamed.setObjectName("unnamedFaces")
+        self.unnamed.setViewMode(QListWidget.ViewMode.IconMode)
+        self.unnamed.setIconSize(QSize(FACE_ICON // 2 + 16, FACE_ICON // 2 + 16))
+        self.unnamed.setFlow(QListWidget.Flow.LeftToRight)
+        self.unnamed.setWrapping(False)
+        self.unnamed.setFixedHeight(FACE_ICON + 12)
+        self.unnamed.itemDoubleClicked.connect(self.name_unnamed_face)
+
         self.empty = QLabel("No people yet. Faces are looked for after indexing; people appear "
                             "once a face is seen in a few photos.")
         self.empty.setWordWrap(True)
@@ -229,6 +243,8 @@ class PeopleView(QWidget):
         layout.addWidget(self.empty)
         layout.addWidget(self.cards, 1)
         layout.addLayout(face_row)
+        layout.addWidget(self.unnamed_label)
+        layout.addWidget(self.unnamed)
         self._on_selection()
 
     # -- data -------------------------------------------------------------------
@@ -246,6 +262,7 @@ class PeopleView(QWidget):
                     self.model.index(row), self.cards.selectionModel().SelectionFlag.Select)
         self.empty.setVisible(not self.model.people)
         self.cards.setVisible(bool(self.model.people))
+        self._show_unnamed()
         self._on_selection()
 
     def _pictures_ready(self) -> None:
@@ -253,6 +270,35 @@ class PeopleView(QWidget):
         if self.model.people:
             self.model.dataChanged.emit(self.model.index(0), self.model.index(len(self.model.people) - 1))
         self._show_faces()
+        self._show_unnamed()
+
+    def _show_unnamed(self) -> None:
+        self.unnamed.clear()
+        lone = (people.lone_faces(self.library.catalog, limit=UNNAMED_SHOWN)
+                if self.library is not None else [])
+        for row in lone:
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, row.id)
+            pixmap = self.pictures.face(self.library, row)  # type: ignore[arg-type]
+            if pixmap is not None:
+                item.setIcon(QIcon(pixmap))
+            item.setToolTip(f"Face in photo {row.photo_id}, {row.size_px} px. "
+                            "Double-click to name.")
+            self.unnamed.addItem(item)
+        self.unnamed_label.setVisible(bool(lone))
+        self.unnamed.setVisible(bool(lone))
+
+    def name_unnamed_face(self, item: QListWidgetItem | None = None) -> None:
+        """Ask for a name for an unnamed face; it starts (or joins) that person."""
+        item = item or self.unnamed.currentItem()
+        if item is None or self.library is None:
+            return
+        name = ask_name(self, "")
+        if not name:
+            return
+        pid = people.name_face(self.library.catalog, int(item.data(Qt.ItemDataRole.UserRole)), name)
+        self.refresh()
+        self.select(pid)
 
     def selected_ids(self) -> list[int]:
         rows = sorted(i.row() for i in self.cards.selectionModel().selectedIndexes())

@@ -1,11 +1,14 @@
-"""Faces in photos: dlib's detector, 5-point aligner and ResNet face descriptor, run as a catalog pass.
+"""Faces in photos: MTCNN finds them, dlib's 5-point aligner and ResNet descriptor
+describe them, run as a catalog pass.
 
-Models (see README "People"): dlib's HOG frontal face detector (built into the
-`dlib-bin` wheel), and from the `face_recognition_models` package the 5-point
-landmark model and `dlib_face_recognition_resnet_model_v1` (128-d embeddings,
-99.38% on LFW as published by dlib's author; both CC0 per the package's LICENSE).
-The 68-point landmark model in the same package is not used: its training data
-(iBUG 300-W) forbids commercial use.
+Models (see README "People"): the detector is MTCNN (core/signals/face_detector.py:
+weights from the `mtcnn` wheel, MIT, run on onnxruntime); dlib's HOG frontal face
+detector (built into the `dlib-bin` wheel; the pass's version 1) stays as
+FaceEngine(detector="hog") for comparison. From the `face_recognition_models`
+package: the 5-point landmark model and `dlib_face_recognition_resnet_model_v1`
+(128-d embeddings, 99.38% on LFW as published by dlib's author; both CC0 per the
+package's LICENSE). The 68-point landmark model in the same package is not used:
+its training data (iBUG 300-W) forbids commercial use.
 
 Videos: the pass reads a video's keyframes again (core/media/video.py decodes them at
 the times the indexer stored: the first one in `videos`, the others in `frames`),
@@ -38,20 +41,26 @@ from glimpse.core.signals.people import Face
 from glimpse.core.storage.catalog import Catalog, PhotoRow
 
 FACE_PASS = "faces"
-FACE_VERSION = 1  # bump when models or rules change: every photo is read again
+FACE_VERSION = 2  # 2: MTCNN instead of HOG. Bump when models or rules change: every photo is read again
 
-# The photo is scaled to this longest side, then upsampled once by the HOG
-# detector: faces from about 40 px at this size (1/20 of the long side) are found.
-# (scripts/bench_faces.py measures the cost and the faces found.)
-FACE_MAX_SIDE = 800
+# Longest side the photo is scaled to, per detector. HOG is upsampled once at 800
+# px: faces from about 40 px (1/20 of the long side). MTCNN looks for faces from
+# MIN_FACE_PX at 512 px (1/26 of the long side), at a fraction of HOG's cost
+# (scripts/bench_faces.py --detector --max-side --speed measures both).
+DETECTORS = {"mtcnn": 512, "hog": 800}
+DEFAULT_DETECTOR = "mtcnn"
 UPSAMPLE = 1
+MIN_FACE_PX = 20
 # HOG decision values below this are mostly false alarms (trees, patterns).
 MIN_SCORE = 0.0
-# Quality: a face this big (px, shorter box side at FACE_MAX_SIDE) and this sharp
+# MTCNN's last stage: a face below this probability is dropped.
+MIN_PROB = 0.9
+# Quality: a face this big (px, shorter box side in the photo as analysed) and this sharp
 # (variance of the Laplacian of its grey crop: sharp Flickr8k faces give ~1000,
 # the same after a 1 px Gaussian blur ~60-90, after 2 px ~10) counts fully.
 GOOD_SIZE_PX = 80
 GOOD_SHARPNESS = 50.0
+SURE_PROB = 0.99
 # Keyframes of one video looked at, spread over the clip: a two-hour film costs
 # at most this many detector runs (about 8 photos' worth), whatever its length.
 MAX_VIDEO_FRAMES = 8
@@ -61,10 +70,14 @@ _LANDMARKS = "shape_predictor_5_face_landmarks.dat"
 _DESCRIPTOR = "dlib_face_recognition_resnet_model_v1.dat"
 
 
-def quality(size_px: int, sharpness: float, score: float = 1.0) -> float:
+def quality(size_px: int, sharpness: float, score: float = 1.0, detector: str = "hog") -> float:
     """Small, blurry and doubtful faces give unreliable embeddings: they may join
     a person but never start one (core/signals/people.py). 1.0 = big, sharp and sure."""
-    sure = min(1.0, max(0.0, 0.5 + score))  # HOG decision value: 0 is the detector's edge
+    if detector == "hog":
+        sure = 0.5 + score  # HOG decision value: 0 is the detector's edge
+    else:  # MTCNN's probability: MIN_PROB is its edge, SURE_PROB counts fully
+        sure = 0.5 + 0.5 * (score - MIN_PROB) / (SURE_PROB - MIN_PROB)
+    sure = min(1.0, max(0.0, sure))
     return float(min(1.0, size_px / GOOD_SIZE_PX) * min(1.0, sharpness / GOOD_SHARPNESS) * sure)
 
 
@@ -91,12 +104,24 @@ def _sharpness(grey: np.ndarray) -> float:
 
 class FaceEngine:
     """Detector, aligner and descriptor, loaded on first use; calls are serialised
-    (dlib objects are not documented as thread-safe)."""
+    (dlib objects are not documented as thread-safe).
 
-    def __init__(self, max_side: int = FACE_MAX_SIDE, upsample: int = UPSAMPLE) -> None:
-        self.max_side = max_side
+    detector: "mtcnn" (the default, core/signals/face_detector.py) or "hog" (dlib's
+    frontal HOG detector, the pass before version 2; kept for comparison in
+    scripts/bench_faces.py --detector hog)."""
+
+    def __init__(self, max_side: int | None = None, upsample: int = UPSAMPLE,
+                 detector: str = DEFAULT_DETECTOR, min_face: int = MIN_FACE_PX,
+                 min_prob: float = MIN_PROB) -> None:
+        if detector not in DETECTORS:
+            raise GlimpseError(f"Unknown face detector {detector!r}: one of {', '.join(DETECTORS)}")
+        self.detector = detector
+        self.max_side = max_side or DETECTORS[detector]
         self.upsample = upsample
+        self.min_face = min_face
+        self.min_prob = min_prob
         self._models: tuple[Any, Any, Any] | None = None
+        self._mtcnn: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any, Any]:
@@ -113,34 +138,50 @@ class FaceEngine:
                     raise EngineUnavailable(f"The face model {folder / name} is missing; reinstall "
                                        "face_recognition_models.")
             self._models = (
-                dlib.get_frontal_face_detector(),
+                dlib.get_frontal_face_detector() if self.detector == "hog" else None,
                 dlib.shape_predictor(str(folder / _LANDMARKS)),
                 dlib.face_recognition_model_v1(str(folder / _DESCRIPTOR)),
             )
+            if self.detector == "mtcnn":
+                from glimpse.core.signals.face_detector import MTCNN, Thresholds
+
+                self._mtcnn = MTCNN(self.min_face, Thresholds(onet=self.min_prob))
         return self._models
 
+    def _boxes(self, hog: Any, pixels: np.ndarray, image: Image.Image) -> list[tuple]:
+        """(left, top, right, bottom, score) in pixels of `image`."""
+        if self.detector == "hog":
+            rects, scores, _ = hog.run(pixels, self.upsample, MIN_SCORE)
+            return [(r.left(), r.top(), r.right(), r.bottom(), float(s))
+                    for r, s in zip(rects, scores, strict=True)]
+        boxes, _ = self._mtcnn.detect(image)
+        return [(int(round(b[0])), int(round(b[1])), int(round(b[2])), int(round(b[3])),
+                 float(b[4])) for b in boxes]
+
     def faces_in(self, image: Image.Image) -> list[Face]:
-        image = imaging.fit_within(image, self.max_side)
+        import dlib
+
+        image = imaging.fit_within(image, self.max_side).convert("RGB")
         pixels = np.ascontiguousarray(np.asarray(image))
         grey = np.asarray(image.convert("L"))
         height, width = pixels.shape[:2]
         with self._lock:
-            detector, landmarks, descriptor = self._load()
-            rects, scores, _ = detector.run(pixels, self.upsample, MIN_SCORE)
-            shapes = [landmarks(pixels, r) for r in rects]
+            hog, landmarks, descriptor = self._load()
+            found = self._boxes(hog, pixels, image)
+            shapes = [landmarks(pixels, dlib.rectangle(b[0], b[1], b[2], b[3])) for b in found]
             vectors = [np.asarray(descriptor.compute_face_descriptor(pixels, s), dtype=np.float32)
                        for s in shapes]
         faces = []
-        for rect, score, vector in zip(rects, scores, vectors, strict=True):
-            left, top = max(0, rect.left()), max(0, rect.top())
-            right, bottom = min(width, rect.right()), min(height, rect.bottom())
+        for (left, top, right, bottom, score), vector in zip(found, vectors, strict=True):
+            left, top = max(0, left), max(0, top)
+            right, bottom = min(width, right), min(height, bottom)
             if right <= left or bottom <= top:
                 continue
             size = min(right - left, bottom - top)
             sharp = _sharpness(grey[top:bottom, left:right])
             faces.append(Face(
                 (left / width, top / height, (right - left) / width, (bottom - top) / height),
-                int(size), sharp, float(score), quality(size, sharp, float(score)), vector,
+                int(size), sharp, score, quality(size, sharp, score, self.detector), vector,
             ))
         return faces
 

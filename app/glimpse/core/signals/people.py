@@ -22,8 +22,9 @@ by the user in one click; a stranger in someone's group is worse.
 
 Names, hidden flags, merges, faces the user placed (manual) and faces the user
 moved out (rejected) are user data: replace_faces() carries them over to the
-re-detected faces of a photo (matched by box overlap) when the face pass reads
-it again after a version bump, and group_faces() never touches manual faces.
+re-detected faces of a photo (matched by box overlap and embedding: same_face())
+when the face pass reads it again after a version bump (a new detector, too), and
+group_faces() never touches manual faces.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ START_DISTANCE = 0.35
 MIN_FACES_TO_START = 3
 MIN_START_QUALITY = 0.5
 SAME_FACE_IOU = 0.5  # a re-detected box overlapping an old one this much is the same face
+# ... and one overlapping it less, down to this, if its embedding is this close. One
+# face's HOG and MTCNN boxes give embeddings 0.06-0.14 apart (astronaut.jpg and a
+# Flickr8k group photo); two people side by side are over 0.6 apart.
+UPGRADE_IOU = 0.2
+SAME_FACE_DISTANCE = JOIN_DISTANCE
 SAME_FRAME_S = 0.05  # keyframe times are stored to the millisecond
 
 
@@ -118,7 +124,8 @@ def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) 
     """Store a photo's faces, keeping the user's choices for faces found again
     (same place and, in a video, the same keyframe)."""
     old = db.execute(
-        "SELECT x, y, w, h, person_id, manual, rejected, t_seconds FROM faces WHERE photo_id=?",
+        "SELECT x, y, w, h, person_id, manual, rejected, t_seconds, embedding FROM faces "
+        "WHERE photo_id=?",
         (photo_id,),
     ).fetchall()
     db.execute("DELETE FROM faces WHERE photo_id=?", (photo_id,))
@@ -126,7 +133,7 @@ def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) 
         person, manual, rejected = None, 0, ""
         same_frame = [o for o in old if _same_time(o[7], face.t_seconds)]
         best = max(same_frame, key=lambda o: iou(o[:4], face.box), default=None)
-        if best is not None and iou(best[:4], face.box) >= SAME_FACE_IOU:
+        if best is not None and same_face(best[:4], _vector(best[8]), face):
             person, manual, rejected = best[4], best[5], best[6]
             old.remove(best)
         db.execute(
@@ -136,6 +143,18 @@ def replace_faces(db: sqlite3.Connection, photo_id: int, faces: Sequence[Face]) 
             (photo_id, *face.box, face.size_px, face.sharpness, face.score, face.quality,
              _blob(face.embedding), person, manual, rejected, face.t_seconds),
         )
+
+
+def same_face(box: Sequence[float], embedding: np.ndarray, face: Face) -> bool:
+    """Is this re-detected face the stored one? The same box, or (another detector
+    draws its boxes differently: MTCNN's take in more forehead than HOG's) a box
+    overlapping it that carries the same embedding."""
+    overlap = iou(box, face.box)
+    if overlap >= SAME_FACE_IOU:
+        return True
+    if overlap < UPGRADE_IOU or embedding.shape != face.embedding.shape:
+        return False
+    return float(np.linalg.norm(embedding - face.embedding)) < SAME_FACE_DISTANCE
 
 
 def _same_time(a: float | None, b: float | None) -> bool:
@@ -342,11 +361,57 @@ def summary(catalog: Catalog, pass_name: str, pass_version: int) -> Summary:
                    sum(1 for p in found if p.faces and p.name), read, indexed)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What the face pass found, as `glimpse people` says it."""
+
+    faces: int
+    photos: int  # photos (and videos) with at least one face
+    recurring: int  # visible people seen in more than one photo
+    once: int  # faces not in such a person: a face seen once, or a person of one photo
+    named: int  # visible people with a name and a face
+
+
+def found(catalog: Catalog) -> Found:
+    total, photos = catalog.read("SELECT COUNT(*), COUNT(DISTINCT photo_id) FROM faces")[0]
+    visible = [p for p in people(catalog) if p.faces]
+    recurring = [p for p in visible if p.photos > 1]
+    return Found(int(total), int(photos), len(recurring),
+                 int(total) - sum(p.faces for p in recurring), sum(1 for p in visible if p.name))
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
 def found_line(catalog: Catalog) -> str:
-    """What the face pass has found, in one line: "20 faces; 3 people, 1 named"."""
-    found = [p for p in people(catalog) if p.faces]
-    named = sum(1 for p in found if p.name)
-    return f"{face_count(catalog)} faces; {len(found)} people, {named} named"
+    """What the face pass has found, in one line: "20 faces in 14 photos; 3 people
+    seen in several photos; 11 faces seen once" (and how many are named)."""
+    f = found(catalog)
+    line = (f"{_n(f.faces, 'face', 'faces')} in {_n(f.photos, 'photo', 'photos')}; "
+            f"{_n(f.recurring, 'person', 'people')} seen in several photos; "
+            f"{_n(f.once, 'face', 'faces')} seen once")
+    return line + (f"; {f.named:,} named" if f.named else "")
+
+
+def lone_faces(catalog: Catalog, limit: int | None = None) -> list[FaceRow]:
+    """Faces in no person (seen once, or not like anyone yet), best first: each
+    can be named (name_face), and the faces like it then join it."""
+    sql = (f"SELECT {_FACE_COLUMNS} FROM faces WHERE person_id IS NULL "
+           "ORDER BY quality DESC, size_px DESC, id")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_face_row(r) for r in catalog.read(sql)]
+
+
+def photo_paths(catalog: Catalog, photo_ids: Sequence[int] | set[int]) -> list[str]:
+    """The paths of these photos, sorted (for listings)."""
+    ids = sorted(photo_ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    return sorted(str(r[0]) for r in catalog.read(
+        f"SELECT path FROM photos WHERE id IN ({marks})", ids))
 
 
 # -- user actions (user data: never recomputed) -------------------------------
@@ -414,6 +479,26 @@ def assign_face(catalog: Catalog, face_id: int, name: str) -> int:
             pid = int(cur.lastrowid or 0)
         db.execute("UPDATE faces SET person_id=?, manual=1, rejected=? WHERE id=?",
                    (pid, _rejected_text(row.rejected - {pid}), face_id))
+    return pid
+
+
+def name_face(catalog: Catalog, face_id: int, name: str) -> int:
+    """Name one face: its person takes the name (or the person of that name takes
+    the face; a face seen once starts a person), then the faces like it that are in
+    no person join (group_faces). Returns the person's id."""
+    row = face(catalog, face_id)
+    if row.person_id is not None and person(catalog, row.person_id).name is None:
+        same = [p for p in names(catalog).get(" ".join(name.split()).casefold(), [])
+                if p != row.person_id]
+        if same:  # the name is somebody's already: the group joins them
+            merge(catalog, same[0], row.person_id)
+            pid = same[0]
+        else:  # naming one face names its group
+            name_person(catalog, row.person_id, name)
+            pid = row.person_id
+    else:
+        pid = assign_face(catalog, face_id, name)
+    group_faces(catalog)
     return pid
 
 
