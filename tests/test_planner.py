@@ -26,7 +26,9 @@ def read(text: str, **kw):  # type: ignore[no-untyped-def]
         ("beach last summer", ["beach"], ("beach",), [(DATE, "Summer 2026")]),
         ("Anna at the beach", ["at the beach"], ("beach",), [(PERSON, "Anna")]),
         ("Anna and Ben", [], None, [(PERSON, "Anna and Ben")]),
-        ("beach in Lisbon", ["beach in Lisbon"], ("beach", "Lisbon"), [(PLACE, "Lisbon")]),
+        ("beach in Lisbon", ["beach"], ("beach",), [(PLACE, "Lisbon")]),
+        ("Lisbon", [], None, [(PLACE, "Lisbon")]),  # only a place: its photos, newest first
+        ("portugal sunset", ["sunset"], ("sunset",), [(PLACE, "Portugal")]),
         ('"wifi password"', [], ("wifi", "password"), []),
         ('"beach" + "sunset" - "people"', ["beach", "sunset", "-people"], None, []),
         ("june 2021", [], None, [(DATE, "June 2021")]),
@@ -77,6 +79,17 @@ def test_an_image_joins_the_query_and_searches_no_words() -> None:
     assert p.meaning == (QueryTerm(1.0, image="/x.jpg"),) and p.words is None
     p = plan("at night", image="/x.jpg", vocabulary=KNOWN)
     assert [t.text for t in p.meaning] == ["at night", None] and p.words is None
+
+
+def test_a_query_that_is_only_a_place_lists_its_photos_and_the_chip_gives_the_words_back() -> None:
+    p = read("Lisbon")
+    assert p.filters.place == "Lisbon" and p.browse and p.places == ("Lisbon",)
+    p = read("in Lisbon", ignore=["lisbon"])
+    assert p.filters.place is None and [t.text for t in p.meaning] == ["in Lisbon"]
+    p = read("beach in Lisbon", ignore=["lisbon"])
+    assert [t.text for t in p.meaning] == ["beach in Lisbon"] and p.chip(PLACE) is None
+    # A combined query keeps its terms; the place only raises its photos.
+    assert [t.text for t in read('"beach" + "Lisbon"').meaning] == ["beach", "Lisbon"]
 
 
 def test_a_place_filter_given_as_an_option_is_not_read_again() -> None:

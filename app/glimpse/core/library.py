@@ -62,12 +62,6 @@ class VectorReadProgress:
     def text(self) -> str:
         return f"Reading photo vectors into the search index: {self.done:,} of {self.total:,}"
 
-# Added to the score of photos from a place named in the query ("beach in
-# Lisbon"). Text-to-photo cosines of one query spread over ~0.1, so this lifts
-# a photo from the place past most others without hiding strong matches
-# that lack GPS.
-PLACE_BOOST = 0.05
-
 
 @dataclass(frozen=True)
 class LibraryStatus:
@@ -503,8 +497,8 @@ class Library:
         """What this library knows by name, for the query planner: people, places."""
         from glimpse.core.search import planner
 
-        return planner.Vocabulary(people.names(self.catalog),
-                                  [name for name, _, _ in self.places()])
+        return planner.Vocabulary(people.names(self.catalog), places.known_names(
+            self.catalog, [name for name, _, _ in self.places()]))
 
     def plan(
         self,
@@ -642,7 +636,7 @@ class Library:
         filters: Filters | None, spec: ModelSpec | None,
         collapse: duplicates.Rules | None = None,
     ) -> list[SearchHit]:
-        """Raise photos from the named places; photos without GPS stay in the ranking."""
+        """Photos from the named places first; photos without GPS stay in the ranking, after."""
         base = filters or Filters()
         pool = {h.photo_id: h for h in hits}
         in_place: set[int] = set()
@@ -653,9 +647,8 @@ class Library:
                 in_place.add(h.photo_id)
             key = places.place_key(name)
             in_place |= self.catalog.photo_ids_matching(place_key=key) & pool.keys()
-        ranked = sorted(
-            pool.values(), key=lambda h: -(h.score + (PLACE_BOOST if h.photo_id in in_place else 0))
-        )
+        # The place's photos first (the query named it), each part by meaning.
+        ranked = sorted(pool.values(), key=lambda h: (h.photo_id not in in_place, -h.score))
         return ranked[:k]
 
     def _rank(

@@ -51,7 +51,7 @@ class QueryPlan:
     meaning: tuple[QueryTerm, ...]  # what to rank by meaning, with + / - weights
     words: words.TextQuery | None  # the word search (text in photos, own words), if any
     filters: Filters  # the user's filters with the query's dates and people added
-    places: tuple[str, ...] = ()  # places named: their photos are raised, none dropped
+    places: tuple[str, ...] = ()  # places named: their photos come first, none dropped
     people: tuple[str, ...] = ()  # people named (as typed) or asked for with --person
     # Per person named: the ids of the people of that name. A photo must show one of
     # each group (all the people named); Library.search turns them into photo ids.
@@ -141,6 +141,19 @@ def plan(
         found = places.places_in_query(meaning_text, vocabulary.places) if meaning_text else []
         named_places = tuple(p for p in found if p.casefold() not in ignored)
         chips.extend(Chip(PLACE, p, p.casefold()) for p in named_places)
+        plain = '"' not in rest and len(meaning) == 1 and meaning[0].weight > 0
+        if named_places and plain:
+            # "beach in Sydney": Sydney's photos first, ranked by "beach"; "Sydney"
+            # alone: Sydney's photos, newest first (the chip gives the words back).
+            left = places.without_places(rest, named_places)
+            if not left and len(named_places) == 1 and image is None:
+                filters = replace(filters, place=named_places[0])
+                meaning, word_query = [], None
+            elif left:
+                meaning = parse_query(left)
+                word_query = words.plan(left) if image is None else None
+                if image is not None:
+                    meaning.append(QueryTerm(1.0, image=str(image)))
 
     if not meaning and word_query is None and not groups and not filters.active:
         raise QueryError("The query is empty: describe the photo you are looking for.")
