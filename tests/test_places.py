@@ -225,6 +225,14 @@ def test_cli_place_option_and_hint(geo_dir: Path, tmp_path: Path, capsys: pytest
     assert "paris.jpg" in capsys.readouterr().out
     assert main(["search", *lib, "sunset", "in", "Lisbon"]) == 0
     assert '--place "Lisbon" keeps only those' in capsys.readouterr().out
+    assert main(["search", *lib, "lisbon"]) == 0  # only a place: its photos, said so
+    out = capsys.readouterr().out
+    assert "Only photos from Lisbon" in out and "lisbon2.jpg" in out and "porto.jpg" not in out
+    assert "keeps only those" not in out
+    assert main(["search", *lib, "photo", "--place", "Lisbon"]) == 0
+    assert "Only photos from" not in capsys.readouterr().out  # the option, not the query
+    assert main(["search", *lib, "a", "photo", "without", "people"]) == 0
+    assert "Leaving out: people (from “without people”)" in capsys.readouterr().out
 
 
 # -- the place hierarchy (issue 25) -----------------------------------------

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from glimpse.core.errors import QueryError
-from glimpse.core.search.planner import DATE, PERSON, PLACE, Vocabulary, plan
+from glimpse.core.search.planner import DATE, NOT, PERSON, PLACE, Vocabulary, plan
 from glimpse.core.search.ranking import Filters, QueryTerm
 
 TODAY = date(2026, 12, 1)
@@ -106,3 +106,47 @@ def test_the_plan_serialises_for_a_service_client() -> None:
     data = read("Anna at the beach last summer").to_json()
     assert [c["kind"] for c in data["chips"]] == [DATE, PERSON]  # type: ignore[index]
     assert data["people"] == ["Anna"] and data["after"] == "2026-06-01"
+
+
+@pytest.mark.parametrize(
+    ("query", "meaning", "chip"),
+    [
+        ("a beach without people", ["a beach", "-people"], "not people"),
+        ("dogs but no cats", ["dogs", "-cats"], "not cats"),
+        ("dogs but not cats", ["dogs", "-cats"], "not cats"),
+        ("not at night", ["-at night"], "not at night"),
+        ("without people", ["-people"], "not people"),
+        ("a street with no cars", ["a street", "-cars"], "not cars"),
+        ("mountains and no snow", ["mountains", "-snow"], "not snow"),
+        ("a beach without people or dogs", ["a beach", "-people", "-dogs"], "not people, dogs"),
+        ("sunset except clouds", ["sunset", "-clouds"], "not clouds"),
+        ("Beach WITHOUT People", ["Beach", "-People"], "not People"),
+        # Not negations: a word that only starts like a cue, "nothing but",
+        # a sign's words, a leading "no", explicit syntax.
+        ("notebook on a desk", ["notebook on a desk"], None),
+        ("nothing but blue sky", ["nothing but blue sky"], None),
+        ("a knot in a rope", ["a knot in a rope"], None),
+        ("do not enter sign", ["do not enter sign"], None),
+        ("no parking sign", ["no parking sign"], None),
+        ('"beach" - "people"', ["beach", "-people"], None),
+        ("without", ["without"], None),  # nothing after the cue
+    ],
+)
+def test_plain_word_negation(query: str, meaning: list[str], chip: str | None) -> None:
+    p = read(query)
+    assert [("-" if t.weight < 0 else "") + (t.text or "") for t in p.meaning] == meaning
+    found = p.chip(NOT)
+    assert (found.label if found else None) == chip
+
+
+def test_negation_searches_words_for_what_is_wanted_and_its_chip_can_be_removed() -> None:
+    p = read("receipt without coffee")
+    assert p.words is not None and p.words.words == ("receipt",)
+    p = read("not at night")
+    assert p.words is None and not p.browse
+    p = read("a beach without people", ignore=["without people"])
+    assert [t.text for t in p.meaning] == ["a beach without people"] and p.chip(NOT) is None
+    # With a place and a date: each read once, the negation after them.
+    p = read("Lisbon without people last summer")
+    assert p.filters.place == "Lisbon" and [t.text for t in p.meaning] == ["people"]
+    assert [c.kind for c in p.chips] == [DATE, NOT, PLACE]

@@ -78,6 +78,26 @@ def test_place_in_query_offers_a_chip(qtbot, make_window, tmp_path):
     assert tab.place_chips() == []
 
 
+def test_a_place_or_a_not_read_from_the_query_has_a_chip_that_removes_it(qtbot, make_window, tmp_path):
+    window = make_window()
+    index_folder(qtbot, window, _folder(tmp_path))
+    tab = window.search_tab
+    _search(qtbot, window, "Lisbon")  # only a place: its photos
+    assert _names(window) == {"lisbon1.jpg", "lisbon2.jpg"}
+    [chip] = tab.read_chip_buttons()
+    assert chip.text() == "in Lisbon" and tab.place_chips() == []  # already applied
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        chip.click()
+    assert len(_names(window)) == 5 and tab.read_chip_buttons() == []  # "Lisbon" as words
+
+    _search(qtbot, window, "a photo without people")
+    [chip] = tab.read_chip_buttons()
+    assert chip.text() == "not people" and not tab.read_chips.isHidden()
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        chip.click()
+    assert tab.read_chip_buttons() == [] and tab.read_chips.isHidden()
+
+
 def test_video_badge_thumbnail_and_open_at_time(qtbot, make_window, tmp_path, monkeypatch):
     window = make_window()
     root = _folder(tmp_path)

@@ -30,6 +30,9 @@ QUERIES = [
     '"beach" + "sunset" - "people"',  # a combined query
     "Sydney",  # only a place (a suburb's photo too): its photos, newest first
     "beach in Sydney",  # Sydney's photos first, ranked by "beach"
+    "a beach without people",  # plain-word negation: "a beach" - "people"
+    "dogs but no cats",
+    "not at night",  # only what is not wanted
 ]
 
 

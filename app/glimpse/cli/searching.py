@@ -97,7 +97,8 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         if h.get("text_match"):  # found by its words: say where they were found
             source = h.get("word_source") or "words"
             print(f"     {source}: {' '.join(marked(h.get('snippet') or '').split())}")
-    named = result.get("places") or []
+    applied = (result.get("plan") or {}).get("place")
+    named = [n for n in result.get("places") or [] if n != applied]
     if named:
         print(f"Photos from {', '.join(named)} were raised; --place \"{named[0]}\" keeps only those.")
 
@@ -123,6 +124,12 @@ def _print_understood(plan: dict[str, Any], as_json: bool) -> None:
         if chip["kind"] == "date":
             print(f"Date filter: {chip['label']} (from the query; --no-date-words to ignore)",
                   file=sys.stderr if as_json else sys.stdout)
+        elif chip["kind"] == "not":  # plain-word negation (core/search/negation.py)
+            print(f"Leaving out: {chip['label'][4:]} (from “{chip['phrase']}”)",
+                  file=sys.stderr if as_json else sys.stdout)
+    if any(c["kind"] == "place" and c["label"] == plan.get("place") for c in plan.get("chips", ())):
+        print(f"Only photos from {plan['place']} (the query is a place's name)",
+              file=sys.stderr if as_json else sys.stdout)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
