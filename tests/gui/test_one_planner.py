@@ -33,6 +33,8 @@ QUERIES = [
     "a beach without people",  # plain-word negation: "a beach" - "people"
     "dogs but no cats",
     "not at night",  # only what is not wanted
+    "bording pass",  # a one-letter typo in a word in a photo
+    "beach in Sidney",  # ... and in a place's name
 ]
 
 
@@ -83,3 +85,5 @@ def test_the_same_query_gives_the_same_answer_everywhere(  # type: ignore[no-unt
     assert _cli(tmp_path / "library", "photos from 1999", False, monkeypatch) == []
     assert [Path(p).name for p in _cli(tmp_path / "library", "Sydney", False, monkeypatch)] == ["darlinghurst.jpg"]
     assert Path(_cli(tmp_path / "library", "beach in Sydney", False, monkeypatch)[0]).name == "darlinghurst.jpg"
+    assert Path(_cli(tmp_path / "library", "beach in Sidney", False, monkeypatch)[0]).name == "darlinghurst.jpg"
+    assert Path(_cli(tmp_path / "library", "bording pass", False, monkeypatch)[0]).name == "ticket.png"

@@ -21,13 +21,14 @@ import os
 import re
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from glimpse.core.errors import CatalogError, ImageDecodeError
 from glimpse.core.jobs import CancelToken, Progress, ProgressCallback
 from glimpse.core.media import imaging
-from glimpse.core.signals import place_hierarchy
+from glimpse.core.signals import place_hierarchy, typos
 from glimpse.core.signals.base import PassReport, SignalStage
 from glimpse.core.signals.countries import COUNTRY_ALIASES, COUNTRY_NAMES
 from glimpse.core.signals.place_hierarchy import place_key
@@ -202,6 +203,24 @@ def places_in_query(text: str, known: Iterable[str]) -> list[str]:
                 found.append(name)
                 for i in range(start, start + n):
                     used[i] = True
+    # A one-letter typo in a place's name written with a capital ("Sidney" for
+    # Sydney): lower-case words are left alone ("pairs" is not Paris).
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    capital = [w[:1].isupper() for w in re.findall(r"[^\W_]+|_+", plain)]
+    if len(capital) != len(words):  # a word the key folds differently: no guessing
+        return found
+    for n in range(min(_MAX_PLACE_WORDS, len(words)), 0, -1):
+        for start in range(len(words) - n + 1):
+            span = " ".join(words[start : start + n])
+            if any(used[start : start + n]) or not capital[start] or not typos.forgivable(span.replace(" ", "")):
+                continue
+            near = {name for key, name in by_key.items()
+                    if len(key) >= typos.MIN_LENGTH and typos.within_one_edit(span, key)}
+            name = near.pop() if len(near) == 1 else None
+            if name is not None and name not in found:
+                found.append(name)
+                for i in range(start, start + n):
+                    used[i] = True
     return found
 
 
@@ -218,7 +237,10 @@ def without_places(text: str, names: Sequence[str]) -> str:
         want = place_key(name).split()
         n = len(want)
         for start in range(len(tokens) - n + 1):
-            if " ".join(keys[start:start + n]).split() == want and not drop & set(range(start, start + n)):
+            span = " ".join(keys[start:start + n])
+            near = span.split() == want or (
+                typos.forgivable(span.replace(" ", "")) and typos.within_one_edit(span, " ".join(want)))
+            if near and not drop & set(range(start, start + n)):
                 drop.update(range(start, start + n))
                 if start > 0 and keys[start - 1] in _PLACE_PREPOSITIONS:
                     drop.add(start - 1)
