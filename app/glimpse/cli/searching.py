@@ -135,7 +135,12 @@ def _print_understood(plan: dict[str, Any], as_json: bool) -> None:
 def cmd_similar(args: argparse.Namespace) -> int:
     if not Path(args.image).expanduser().exists():
         raise GlimpseError(f"{args.image} does not exist.")
-    _print(_answer(args, _request(args, "similar", image=_absolute(args.image))), args.json)
+    part = None
+    if args.region is not None:
+        from glimpse.core.search import region
+
+        part = region.parse(args.region).to_list()  # a bad region is refused before any work
+    _print(_answer(args, _request(args, "similar", image=_absolute(args.image), region=part)), args.json)
     return 0
 
 
@@ -178,5 +183,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     help_text = "Find photos that look like the given one."
     p = sub.add_parser("similar", parents=[common], help=help_text, description=help_text)
     p.add_argument("image", help="an indexed photo or any image file")
+    p.add_argument("--region", metavar="X,Y,W,H",
+                   help="only this part of it: fractions of its width and height, "
+                        "e.g. 0.5,0,0.5,0.5 for the top-right quarter")
     _search_options(p)
     p.set_defaults(func=cmd_similar)

@@ -43,6 +43,7 @@ from glimpse.core.storage.writelock import WriterLock
 
 if TYPE_CHECKING:  # searching's modules load on the first search: an index run needs none
     from glimpse.core.search import planner
+    from glimpse.core.search.region import Region
     from glimpse.core.search.words import TextQuery
 
 log = logging.getLogger(__name__)
@@ -702,10 +703,21 @@ class Library:
         filters: Filters | None = None,
         spec: ModelSpec | None = None,
         collapse: duplicates.Rules | None = None,
+        region: Region | None = None,
     ) -> list[SearchHit]:
-        """More like this: a catalog photo (itself ranks first) or any image file."""
-        vector = self.image_vector(image, spec)
+        """More like this: a catalog photo (itself ranks first) or any image file;
+        with a `region` (core/search/region.py), more like that part of it."""
+        vector = self.image_vector(image, spec) if region is None else self.region_vector(image, region, spec)
         return self._rank(vector, k, filters, spec, collapse)
+
+    def region_vector(self, image: str | Path | int, region: Region, spec: ModelSpec | None = None
+                      ) -> np.ndarray:
+        """The vector of a part of a photo (a catalog photo by id or path, or any image file)."""
+        row = self._photo_row(image)
+        path = row.path if row is not None else str(image)
+        encoder = self.encoder_for(spec)
+        decoded = imaging.decode_for_model(path, region.decode_side(encoder.image_size))
+        return encoder.encode_pil([region.cut(decoded.image)])[0]
 
     # -- evaluation support -------------------------------------------------
 
