@@ -53,7 +53,7 @@ def test_the_fuzzy_word_query_is_only_for_long_words() -> None:
     assert q is not None and q.fuzzy is not None and q.fuzzy.startswith('"cat"* AND (')
 
 
-def test_a_typo_finds_the_word_ranked_below_exact_matches(library: Library, tmp_path: Path) -> None:
+def test_a_typo_finds_the_word_only_when_nothing_has_it_as_typed(library: Library, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     make_photo(root / "receipt" / "a.jpg", 1)  # own words: the folder's name
     make_photo(root / "reciept" / "b.jpg", 2)  # the folder's name has the typo
@@ -67,7 +67,9 @@ def test_a_typo_finds_the_word_ranked_below_exact_matches(library: Library, tmp_
         hits = library._word_hits(q, 10, None, None)
         return [Path(h.path).parent.name for ranking in hits for h in ranking]
 
-    assert found("receipt") == ["receipt", "reciept"]  # exact first, the typo after
-    assert found("reciept") == ["reciept", "receipt"]
+    # A word found as typed is not "corrected": the typo in the data stays unfound.
+    assert found("receipt") == ["receipt"]
+    assert found("reciept") == ["reciept"]  # likewise, exactly as typed
+    assert found("receit") == ["receipt"]  # found only one letter away
     assert found("holliday") == ["holiday"]
     assert found("hollidays") == []  # two edits

@@ -44,7 +44,7 @@ class TextQuery:
     fts: str  # the FTS5 MATCH expression
     words_only: bool  # True for a quoted phrase: no meaning search
     # The same words forgiving a one-letter typo in each long word (core/signals/typos.py),
-    # asked after `fts`: its photos rank below the exact matches. None: nothing to forgive.
+    # asked only when `fts` finds nothing. None: nothing to forgive.
     fuzzy: str | None = None
 
 
@@ -93,12 +93,11 @@ def find(
     depth = limit if allowed is None else max(limit * 4, 200)
     rows = catalog.search_words(source.table, query.fts, depth, source.snippet_column)
     out = [(pid, snippet) for pid, _, snippet in rows if allowed is None or pid in allowed]
-    if len(out) < limit and query.fuzzy is not None:
-        # Too few exact matches: photos whose words are one letter from the query's, after them.
-        seen = {pid for pid, _ in out}
+    if not out and query.fuzzy is not None:
+        # No photo has the words as typed: those whose words are one letter from them.
+        # Only then, so a word spelled right ("beach") never pulls in "bench".
         rows = catalog.search_words(source.table, query.fuzzy, depth, source.snippet_column)
-        out += [(pid, snippet) for pid, _, snippet in rows
-                if pid not in seen and (allowed is None or pid in allowed)]
+        out = [(pid, snippet) for pid, _, snippet in rows if allowed is None or pid in allowed]
     return out[:limit]
 
 

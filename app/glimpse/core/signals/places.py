@@ -214,8 +214,9 @@ def places_in_query(text: str, known: Iterable[str]) -> list[str]:
             span = " ".join(words[start : start + n])
             if any(used[start : start + n]) or not capital[start] or not typos.forgivable(span.replace(" ", "")):
                 continue
-            near = {name for key, name in by_key.items()
-                    if len(key) >= typos.MIN_LENGTH and typos.within_one_edit(span, key)}
+            near = {name for key, name in by_key.items()  # (length first: the cheap test)
+                    if abs(len(key) - len(span)) <= 1 and len(key) >= typos.MIN_LENGTH
+                    and typos.within_one_edit(span, key)}
             name = near.pop() if len(near) == 1 else None
             if name is not None and name not in found:
                 found.append(name)
@@ -260,6 +261,8 @@ MIGRATIONS = (
     """
     ALTER TABLE places ADD COLUMN locality TEXT;
     ALTER TABLE places ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX places_locality ON places(locality);
+    CREATE INDEX places_version ON places(version);
     """,
 )
 
