@@ -321,3 +321,15 @@ def test_places_of_an_older_version_are_named_again_from_their_coordinates(
     assert report.done == 2 and report.remaining == 0
     assert places.stale_ids(library.catalog) == []
     assert {"Sydney", "Darlinghurst"} <= set(places.known_names(library.catalog, [n for n, _, _ in library.places()]))
+
+
+def test_a_generated_catalog_holds_current_places(tmp_path: Path) -> None:
+    """bench_scale's catalogs name made-up places at one point: they must not be renamed."""
+    from glimpse.diagnostics import synthetic
+
+    path = tmp_path / "c.sqlite"
+    synthetic.build_catalog(path, synthetic.uniform_vectors(40, 8, np.random.default_rng(0)))
+    catalog = Catalog(path)
+    assert catalog.read("SELECT COUNT(*) FROM places")[0][0] == 10  # every 4th photo
+    assert places.stale_ids(catalog) == []
+    catalog.close()
