@@ -286,6 +286,9 @@ def test_city_region_country_and_other_names_find_suburb_photos(library: Library
     assert place("Turkey") == place("Eminönü") == {"p3.jpg"}  # English name; accents
     assert place("München") == place("Bavaria") == {"p4.jpg"}
     assert place("Lisboa") == {"p5.jpg"}
+    # One letter off: the one stored name that near ("Sidney", "Bavarai", "Lisbn").
+    assert place("Sidney") == {"p0.jpg", "p1.jpg"} and place("Bavarai") == {"p4.jpg"}
+    assert place("Lisbn") == {"p5.jpg"} and place("Atlantis") == set()
     by_name = {name: (kind, n) for name, kind, n in library.places()}
     assert by_name["Sydney"] == ("city", 2) and by_name["New South Wales"] == ("region", 2)
     assert by_name["Iceland"] == ("country", 1)

@@ -225,6 +225,23 @@ def places_in_query(text: str, known: Iterable[str]) -> list[str]:
     return found
 
 
+def filter_key(catalog: Catalog, name: str) -> str:
+    """The place key a place filter (`--place`, the Place box) looks for: the name's
+    own key, or, when no photo has that name, the one stored name one letter from
+    it ("Sidney" -> sydney) if exactly one is."""
+    key = place_key(name)
+    if not typos.forgivable(key.replace(" ", "")):
+        return key
+    stored = {part for (keys,) in catalog.read(
+        "SELECT DISTINCT match_key FROM places WHERE match_key IS NOT NULL")
+        for part in keys.strip("|").split("|")}
+    if key in stored:
+        return key
+    near = {s for s in stored if abs(len(s) - len(key)) <= 1 and len(s) >= typos.MIN_LENGTH
+            and typos.within_one_edit(key, s)}
+    return near.pop() if len(near) == 1 else key
+
+
 _PLACE_PREPOSITIONS = {"in", "at", "from", "near", "around", "of"}
 
 
