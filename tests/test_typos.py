@@ -58,6 +58,7 @@ def test_a_typo_finds_the_word_only_when_nothing_has_it_as_typed(library: Librar
     make_photo(root / "receipt" / "a.jpg", 1)  # own words: the folder's name
     make_photo(root / "reciept" / "b.jpg", 2)  # the folder's name has the typo
     make_photo(root / "holiday" / "c.jpg", 3)
+    make_photo(root / "Straße" / "d.jpg", 4)
     library.add_folder(root)
     library.index()
 
@@ -73,3 +74,4 @@ def test_a_typo_finds_the_word_only_when_nothing_has_it_as_typed(library: Librar
     assert found("receit") == ["receipt"]  # found only one letter away
     assert found("holliday") == ["holiday"]
     assert found("hollidays") == []  # two edits
+    assert found("Straaße") == ["Straße"]  # "ß" as the index holds it, not "ss"

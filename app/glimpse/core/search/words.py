@@ -73,16 +73,23 @@ def plan(query: str) -> TextQuery | None:
 def _fuzzy(words: tuple[str, ...]) -> str | None:
     """Each long word or any spelling one edit from it (whole words: a prefix of every
     variant would match half the vocabulary); short words as typed."""
-    if not any(typos.forgivable(fold(w)) for w in words):
+    if not any(typos.forgivable(_as_indexed(w)) for w in words):
         return None
     groups = []
     for w in words:
-        key = fold(w)
+        key = _as_indexed(w)
         if typos.forgivable(key):
             groups.append("(" + " OR ".join(f'"{v}"' for v in sorted({key} | typos.one_edit(key))) + ")")
         else:
             groups.append(f'"{w}"*')
     return " AND ".join(groups)
+
+
+def _as_indexed(word: str) -> str:
+    """A word as the FTS tokenizer stores it: lower case, accents dropped, but "ß"
+    kept (casefold would make it "ss", which the index never holds)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def find(
