@@ -11,7 +11,10 @@
         photo backgrounds; some rotated a little) into images, indexes them in a
         temporary library with the tiny random CLIP model, runs the real OCR
         pass, then reports OCR word recall and the fraction of one-word queries
-        whose image is in the top 5 of the fused search, by text size.
+        whose image is in the top 5 of the fused search, by text size; and
+        the same for the key word with one letter wrong (a letter changed,
+        dropped, added or two swapped, in turn), for key words of 5+ letters
+        (shorter ones are not forgiven: core/signals/typos.py).
 
 Run under `flock /tmp/glimpse-cpu.lock` on shared machines.
 """
@@ -223,6 +226,21 @@ def render_set(out: Path, n: int, photos: list[Path], seed: int = 7) -> list[dic
     return items
 
 
+def one_letter_typo(word: str, n: int) -> str:
+    """The n-th kind of one-letter typo in turn: a letter changed, dropped, added,
+    or two neighbours swapped (never the first letter, which people rarely miss)."""
+    i = 1 + n % (len(word) - 2)
+    kind = n % 4
+    if kind == 0:
+        return word[:i] + ("x" if word[i].lower() != "x" else "z") + word[i + 1:]
+    if kind == 1:
+        return word[:i] + word[i + 1:]
+    if kind == 2:
+        return word[:i] + word[i] + word[i:]
+    swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return swapped if swapped != word else word[:i] + word[i + 1:]
+
+
 def _bucket(size: int) -> str:
     return "12-14 px" if size < 16 else ("16-24 px" if size <= 24 else "32-64 px")
 
@@ -243,7 +261,8 @@ def cmd_rendered(args: argparse.Namespace) -> None:
         ocr_s = time.perf_counter() - t
         by_path = {r.path: r.id for r in lib.indexed_photos()}
         counts: dict[str, list[int]] = {}
-        for item in items:
+        typo_rows: list[tuple[bool, bool]] = []  # (exact query in top 5, typo query in top 5)
+        for n, item in enumerate(items):
             pid = by_path[str(Path(item["path"]).resolve())]
             # A word counts as read when a word search would find it: the FTS
             # tokenizer splits on anything not a letter or digit ("_" too), and
@@ -258,6 +277,11 @@ def cmd_rendered(args: argparse.Namespace) -> None:
             top = [h.photo_id for h in lib.search(key, k=5)] if unique else []
             pair = [h.photo_id for h in lib.search(" ".join(item["words"][:2]), k=5)]
             top_n = [h.photo_id for h in lib.search(item["words"][-1], k=5)]
+            if unique and len(key) >= 5 and key.isalpha():
+                typo = one_letter_typo(key, n)
+                in_top = pid in [h.photo_id for h in lib.search(typo, k=5)]
+                typo_rows.append((pid in top, in_top))
+                item.update(typo=typo, typo_top5=in_top)
             b = counts.setdefault(_bucket(item["size"]), [0] * 7)
             b[0] += hit_words
             b[1] += len(wanted)
@@ -290,6 +314,11 @@ def cmd_rendered(args: argparse.Namespace) -> None:
     print(f">= 16 px: one-word queries {sum(it['top5'] for it in big_unique) / len(big_unique):.1%}"
           f" (of {len(big_unique)}), two-word {sum(it['pair_top5'] for it in big) / len(big):.1%}, "
           f"number {sum(it['number_top5'] for it in big) / len(big):.1%} in the top 5")
+    exact_found = [t for e, t in typo_rows if e]
+    print(f"one-letter typos of key words of 5+ letters: image in the top 5 for "
+          f"{sum(t for _, t in typo_rows) / max(len(typo_rows), 1):.1%} of {len(typo_rows)} "
+          f"(exact query: {sum(e for e, _ in typo_rows) / max(len(typo_rows), 1):.1%}); "
+          f"of those the exact query finds, the typo finds {sum(exact_found) / max(len(exact_found), 1):.1%}")
     for key in ("background", "lang", "font"):
         parts = {}
         for it in items:

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from conftest import make_photo
 from glimpse.ui import preview as preview_mod
 from glimpse.ui.results_model import BadgeRole
-from test_places import LISBON, PARIS, make_gps_photo
+from test_places import DARLINGHURST, LISBON, PARIS, make_gps_photo
 from test_video import make_video
 
 from .test_gui_window import index_folder, shown_paths
@@ -76,6 +76,42 @@ def test_place_in_query_offers_a_chip(qtbot, make_window, tmp_path):
 
     _search(qtbot, window, "a dog on a beach")
     assert tab.place_chips() == []
+
+
+def test_the_place_box_offers_the_city_of_a_suburb_its_region_and_country(qtbot, make_window, tmp_path):
+    root = tmp_path / "sydney"
+    make_gps_photo(root / "a.jpg", 1, *DARLINGHURST)
+    make_gps_photo(root / "b.jpg", 2, *DARLINGHURST)
+    window = make_window()
+    index_folder(qtbot, window, root)
+    tab = window.search_tab
+    window.controller.refresh_folders()
+    qtbot.waitUntil(lambda: tab.place_filter.findData("Sydney") > 0, timeout=10_000)
+    combo = tab.place_filter
+    for name, kind in (("Sydney", "city"), ("New South Wales", "region"), ("Australia", "country")):
+        i = combo.findData(name)
+        assert combo.itemText(i) == f"{name} (2)"
+        assert combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == f"{kind}, 2 photos"
+
+
+def test_a_place_or_a_not_read_from_the_query_has_a_chip_that_removes_it(qtbot, make_window, tmp_path):
+    window = make_window()
+    index_folder(qtbot, window, _folder(tmp_path))
+    tab = window.search_tab
+    _search(qtbot, window, "Lisbon")  # only a place: its photos
+    assert _names(window) == {"lisbon1.jpg", "lisbon2.jpg"}
+    [chip] = tab.read_chip_buttons()
+    assert chip.text() == "in Lisbon" and tab.place_chips() == []  # already applied
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        chip.click()
+    assert len(_names(window)) == 5 and tab.read_chip_buttons() == []  # "Lisbon" as words
+
+    _search(qtbot, window, "a photo without people")
+    [chip] = tab.read_chip_buttons()
+    assert chip.text() == "not people" and not tab.read_chips.isHidden()
+    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
+        chip.click()
+    assert tab.read_chip_buttons() == [] and tab.read_chips.isHidden()
 
 
 def test_video_badge_thumbnail_and_open_at_time(qtbot, make_window, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ from glimpse.core.search.ranking import Filters
 from gui.conftest import INDEX_TIMEOUT_MS
 from gui.test_gui_window import index_folder
 from test_ocr import render_text
+from test_places import DARLINGHURST, make_gps_photo
 
 QUERIES = [
     "boarding pass",  # meaning fused with the text read in a photo
@@ -27,6 +28,13 @@ QUERIES = [
     "red car this year",  # a date phrase: a filter, and "red car" by meaning
     "photos from 1999",  # a date no photo has: nothing
     '"beach" + "sunset" - "people"',  # a combined query
+    "Sydney",  # only a place (a suburb's photo too): its photos, newest first
+    "beach in Sydney",  # Sydney's photos first, ranked by "beach"
+    "a beach without people",  # plain-word negation: "a beach" - "people"
+    "dogs but no cats",
+    "not at night",  # only what is not wanted
+    "bording pass",  # a one-letter typo in a word in a photo
+    "beach in Sidney",  # ... and in a place's name
 ]
 
 
@@ -38,6 +46,7 @@ def archive(tmp_path: Path) -> Path:
     for i in range(5):
         make_photo(root / "misc" / f"p{i}.jpg", seed=50 + i)
     render_text(root / "misc" / "ticket.png", ["BOARDING PASS", "Gate B22"])
+    make_gps_photo(root / "trip" / "darlinghurst.jpg", 70, *DARLINGHURST)
     return root
 
 
@@ -74,3 +83,7 @@ def test_the_same_query_gives_the_same_answer_everywhere(  # type: ignore[no-unt
     assert {Path(p).parent.name for p in _cli(tmp_path / "library", "paris", False, monkeypatch)[:5]} \
         == {"2019 Paris trip"}
     assert _cli(tmp_path / "library", "photos from 1999", False, monkeypatch) == []
+    assert [Path(p).name for p in _cli(tmp_path / "library", "Sydney", False, monkeypatch)] == ["darlinghurst.jpg"]
+    assert Path(_cli(tmp_path / "library", "beach in Sydney", False, monkeypatch)[0]).name == "darlinghurst.jpg"
+    assert Path(_cli(tmp_path / "library", "beach in Sidney", False, monkeypatch)[0]).name == "darlinghurst.jpg"
+    assert Path(_cli(tmp_path / "library", "bording pass", False, monkeypatch)[0]).name == "ticket.png"

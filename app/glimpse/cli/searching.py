@@ -97,7 +97,8 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         if h.get("text_match"):  # found by its words: say where they were found
             source = h.get("word_source") or "words"
             print(f"     {source}: {' '.join(marked(h.get('snippet') or '').split())}")
-    named = result.get("places") or []
+    applied = (result.get("plan") or {}).get("place")
+    named = [n for n in result.get("places") or [] if n != applied]
     if named:
         print(f"Photos from {', '.join(named)} were raised; --place \"{named[0]}\" keeps only those.")
 
@@ -123,12 +124,23 @@ def _print_understood(plan: dict[str, Any], as_json: bool) -> None:
         if chip["kind"] == "date":
             print(f"Date filter: {chip['label']} (from the query; --no-date-words to ignore)",
                   file=sys.stderr if as_json else sys.stdout)
+        elif chip["kind"] == "not":  # plain-word negation (core/search/negation.py)
+            print(f"Leaving out: {chip['label'][4:]} (from “{chip['phrase']}”)",
+                  file=sys.stderr if as_json else sys.stdout)
+    if any(c["kind"] == "place" and c["label"] == plan.get("place") for c in plan.get("chips", ())):
+        print(f"Only photos from {plan['place']} (the query is a place's name)",
+              file=sys.stderr if as_json else sys.stdout)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
     if not Path(args.image).expanduser().exists():
         raise GlimpseError(f"{args.image} does not exist.")
-    _print(_answer(args, _request(args, "similar", image=_absolute(args.image))), args.json)
+    part = None
+    if args.region is not None:
+        from glimpse.core.search import region
+
+        part = region.parse(args.region).to_list()  # a bad region is refused before any work
+    _print(_answer(args, _request(args, "similar", image=_absolute(args.image), region=part)), args.json)
     return 0
 
 
@@ -171,5 +183,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     help_text = "Find photos that look like the given one."
     p = sub.add_parser("similar", parents=[common], help=help_text, description=help_text)
     p.add_argument("image", help="an indexed photo or any image file")
+    p.add_argument("--region", metavar="X,Y,W,H",
+                   help="only this part of it: fractions of its width and height, "
+                        "e.g. 0.5,0,0.5,0.5 for the top-right quarter")
     _search_options(p)
     p.set_defaults(func=cmd_similar)

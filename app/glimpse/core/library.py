@@ -44,6 +44,7 @@ from glimpse.core.storage.writelock import WriterLock
 
 if TYPE_CHECKING:  # searching's modules load on the first search: an index run needs none
     from glimpse.core.search import planner
+    from glimpse.core.search.region import Region
     from glimpse.core.search.words import TextQuery
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,6 @@ class VectorReadProgress:
 
     def text(self) -> str:
         return f"Reading photo vectors into the search index: {self.done:,} of {self.total:,}"
-
-# Added to the score of photos from a place named in the query ("beach in
-# Lisbon"). Text-to-photo cosines of one query spread over ~0.1, so this lifts
-# a photo from the place past most others without hiding strong matches
-# that lack GPS.
-PLACE_BOOST = 0.05
 
 
 @dataclass(frozen=True)
@@ -505,8 +500,8 @@ class Library:
         """What this library knows by name, for the query planner: people, places."""
         from glimpse.core.search import planner
 
-        return planner.Vocabulary(people.names(self.catalog),
-                                  [name for name, _, _ in self.places()])
+        return planner.Vocabulary(people.names(self.catalog), places.known_names(
+            self.catalog, [name for name, _, _ in self.places()]))
 
     def plan(
         self,
@@ -644,7 +639,7 @@ class Library:
         filters: Filters | None, spec: ModelSpec | None,
         collapse: duplicates.Rules | None = None,
     ) -> list[SearchHit]:
-        """Raise photos from the named places; photos without GPS stay in the ranking."""
+        """Photos from the named places first; photos without GPS stay in the ranking, after."""
         base = filters or Filters()
         pool = {h.photo_id: h for h in hits}
         in_place: set[int] = set()
@@ -655,9 +650,8 @@ class Library:
                 in_place.add(h.photo_id)
             key = places.place_key(name)
             in_place |= self.catalog.photo_ids_matching(place_key=key) & pool.keys()
-        ranked = sorted(
-            pool.values(), key=lambda h: -(h.score + (PLACE_BOOST if h.photo_id in in_place else 0))
-        )
+        # The place's photos first (the query named it), each part by meaning.
+        ranked = sorted(pool.values(), key=lambda h: (h.photo_id not in in_place, -h.score))
         return ranked[:k]
 
     def _rank(
@@ -711,10 +705,21 @@ class Library:
         filters: Filters | None = None,
         spec: ModelSpec | None = None,
         collapse: duplicates.Rules | None = None,
+        region: Region | None = None,
     ) -> list[SearchHit]:
-        """More like this: a catalog photo (itself ranks first) or any image file."""
-        vector = self.image_vector(image, spec)
+        """More like this: a catalog photo (itself ranks first) or any image file;
+        with a `region` (core/search/region.py), more like that part of it."""
+        vector = self.image_vector(image, spec) if region is None else self.region_vector(image, region, spec)
         return self._rank(vector, k, filters, spec, collapse)
+
+    def region_vector(self, image: str | Path | int, region: Region, spec: ModelSpec | None = None
+                      ) -> np.ndarray:
+        """The vector of a part of a photo (a catalog photo by id or path, or any image file)."""
+        row = self._photo_row(image)
+        path = row.path if row is not None else str(image)
+        encoder = self.encoder_for(spec)
+        decoded = imaging.decode_for_model(path, region.decode_side(encoder.image_size))
+        return encoder.encode_pil([region.cut(decoded.image)])[0]
 
     # -- evaluation support -------------------------------------------------
 

@@ -381,7 +381,10 @@ def answer(lib: Library, payload: dict[str, Any]) -> dict[str, Any]:
     image = payload.get("image")
     used = spec or lib.spec
     if op == "similar":
-        hits = lib.similar(str(image), k=k, filters=filters, spec=spec, collapse=collapse)
+        from glimpse.core.search import region
+
+        part = region.parse(payload["region"]) if payload.get("region") is not None else None
+        hits = lib.similar(str(image), k=k, filters=filters, spec=spec, collapse=collapse, region=part)
         return {"hits": [asdict(h) for h in hits], "model": str(used), "random": used.is_random,
                 "plan": None}
     plan = lib.plan(

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from glimpse.core.signals.places import match_key
+from glimpse.core.signals.places import MIGRATIONS as PLACES_MIGRATIONS
+from glimpse.core.signals.places import PLACES_STAGE, PLACES_VERSION, match_key
 from glimpse.core.storage.catalog import Catalog, vector_to_blob
 
 PHOTOS_PER_FOLDER = 2000
@@ -77,6 +78,7 @@ def build_catalog(
     rng = np.random.default_rng(seed)
     n, dim = vectors.shape
     catalog = Catalog(path)
+    catalog.migrate_part(PLACES_STAGE, PLACES_MIGRATIONS)  # the places' own columns, as a Library adds
     try:
         # A bulk load: no durability needed until the end, and a crash only
         # loses a generated file.
@@ -123,6 +125,10 @@ def build_catalog(
                        VALUES (?,?,?,?,?,?,?)""",
                     place_rows,
                 )
+                # Made-up names at one point: current, so the places pass does not
+                # name them again from the coordinates (all would become Lisbon).
+                db.execute("UPDATE places SET version = ? WHERE photo_id BETWEEN ? AND ?",
+                           (PLACES_VERSION, lo + 1, hi))
             if progress:
                 progress(hi, n)
         catalog._db.execute("PRAGMA synchronous=NORMAL")

@@ -221,6 +221,13 @@ class SearchTab(QWidget):
         self.person_chip.clicked.connect(self._on_person_chip_closed)
         self.person_chip.hide()
         where.addWidget(self.person_chip)
+        # The rest of what the planner read (a place, "not people"): one closable chip each.
+        self.read_chips = QWidget()
+        self.read_chips.setObjectName("readChips")
+        self._read_layout = QHBoxLayout(self.read_chips)
+        self._read_layout.setContentsMargins(0, 0, 0, 0)
+        self.read_chips.hide()
+        where.addWidget(self.read_chips)
         self.sort_combo = QComboBox()
         self.sort_combo.setObjectName("sortCombo")
         for label, order in (("Best match", "best"), ("Newest first", "newest"),
@@ -466,6 +473,7 @@ class SearchTab(QWidget):
         if dated is not None:
             self.date_chip.setText(dated.label)
             self.date_chip.setProperty("phrase", dated.phrase)
+        self._show_read_chips(plan)
         if self._query is not None and self._query[0] == "person":
             return  # the person chip names the person being shown
         named = plan.chip(planner.PERSON) if plan is not None else None
@@ -473,6 +481,34 @@ class SearchTab(QWidget):
         if named is not None:
             self.person_chip.setText(named.label)
             self.person_chip.setProperty("names", named.phrase)
+
+    def _show_read_chips(self, plan: QueryPlan | None) -> None:
+        """A chip per place and per "not ..." the planner read; closing one searches
+        its words as words (the planner is told to leave that phrase alone)."""
+        while self._read_layout.count():
+            item = self._read_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        chips = [c for c in (plan.chips if plan is not None else ())
+                 if c.kind in (planner.PLACE, planner.NOT)]
+        for c in chips:
+            chip = QPushButton(c.label if c.kind == planner.NOT else f"in {c.label}")
+            chip.setObjectName("dateChip")  # styled like the date chip
+            chip.setProperty("kind", c.kind)
+            chip.setIcon(resources.icon("remove"))
+            chip.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+            chip.setToolTip("Read from the query; click to search these words as words")
+            chip.clicked.connect(lambda _=False, phrase=c.phrase: self._on_read_chip_closed(phrase))
+            self._read_layout.addWidget(chip)
+        self.read_chips.setVisible(bool(chips))
+
+    def read_chip_buttons(self) -> list[QPushButton]:
+        return [self._read_layout.itemAt(i).widget() for i in range(self._read_layout.count())]
+
+    def _on_read_chip_closed(self, phrase: str) -> None:
+        self._ignored.add(phrase)
+        if self._query is not None:
+            self._run_query()
 
     def search_person(self, photo_ids: set[int], label: str) -> None:
         """The photos of one person (from the People tab, or a face in the preview)."""
@@ -544,7 +580,8 @@ class SearchTab(QWidget):
         self.thumbnails.forget_pending()
         self.results_model.set_hits(outcome.hits)
         self._show_plan_chips(outcome.plan)
-        self._show_place_chips(outcome.places)
+        applied = outcome.plan.filters.place if outcome.plan is not None else None
+        self._show_place_chips([n for n in outcome.places if n != applied])  # applied: filtered already
         n = len(outcome.hits)
         label = "No photos match" if n == 0 else f"{n:,} photos"
         self._set_header(f"{label} for {outcome.label} · {outcome.seconds:.2f} s")

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from glimpse.core.signals import typos
+
 _JOINERS = {"and", "&", ",", "with", "+"}
 _TOKEN = re.compile(r"[\w'’-]+|[&,+]")
 
@@ -42,6 +44,8 @@ def extract(query: str, known: Mapping[str, Sequence[int]]) -> NamedQuery:
                 break
         else:
             i += 1
+    taken += _near_names(tokens, words, known, taken)
+    taken.sort()
     if not taken:
         return NamedQuery(query, (), ())
     drop: set[int] = set()
@@ -62,10 +66,38 @@ def extract(query: str, known: Mapping[str, Sequence[int]]) -> NamedQuery:
     for start, end, key in taken:
         written = query[tokens[start][1]:tokens[end - 1][2]]
         written = re.sub(r"['’]s$", "", written)
+        if " ".join(words[start:end]) != key:  # a typo forgiven: say whom it found
+            written = key.title()
         if key not in [n.casefold() for n in names]:
             names.append(written)
             ids.append(tuple(known[key]))
     return NamedQuery(" ".join(kept), tuple(names), tuple(ids))
+
+
+def _near_names(tokens: list[tuple[str, int, int]], words: list[str],
+                known: Mapping[str, Sequence[int]], taken: list[tuple[int, int, str]],
+                ) -> list[tuple[int, int, str]]:
+    """Known names typed with one letter wrong ("Micheal" for Michael), when the
+    word is written with a capital, is long enough (typos.MIN_LENGTH) and exactly
+    one known name is that near; so "park" never becomes Mark."""
+    used = {i for start, end, _ in taken for i in range(start, end)}
+    out: list[tuple[int, int, str]] = []
+    longest = max(len(n.split()) for n in known)
+    for i, (token, _, _) in enumerate(tokens):
+        if i in used or not token[:1].isupper():
+            continue
+        for n in range(min(longest, len(tokens) - i), 0, -1):
+            if used & set(range(i, i + n)):
+                continue
+            typed = " ".join(words[i:i + n])
+            if not typos.forgivable(typed.replace(" ", "")):
+                continue
+            near = [k for k in known if len(k) >= typos.MIN_LENGTH and typos.within_one_edit(typed, k)]
+            if len(near) == 1:
+                out.append((i, i + n, near[0]))
+                used.update(range(i, i + n))
+                break
+    return out
 
 
 def _bare(token: str) -> str:

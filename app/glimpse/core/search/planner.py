@@ -21,18 +21,18 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from glimpse.core.errors import QueryError
-from glimpse.core.search import dates, names, words
+from glimpse.core.search import dates, names, negation, words
 from glimpse.core.search.ranking import Filters, QueryTerm, parse_query
 from glimpse.core.signals import places
 
-DATE, PERSON, PLACE = "date", "person", "place"
+DATE, PERSON, PLACE, NOT = "date", "person", "place", "not"
 
 
 @dataclass(frozen=True)
 class Chip:
     """One thing the planner read out of the query, shown as a removable chip."""
 
-    kind: str  # DATE, PERSON or PLACE
+    kind: str  # DATE, PERSON, PLACE or NOT
     label: str  # what the chip says: "Summer 2026", "Anna and Ben", "Lisbon"
     phrase: str  # the query's words it came from, casefolded: the key to ignore it
 
@@ -51,7 +51,7 @@ class QueryPlan:
     meaning: tuple[QueryTerm, ...]  # what to rank by meaning, with + / - weights
     words: words.TextQuery | None  # the word search (text in photos, own words), if any
     filters: Filters  # the user's filters with the query's dates and people added
-    places: tuple[str, ...] = ()  # places named: their photos are raised, none dropped
+    places: tuple[str, ...] = ()  # places named: their photos come first, none dropped
     people: tuple[str, ...] = ()  # people named (as typed) or asked for with --person
     # Per person named: the ids of the people of that name. A photo must show one of
     # each group (all the people named); Library.search turns them into photo ids.
@@ -76,7 +76,7 @@ class QueryPlan:
         return {
             "chips": [{"kind": c.kind, "label": c.label, "phrase": c.phrase} for c in self.chips],
             "after": self.filters.after, "before": self.filters.before,
-            "places": list(self.places), "people": list(self.people),
+            "places": list(self.places), "people": list(self.people), "place": self.filters.place,
             "words_only": self.words_only,
         }
 
@@ -127,6 +127,14 @@ def plan(
             people.extend(named.names)
             chips.append(Chip(PERSON, " and ".join(named.names), phrase))
 
+    unwanted: list[QueryTerm] = []
+    if rest:
+        negated = negation.extract(rest)
+        if negated is not None and negated.phrase not in ignored:
+            rest = negated.positive
+            unwanted = [QueryTerm(-1.0, text=t) for t in negated.negative]
+            chips.append(Chip(NOT, "not " + ", ".join(negated.negative), negated.phrase))
+
     word_query = words.plan(rest) if image is None and rest else None
     if word_query is not None and word_query.words_only:
         meaning: list[QueryTerm] = []
@@ -137,11 +145,25 @@ def plan(
 
     named_places: tuple[str, ...] = ()
     if not filters.place and rest:
-        meaning_text = " ".join(t.text for t in meaning if t.text)
+        meaning_text = " ".join(t.text for t in meaning if t.text and t.weight > 0)
         found = places.places_in_query(meaning_text, vocabulary.places) if meaning_text else []
         named_places = tuple(p for p in found if p.casefold() not in ignored)
         chips.extend(Chip(PLACE, p, p.casefold()) for p in named_places)
+        plain = '"' not in rest and len(meaning) == 1 and meaning[0].weight > 0
+        if named_places and plain:
+            # "beach in Sydney": Sydney's photos first, ranked by "beach"; "Sydney"
+            # alone: Sydney's photos, newest first (the chip gives the words back).
+            left = places.without_places(rest, named_places)
+            if not left and len(named_places) == 1 and image is None:
+                filters = replace(filters, place=named_places[0])
+                meaning, word_query = [], None  # (what is unwanted still ranks them)
+            elif left:
+                meaning = parse_query(left)
+                word_query = words.plan(left) if image is None else None
+                if image is not None:
+                    meaning.append(QueryTerm(1.0, image=str(image)))
 
+    meaning += unwanted
     if not meaning and word_query is None and not groups and not filters.active:
         raise QueryError("The query is empty: describe the photo you are looking for.")
     return QueryPlan(

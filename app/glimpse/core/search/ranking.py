@@ -44,7 +44,7 @@ class Filters:
 
 def allowed_ids(catalog: Catalog, filters: Filters) -> set[int]:
     """Indexed photos passing every filter."""
-    place_key = places.place_key(filters.place) if filters.place else None
+    place_key = places.filter_key(catalog, filters.place) if filters.place else None
     allowed = catalog.photo_ids_matching(filters.folder, filters.after, filters.before, place_key)
     if filters.photo_ids is not None:
         allowed &= filters.photo_ids

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glimpse.core.search.ranking import SearchHit
+from glimpse.core.signals import typos
 from glimpse.core.signals.base import WordSource
 from glimpse.core.storage.catalog import SNIPPET_CLOSE, SNIPPET_OPEN, Catalog
 
@@ -42,6 +43,9 @@ class TextQuery:
     words: tuple[str, ...]  # as typed, for highlighting
     fts: str  # the FTS5 MATCH expression
     words_only: bool  # True for a quoted phrase: no meaning search
+    # The same words forgiving a one-letter typo in each long word (core/signals/typos.py),
+    # asked only when `fts` finds nothing. None: nothing to forgive.
+    fuzzy: str | None = None
 
 
 def fold(text: str) -> str:
@@ -63,7 +67,29 @@ def plan(query: str) -> TextQuery | None:
     words = tuple(w for w in _WORD.findall(query) if fold(w) not in STOPWORDS)
     if not words:
         return None
-    return TextQuery(words, " AND ".join(f'"{w}"*' for w in words), False)
+    return TextQuery(words, " AND ".join(f'"{w}"*' for w in words), False, _fuzzy(words))
+
+
+def _fuzzy(words: tuple[str, ...]) -> str | None:
+    """Each long word or any spelling one edit from it (whole words: a prefix of every
+    variant would match half the vocabulary); short words as typed."""
+    if not any(typos.forgivable(_as_indexed(w)) for w in words):
+        return None
+    groups = []
+    for w in words:
+        key = _as_indexed(w)
+        if typos.forgivable(key):
+            groups.append("(" + " OR ".join(f'"{v}"' for v in sorted({key} | typos.one_edit(key))) + ")")
+        else:
+            groups.append(f'"{w}"*')
+    return " AND ".join(groups)
+
+
+def _as_indexed(word: str) -> str:
+    """A word as the FTS tokenizer stores it: lower case, accents dropped, but "ß"
+    kept (casefold would make it "ss", which the index never holds)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def find(
@@ -74,6 +100,11 @@ def find(
     depth = limit if allowed is None else max(limit * 4, 200)
     rows = catalog.search_words(source.table, query.fts, depth, source.snippet_column)
     out = [(pid, snippet) for pid, _, snippet in rows if allowed is None or pid in allowed]
+    if not out and query.fuzzy is not None:
+        # No photo has the words as typed: those whose words are one letter from them.
+        # Only then, so a word spelled right ("beach") never pulls in "bench".
+        rows = catalog.search_words(source.table, query.fuzzy, depth, source.snippet_column)
+        out = [(pid, snippet) for pid, _, snippet in rows if allowed is None or pid in allowed]
     return out[:limit]
 
 

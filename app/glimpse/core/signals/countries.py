@@ -257,3 +257,16 @@ COUNTRY_NAMES: dict[str, str] = {
     "ZM": 'Zambia',
     "ZW": 'Zimbabwe',
 }
+
+# Names people type for a country besides COUNTRY_NAMES' (common English names
+# and the best-known own names), matched like any other place name.
+COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
+    "AT": ("Österreich",), "CH": ("Schweiz", "Suisse", "Svizzera"),
+    "CZ": ("Czech Republic",), "DE": ("Deutschland",), "ES": ("España",),
+    "GB": ("UK", "Britain", "Great Britain", "England", "Scotland", "Wales"),
+    "GR": ("Hellas",), "HR": ("Hrvatska",), "IS": ("Ísland",), "IT": ("Italia",),
+    "JP": ("Nippon", "Nihon"), "MX": ("México",), "NL": ("Holland", "Nederland"),
+    "NO": ("Norge",), "PL": ("Polska",), "PT": ("Portugal",), "RU": ("Russia",),
+    "SE": ("Sverige",), "TR": ("Turkey", "Turkiye"), "US": ("USA", "United States of America", "America"),
+    "FI": ("Suomi",), "DK": ("Danmark",), "HU": ("Magyarország",), "BR": ("Brasil",),
+}
