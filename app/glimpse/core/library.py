@@ -37,8 +37,9 @@ from glimpse.core.signals.base import Engines, PassReport
 from glimpse.core.signals.registry import signal_stages, word_sources
 from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow
 from glimpse.core.storage.files import atomic_write, text_writer
+from glimpse.core.storage.graph_job import GraphJob
 from glimpse.core.storage.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
-from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, VectorIndex
+from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, GRAPH_THRESHOLD, VectorIndex
 from glimpse.core.storage.writelock import WriterLock
 
 if TYPE_CHECKING:  # searching's modules load on the first search: an index run needs none
@@ -129,6 +130,10 @@ class Library:
         self._encoders: dict[str, Encoder] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._index_keys: dict[str, int] = {}
+        # Above graph_threshold vectors an index gets a graph tier, built on a
+        # thread while exact search answers (core/storage/graph_job.py).
+        self.graph_threshold = GRAPH_THRESHOLD
+        self._graph_jobs: dict[str, GraphJob] = {}
         self._model_keys: dict[str, int] = {}
         self._model_dims: dict[str, int] = {}
         self._load_lock = threading.RLock()
@@ -204,6 +209,7 @@ class Library:
         model_id = (spec or self.spec).model_id
         loaded = self._indexes.get(model_id)  # fast path, as in encoder_for
         if loaded is not None:
+            self._start_graph(model_id, loaded)  # a library that grew past the threshold
             return loaded
         with self._index_lock:
             if model_id in self._indexes:
@@ -226,12 +232,26 @@ class Library:
                 report(VectorReadProgress(len(index), max(total, len(index))))
             log.info("index for %s: %d vectors read in %.2f s", model_id, len(index),
                      time.monotonic() - started)
-            if len(index) > EXACT_COMFORT_LIMIT:
-                log.warning("%d vectors: each search scans them all and takes over 0.1 s",
-                            len(index))
             self._indexes[model_id] = index
             self._index_keys[model_id] = key
+            self._start_graph(model_id, index)
+            if len(index) > EXACT_COMFORT_LIMIT and model_id not in self._graph_jobs:
+                log.warning("%d vectors: each search scans them all and takes over 0.1 s",
+                            len(index))
             return index
+
+    def _start_graph(self, model_id: str, index: VectorIndex) -> None:
+        if len(index) < self.graph_threshold or model_id in self._graph_jobs:
+            return
+        with self._index_lock:
+            if model_id not in self._graph_jobs:
+                path = self.root / "graphs" / f"model-{self._index_keys[model_id]}.hnsw"
+                self._graph_jobs[model_id] = GraphJob(index, path, model_id).start()
+
+    def graph_job(self, spec: ModelSpec | None = None) -> GraphJob | None:
+        """The graph tier's build for a model's index (progress, source, recall);
+        None while the index is below graph_threshold or not loaded."""
+        return self._graph_jobs.get((spec or self.spec).model_id)
 
     def _reconcile(self, model_id: str) -> bool:
         """Make a loaded index hold exactly the catalog's searchable vectors for its
@@ -758,6 +778,8 @@ class Library:
         return self.catalog.photos_with_status(OK)
 
     def close(self) -> None:
+        for job in self._graph_jobs.values():
+            job.close()
         self.catalog.close()
 
     def __enter__(self) -> Library:
