@@ -15,8 +15,9 @@ measures both; figures in README "A million photos"):
   and it passed its recall check (`attach_graph`): on data no graph can search
   well (uniform noise) the index stays exact rather than be wrong.
 
-Filters: a narrow one (under WIDE_FILTER_FRACTION of the vectors) is searched
-exactly over the allowed ids; a wide one asks the graph for more candidates
+Filters: a narrow one (up to SCORE_DIRECTLY_UP_TO ids, or under
+WIDE_FILTER_FRACTION of the vectors) is searched exactly over the allowed ids;
+a wide one asks the graph for more candidates
 (depth / fraction) and, if fewer than min(k, matches) survive the filter, falls
 back to the exact scan, so a filter can never return fewer results than it
 matches.
@@ -48,12 +49,12 @@ EXACT_COMFORT_LIMIT = 3_000_000
 
 # Library builds a graph from this many vectors on (measured: README "A million photos").
 GRAPH_THRESHOLD = 200_000
-# A filter matching at least this share of the vectors asks the graph for
-# depth / share candidates; a narrower one is searched exactly.
+# A filter of up to this many labels is scored directly from the store: exact,
+# and its cost grows with the matches, not the library.
+SCORE_DIRECTLY_UP_TO = 20_000
+# A larger filter matching at least this share of the vectors asks the graph
+# for depth / share candidates; a narrower one goes through the exact faiss scan.
 WIDE_FILTER_FRACTION = 0.1
-# A narrow filter of up to this many labels is scored directly from the store
-# (cost proportional to the matches); a larger one goes through the faiss scan.
-SCORE_DIRECTLY_UP_TO = 50_000
 # Larger k (the collapse path asks up to 5,000) are answered exactly: a graph
 # search that deep costs more than the scan.
 MAX_GRAPH_K = 500
@@ -260,12 +261,12 @@ class VectorIndex:
             graph = self._graph
             if graph is not None and k <= MAX_GRAPH_K:
                 wanted = None if allowed is None else _as_set(allowed)
+                if wanted is not None and len(wanted) <= SCORE_DIRECTLY_UP_TO:
+                    return self._score_labels(query, k, _labels(wanted))
                 if wanted is None or len(wanted) >= WIDE_FILTER_FRACTION * len(self._live):
                     hits = self._graph_search(graph, query, k, wanted)
                     if hits is not None:
                         return hits
-                elif len(wanted) <= SCORE_DIRECTLY_UP_TO:
-                    return self._score_labels(query, k, _labels(wanted))
             return self._exact(query, k, allowed)
 
     def _graph_search(
@@ -278,7 +279,7 @@ class VectorIndex:
         if wanted is not None:
             # Oversample by the filter's share, so that about `depth` pass it.
             share = len(wanted) / max(1, len(self._live))
-            depth = min(int(depth / max(share, WIDE_FILTER_FRACTION)), 10 * depth)
+            depth = min(int(depth / max(share, WIDE_FILTER_FRACTION)), 20 * depth)
         candidates = graph.candidates(query, depth)
         if wanted is not None:
             candidates = np.array([c for c in candidates.tolist() if c in wanted], dtype=np.int64)
