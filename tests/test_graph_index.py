@@ -272,3 +272,24 @@ def test_library_builds_the_graph_in_the_background_and_reuses_its_file(tmp_path
         assert (job.source, index.tier) == ("built", "graph")
     finally:
         lib.close()
+
+
+def test_duplicates_from_the_graph_match_all_pairs(tmp_path: Path) -> None:
+    """Planted near-copies among clustered photos: the graph's neighbours give
+    the same groups as the exact all-pairs pass."""
+    from glimpse.core.search import duplicates
+
+    rng = np.random.default_rng(8)
+    centres = _unit(rng, 60, DIM)
+    base = _clustered(rng, 3000, centres)
+    copies = base[:200] + rng.normal(scale=0.02, size=(200, DIM)).astype(np.float32)
+    copies /= np.linalg.norm(copies, axis=1, keepdims=True)
+    vectors = np.concatenate([base, copies]).astype(np.float32)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
+    index = _graph_index(ids, vectors)
+    rules = duplicates.Rules()
+    exact = duplicates.find_groups(ids, vectors, None, {}, lambda i: (i,), rules)
+    graph = duplicates.find_groups(ids, vectors, None, {}, lambda i: (i,), rules,
+                                   neighbours_batch=index.neighbours_batch)
+    assert len(exact) >= 200  # every planted pair is found
+    assert [g.photo_ids for g in graph] == [g.photo_ids for g in exact]

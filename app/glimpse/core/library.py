@@ -717,9 +717,19 @@ class Library:
             row = rows[photo_id]
             return ((row.width or 0) * (row.height or 0), row.size, [-ord(c) for c in row.path])
 
+        # A large library's neighbours come from the graph tier (minutes, not hours,
+        # at 1M); all-pairs otherwise. Agreement: scripts/bench_duplicates_graph.py.
+        batch = None
+        if len(ids) >= self.graph_threshold:
+            index = self.index_for(spec)
+            job = self.graph_job(spec)
+            if job is not None:
+                job.wait()  # loads the saved graph, or builds it
+            if index.tier == "graph":
+                batch = index.neighbours_batch
         return duplicates.find_groups(
             ids, matrix, None, {i: r.taken_at for i, r in rows.items()}, quality,
-            rules or duplicates.Rules(),
+            rules or duplicates.Rules(), neighbours_batch=batch,
         )
 
     def similar(

@@ -286,6 +286,32 @@ class VectorIndex:
         hits = self._score_labels(query, k, candidates)
         return hits if len(hits) >= min(k, len(self._live)) else None
 
+    def neighbours_batch(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """Top-k (label, cosine) for many queries at once from the graph tier, in its
+        threads, re-ranked exactly from the store (duplicate finding over a whole
+        library); the exact scan's answers when no graph is attached."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        with self._lock:
+            graph = self._graph
+            if graph is None:
+                return [self._exact(q, k, None) for q in queries]
+            depth = max(2 * k, k + 10)
+            candidates = graph.candidates_batch(queries, depth)
+            if candidates.shape[1] == 0:
+                return [[] for _ in queries]
+            flat = candidates.reshape(-1)
+            live = np.array([int(i) in self._live for i in flat.tolist()], dtype=bool)
+            vectors = np.zeros((len(flat), self.dim), dtype=np.float32)
+            if live.any():
+                vectors[live] = self.vectors_of(flat[live])
+        scores = np.einsum("bcd,bd->bc", vectors.reshape(*candidates.shape, self.dim), queries)
+        scores[~live.reshape(candidates.shape)] = -np.inf
+        out = []
+        for row, labels in zip(scores, candidates, strict=True):
+            order = np.argsort(-row, kind="stable")[:k]
+            out.append([(int(labels[j]), float(row[j])) for j in order if np.isfinite(row[j])])
+        return out
+
     def _score_labels(self, query: np.ndarray, k: int, labels: np.ndarray) -> list[tuple[int, float]]:
         labels = np.array([i for i in labels if int(i) in self._live], dtype=np.int64)
         if len(labels) == 0 or k <= 0:
