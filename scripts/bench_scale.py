@@ -94,14 +94,14 @@ def print_search(label: str, n: int, r: dict[str, float]) -> None:
 
 
 def bench_vectors(n: int, queries: int, rng: np.random.Generator, mode: str,
-                  params: GraphParams) -> np.ndarray:
+                  params: GraphParams, kinds: tuple[str, ...] = ("clustered", "uniform")) -> np.ndarray:
     """Search, filter and build figures at one size; returns the clustered vectors
     (reused for the generated catalog). `mode`: exact (the faiss scan alone),
     hnsw (the graph tier, beside the exact scan's figures from the same run),
     auto (what Library does: the graph from GRAPH_THRESHOLD vectors on)."""
     keep = None
     graph = mode == "hnsw" or (mode == "auto" and n >= GRAPH_THRESHOLD)
-    for kind in ("clustered", "uniform"):
+    for kind in kinds:
         if kind == "clustered":
             data, make_queries = synthetic.clustered_vectors(n, DIM, rng)
             qs = make_queries(queries)
@@ -158,7 +158,8 @@ def bench_vectors(n: int, queries: int, rng: np.random.Generator, mode: str,
                   f"removing them {remove_1k * 1000:.0f} ms", flush=True)
             keep = data
         del index
-    assert keep is not None
+    if keep is None:  # uniform alone: the catalog still gets clustered vectors
+        keep = synthetic.clustered_vectors(n, DIM, rng)[0]
     return keep
 
 
@@ -404,6 +405,8 @@ def main() -> int:
                     help=f"auto: the graph tier from {GRAPH_THRESHOLD:,} vectors on, as Library does; "
                          "hnsw: the graph tier at every size; exact: the scan alone")
     default = GraphParams()
+    ap.add_argument("--kinds", nargs="+", choices=("clustered", "uniform"), default=["clustered", "uniform"],
+                    help="synthetic distributions (uniform: a graph build that its recall check then refuses)")
     ap.add_argument("--graph-dim", type=int, default=default.graph_dim)
     ap.add_argument("--m", type=int, default=default.m)
     ap.add_argument("--ef-construction", type=int, default=default.ef_construction)
@@ -424,7 +427,7 @@ def main() -> int:
         if args.no_search:
             vectors = synthetic.clustered_vectors(n, DIM, rng)[0] if not (OUT / f"lib-{n}").is_dir() else None
         else:
-            vectors = bench_vectors(n, args.queries, rng, args.index, params)
+            vectors = bench_vectors(n, args.queries, rng, args.index, params, tuple(args.kinds))
         if not args.no_library:
             threshold = {"auto": GRAPH_THRESHOLD, "exact": n + 1, "hnsw": 0}[args.index]
             bench_library(n, vectors, app=n == sizes[-1] and not args.no_app, threshold=threshold)
