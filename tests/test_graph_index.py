@@ -81,11 +81,8 @@ def test_a_graph_that_cannot_reach_the_recall_is_not_used() -> None:
     assert [i for i, _ in index.search(q, 10)] == [i for i, _ in exact_search(vectors, ids, q, 10)]
 
 
-def test_filters_return_every_match(data, monkeypatch) -> None:
-    from glimpse.core.storage import vector_index
-
-    # Only filters of up to 100 labels are scored directly: larger ones go to the graph.
-    monkeypatch.setattr(vector_index, "SCORE_DIRECTLY_UP_TO", 100)
+def test_filters_return_every_match(data) -> None:
+    """Under 10% of the photos: the exact scan; more: the graph, oversampled."""
     ids, vectors, queries = data
     index = _graph_index(ids, vectors)
     q = queries[0]

@@ -15,9 +15,8 @@ measures both; figures in README "A million photos"):
   and it passed its recall check (`attach_graph`): on data no graph can search
   well (uniform noise) the index stays exact rather than be wrong.
 
-Filters: a narrow one (up to SCORE_DIRECTLY_UP_TO ids, or under
-WIDE_FILTER_FRACTION of the vectors) is searched exactly over the allowed ids;
-a wide one asks the graph for more candidates
+Filters: a narrow one (under WIDE_FILTER_FRACTION of the vectors) is searched
+exactly over the allowed ids, inside the faiss scan; a wide one asks the graph for more candidates
 (depth / fraction) and, if fewer than min(k, matches) survive the filter, falls
 back to the exact scan, so a filter can never return fewer results than it
 matches.
@@ -49,11 +48,10 @@ EXACT_COMFORT_LIMIT = 3_000_000
 
 # Library builds a graph from this many vectors on (measured: README "A million photos").
 GRAPH_THRESHOLD = 200_000
-# A filter of up to this many labels is scored directly from the store: exact,
-# and its cost grows with the matches, not the library.
-SCORE_DIRECTLY_UP_TO = 20_000
-# A larger filter matching at least this share of the vectors asks the graph
-# for depth / share candidates; a narrower one goes through the exact faiss scan.
+# A filter matching at least this share of the vectors asks the graph for
+# depth / share candidates; a narrower one goes through the exact faiss scan,
+# whose id selector skips the others before scoring (2,000 of 100k: 0.5 ms,
+# where reading those 2,000 back from the store to score them took 4.7 ms).
 WIDE_FILTER_FRACTION = 0.1
 # Larger k (the collapse path asks up to 5,000) are answered exactly: a graph
 # search that deep costs more than the scan.
@@ -261,8 +259,6 @@ class VectorIndex:
             graph = self._graph
             if graph is not None and k <= MAX_GRAPH_K:
                 wanted = None if allowed is None else _as_set(allowed)
-                if wanted is not None and len(wanted) <= SCORE_DIRECTLY_UP_TO:
-                    return self._score_labels(query, k, _labels(wanted))
                 if wanted is None or len(wanted) >= WIDE_FILTER_FRACTION * len(self._live):
                     hits = self._graph_search(graph, query, k, wanted)
                     if hits is not None:
