@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,7 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
 
-from glimpse.core.storage.vector_index import VectorIndex, exact_search  # noqa: E402
+from glimpse.core.storage.graph_index import GraphParams  # noqa: E402
+from glimpse.core.storage.vector_index import GRAPH_THRESHOLD, VectorIndex, exact_search  # noqa: E402
 from glimpse.diagnostics import synthetic  # noqa: E402
 
 DIM = 512
@@ -91,11 +93,15 @@ def print_search(label: str, n: int, r: dict[str, float]) -> None:
           f"  results {r['returned']:.1f}", flush=True)
 
 
-def bench_vectors(n: int, queries: int, rng: np.random.Generator) -> np.ndarray:
+def bench_vectors(n: int, queries: int, rng: np.random.Generator, mode: str,
+                  params: GraphParams, kinds: tuple[str, ...] = ("clustered", "uniform")) -> np.ndarray:
     """Search, filter and build figures at one size; returns the clustered vectors
-    (reused for the generated catalog)."""
+    (reused for the generated catalog). `mode`: exact (the faiss scan alone),
+    hnsw (the graph tier, beside the exact scan's figures from the same run),
+    auto (what Library does: the graph from GRAPH_THRESHOLD vectors on)."""
     keep = None
-    for kind in ("clustered", "uniform"):
+    graph = mode == "hnsw" or (mode == "auto" and n >= GRAPH_THRESHOLD)
+    for kind in kinds:
         if kind == "clustered":
             data, make_queries = synthetic.clustered_vectors(n, DIM, rng)
             qs = make_queries(queries)
@@ -105,30 +111,59 @@ def bench_vectors(n: int, queries: int, rng: np.random.Generator) -> np.ndarray:
         ids = np.arange(1, n + 1, dtype=np.int64)
         before = rss_mib()
         t = time.perf_counter()
-        index = VectorIndex(DIM)
+        index = VectorIndex(DIM, params)
         for start in range(0, n, 50_000):
             index.add(ids[start : start + 50_000], data[start : start + 50_000])
         build = time.perf_counter() - t
         held = rss_mib() - before
-        print_search(kind, n, compare(index, data, ids, qs))
+        exact = compare(index, data, ids, qs)
+        print_search(f"{kind} exact", n, exact)
+        folder = np.arange(1, n + 1, dtype=np.int64)[: synthetic.PHOTOS_PER_FOLDER]
+        half = np.arange(1, n + 1, 2, dtype=np.int64)
         if kind == "clustered":
             # One folder of the generated catalog: 0.2% of the photos at 1M.
-            folder = np.arange(1, n + 1, dtype=np.int64)[: synthetic.PHOTOS_PER_FOLDER]
             print_search("  filter: one folder", len(folder), compare(index, data, ids, qs, allowed=folder))
-            extra = synthetic.unit_rows(rng.standard_normal((1000, DIM), dtype=np.float32))
+            print(f"  exact: build {build:6.2f} s from vectors; store memory {held:6.0f} MiB "
+                  f"({held * 1024 * 1024 / n:.0f} B a vector)", flush=True)
+        if graph:
+            before = rss_mib()
             t = time.perf_counter()
-            index.add(np.arange(n + 1, n + 1001, dtype=np.int64), extra)
+            built = index.build_graph()
+            graph_build = time.perf_counter() - t
+            t = time.perf_counter()
+            check = index.attach_graph(built)
+            attach = time.perf_counter() - t
+            graph_held = rss_mib() - before
+            print(f"  graph: built in {graph_build:6.1f} s ({os.cpu_count()} threads), recall check "
+                  f"{check:.3f} in {attach:.1f} s -> tier {index.tier}; graph memory {graph_held:6.0f} MiB "
+                  f"measured, {built.memory_bytes() / n:.0f} B a vector by its layout", flush=True)
+            if index.tier != "graph":
+                index.attach_graph(built, min_recall=0.0)  # measured anyway: what it would give
+            r = compare(index, data, ids, qs)
+            print_search(f"{kind} graph", n, r)
+            print(f"  {'':<22} graph p50 vs the exact faiss scan: {exact['p50'] / r['p50']:5.2f}x faster", flush=True)
+            if kind == "clustered":
+                print_search("  filter: one folder", len(folder), compare(index, data, ids, qs, allowed=folder))
+                print_search("  filter: half", len(half), compare(index, data, ids, qs, allowed=half))
+        if kind == "clustered":
+            extra = synthetic.unit_rows(rng.standard_normal((1000, DIM), dtype=np.float32))
+            new_ids = np.arange(n + 1, n + 1001, dtype=np.int64)
+            t = time.perf_counter()
+            index.add(new_ids, extra)
             add_1k = time.perf_counter() - t
-            print(f"  build {build:6.2f} s from vectors; index memory {held:6.0f} MiB "
-                  f"({held * 1024 * 1024 / n:.0f} B a vector); adding 1,000 to it {add_1k * 1000:.0f} ms",
-                  flush=True)
+            t = time.perf_counter()
+            index.remove(new_ids.tolist())
+            remove_1k = time.perf_counter() - t
+            print(f"  update ({index.tier} tier): adding 1,000 {add_1k * 1000:.0f} ms; "
+                  f"removing them {remove_1k * 1000:.0f} ms", flush=True)
             keep = data
         del index
-    assert keep is not None
+    if keep is None:  # uniform alone: the catalog still gets clustered vectors
+        keep = synthetic.clustered_vectors(n, DIM, rng)[0]
     return keep
 
 
-def bench_real(queries: int) -> None:
+def bench_real(queries: int, mode: str, params: GraphParams) -> None:
     """The learned small model's embeddings of Flickr8k photos, queried with captions."""
     lib_dir = OUT / "real-lib"
     model = f"GlimpseFlickrSmall:{SMALL_MODEL}"
@@ -152,7 +187,16 @@ def bench_real(queries: int) -> None:
         picked = captions[:: max(1, len(captions) // queries)][:queries]
         qs = lib.encoder.encode_texts(picked)
         index = lib.index_for()
-    print_search("real (Flickr8k+model)", len(ids), compare(index, data, ids, np.asarray(qs, np.float32)))
+    qs = np.asarray(qs, np.float32)
+    print_search("real (Flickr8k+model)", len(ids), compare(index, data, ids, qs))
+    if mode == "hnsw":
+        graph_index = VectorIndex(index.dim, params)
+        graph_index.add(ids, data)
+        check = graph_index.attach_graph(graph_index.build_graph())
+        print(f"  real: graph recall check {check:.3f} -> tier {graph_index.tier}", flush=True)
+        if graph_index.tier != "graph":
+            graph_index.attach_graph(graph_index.build_graph(), min_recall=0.0)
+        print_search("real graph", len(ids), compare(graph_index, data, ids, qs))
 
 
 _OPEN_LIBRARY = r"""
@@ -163,9 +207,20 @@ from glimpse.core.library import Library
 from glimpse.core.search.ranking import Filters
 import numpy as np
 lib = Library(sys.argv[2], model=sys.argv[3])
+lib.graph_threshold = int(sys.argv[4])
 t = time.perf_counter()
 index = lib.index_for()
 build = time.perf_counter() - t
+graph = {}
+job = lib.graph_job()
+if job is not None:  # the exact tier answers while it builds; wait for the switch
+    q0 = np.random.default_rng(2).standard_normal(index.dim).astype(np.float32)
+    t = time.perf_counter(); index.search(q0 / np.linalg.norm(q0), 10)
+    graph["search_while_building_ms"] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    job.wait()
+    graph.update(wait_s=time.perf_counter() - t, source=job.source, tier=index.tier,
+                 recall_check=job.recall, error=job.error)
 cat = lib.catalog
 q = np.random.default_rng(1).standard_normal(index.dim).astype(np.float32)
 q /= np.linalg.norm(q)
@@ -185,8 +240,9 @@ timed("search, no filter", lambda: lib._rank(q, 10, None, None, None))
 timed("search, one month", lambda: lib._rank(q, 10, Filters(after="2016-03-01", before="2016-04-01"), None, None))
 timed("search, one folder", lambda: lib._rank(q, 10, Filters(folder=folders[len(folders) // 2].path), None, None))
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+lib.close()
 print(json.dumps({"vectors": len(index), "build_s": build, "open_s": time.perf_counter() - t0,
-                  "peak_mib": hwm / 1024, "times": times}))
+                  "peak_mib": hwm / 1024, "times": times, "graph": graph}))
 """
 
 
@@ -260,7 +316,7 @@ def bench_app(lib_dir: Path, model: str) -> None:
           f"{r['cli_lines']} lines; its peak memory {r['cli_peak_mib']:,.0f} MiB", flush=True)
 
 
-def bench_library(n: int, vectors: np.ndarray | None, app: bool = False) -> None:
+def bench_library(n: int, vectors: np.ndarray | None, app: bool = False, threshold: int = GRAPH_THRESHOLD) -> None:
     """A generated catalog of n rows: rebuild from it, memory, catalog queries."""
     lib_dir = OUT / f"lib-{n}"
     model = "ViT-B-32-256:random"
@@ -275,12 +331,17 @@ def bench_library(n: int, vectors: np.ndarray | None, app: bool = False) -> None
         print(f"  generated a {n:,}-row catalog in {time.perf_counter() - t:.0f} s "
               f"({(lib_dir / 'catalog.sqlite').stat().st_size / 2**20:,.0f} MiB)", flush=True)
     out = subprocess.run(
-        [sys.executable, "-c", _OPEN_LIBRARY, str(ROOT / "app"), str(lib_dir), model],
+        [sys.executable, "-c", _OPEN_LIBRARY, str(ROOT / "app"), str(lib_dir), model, str(threshold)],
         capture_output=True, text=True, check=True,
     )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"  library: index rebuilt from the catalog in {r['build_s']:.2f} s ({r['vectors']:,} vectors); "
           f"process peak {r['peak_mib']:,.0f} MiB (Python + catalog + index, no model)", flush=True)
+    if r["graph"]:
+        g = r["graph"]
+        print(f"  library graph tier: {g['source']} in the background, {g['wait_s']:.1f} s after the exact "
+              f"tier was ready (a search meanwhile {g['search_while_building_ms']:.1f} ms, exact); then tier "
+              f"{g['tier']}, recall check {g['recall_check']}, error {g['error']}", flush=True)
     for name, seconds in r["times"].items():
         print(f"    {name:<28} {seconds * 1000:8.1f} ms", flush=True)
     if app:
@@ -340,21 +401,36 @@ def main() -> int:
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-search", action="store_true", help="skip the search figures (library and app only)")
     ap.add_argument("--no-app", action="store_true", help="skip the desktop app's memory at the largest size")
+    ap.add_argument("--index", choices=("auto", "exact", "hnsw"), default="auto",
+                    help=f"auto: the graph tier from {GRAPH_THRESHOLD:,} vectors on, as Library does; "
+                         "hnsw: the graph tier at every size; exact: the scan alone")
+    default = GraphParams()
+    ap.add_argument("--kinds", nargs="+", choices=("clustered", "uniform"), default=["clustered", "uniform"],
+                    help="synthetic distributions (uniform: a graph build that its recall check then refuses)")
+    ap.add_argument("--graph-dim", type=int, default=default.graph_dim)
+    ap.add_argument("--m", type=int, default=default.m)
+    ap.add_argument("--ef-construction", type=int, default=default.ef_construction)
+    ap.add_argument("--ef-search", type=int, default=default.ef_search)
+    ap.add_argument("--rerank-depth", type=int, default=default.rerank_depth)
     args = ap.parse_args()
     sizes = sorted(set(args.sizes + ([1_000_000] if args.million else [])))
     OUT.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    params = GraphParams(graph_dim=args.graph_dim, m=args.m, ef_construction=args.ef_construction,
+                         ef_search=args.ef_search, rerank_depth=args.rerank_depth)
+    print(f"index {args.index}; graph {params}")
     print(f"dim {DIM}; baseline: exact float32 numpy search in the same run; {args.queries} queries")
     if not args.no_real:
-        bench_real(args.queries)
+        bench_real(args.queries, args.index, params)
     for n in sizes:
         print(f"\n== {n:,} vectors", flush=True)
         if args.no_search:
             vectors = synthetic.clustered_vectors(n, DIM, rng)[0] if not (OUT / f"lib-{n}").is_dir() else None
         else:
-            vectors = bench_vectors(n, args.queries, rng)
+            vectors = bench_vectors(n, args.queries, rng, args.index, params, tuple(args.kinds))
         if not args.no_library:
-            bench_library(n, vectors, app=n == sizes[-1] and not args.no_app)
+            threshold = {"auto": GRAPH_THRESHOLD, "exact": n + 1, "hnsw": 0}[args.index]
+            bench_library(n, vectors, app=n == sizes[-1] and not args.no_app, threshold=threshold)
         del vectors
     for n in args.rescan:
         bench_rescan(n)

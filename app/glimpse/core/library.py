@@ -38,8 +38,9 @@ from glimpse.core.signals.base import Engines, PassReport
 from glimpse.core.signals.registry import signal_stages, word_sources
 from glimpse.core.storage.catalog import MISSING, OK, Catalog, FolderRow, PhotoRow, RepairRow
 from glimpse.core.storage.files import atomic_write, text_writer
+from glimpse.core.storage.graph_job import GraphJob
 from glimpse.core.storage.paths import LIBRARY_ENV, default_library_dir  # noqa: F401 - re-exported
-from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, VectorIndex
+from glimpse.core.storage.vector_index import EXACT_COMFORT_LIMIT, GRAPH_THRESHOLD, VectorIndex
 from glimpse.core.storage.writelock import WriterLock
 
 if TYPE_CHECKING:  # searching's modules load on the first search: an index run needs none
@@ -125,6 +126,10 @@ class Library:
         self._encoders: dict[str, Encoder] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._index_keys: dict[str, int] = {}
+        # Above graph_threshold vectors an index gets a graph tier, built on a
+        # thread while exact search answers (core/storage/graph_job.py).
+        self.graph_threshold = GRAPH_THRESHOLD
+        self._graph_jobs: dict[str, GraphJob] = {}
         self._model_keys: dict[str, int] = {}
         self._model_dims: dict[str, int] = {}
         self._load_lock = threading.RLock()
@@ -200,6 +205,7 @@ class Library:
         model_id = (spec or self.spec).model_id
         loaded = self._indexes.get(model_id)  # fast path, as in encoder_for
         if loaded is not None:
+            self._start_graph(model_id, loaded)  # a library that grew past the threshold
             return loaded
         with self._index_lock:
             if model_id in self._indexes:
@@ -222,12 +228,26 @@ class Library:
                 report(VectorReadProgress(len(index), max(total, len(index))))
             log.info("index for %s: %d vectors read in %.2f s", model_id, len(index),
                      time.monotonic() - started)
-            if len(index) > EXACT_COMFORT_LIMIT:
-                log.warning("%d vectors: each search scans them all and takes over 0.1 s",
-                            len(index))
             self._indexes[model_id] = index
             self._index_keys[model_id] = key
+            self._start_graph(model_id, index)
+            if len(index) > EXACT_COMFORT_LIMIT and model_id not in self._graph_jobs:
+                log.warning("%d vectors: each search scans them all and takes over 0.1 s",
+                            len(index))
             return index
+
+    def _start_graph(self, model_id: str, index: VectorIndex) -> None:
+        if len(index) < self.graph_threshold or model_id in self._graph_jobs:
+            return
+        with self._index_lock:
+            if model_id not in self._graph_jobs:
+                path = self.root / "graphs" / f"model-{self._index_keys[model_id]}.hnsw"
+                self._graph_jobs[model_id] = GraphJob(index, path, model_id).start()
+
+    def graph_job(self, spec: ModelSpec | None = None) -> GraphJob | None:
+        """The graph tier's build for a model's index (progress, source, recall);
+        None while the index is below graph_threshold or not loaded."""
+        return self._graph_jobs.get((spec or self.spec).model_id)
 
     def _reconcile(self, model_id: str) -> bool:
         """Make a loaded index hold exactly the catalog's searchable vectors for its
@@ -693,9 +713,19 @@ class Library:
             row = rows[photo_id]
             return ((row.width or 0) * (row.height or 0), row.size, [-ord(c) for c in row.path])
 
+        # A large library's neighbours come from the graph tier (minutes, not hours,
+        # at 1M); all-pairs otherwise. Agreement: scripts/bench_duplicates_graph.py.
+        batch = None
+        if len(ids) >= self.graph_threshold:
+            index = self.index_for(spec)
+            job = self.graph_job(spec)
+            if job is not None:
+                job.wait()  # loads the saved graph, or builds it
+            if index.tier == "graph":
+                batch = index.neighbours_batch
         return duplicates.find_groups(
             ids, matrix, None, {i: r.taken_at for i, r in rows.items()}, quality,
-            rules or duplicates.Rules(),
+            rules or duplicates.Rules(), neighbours_batch=batch,
         )
 
     def similar(
@@ -801,6 +831,8 @@ class Library:
         return self.catalog.photos_with_status(OK)
 
     def close(self) -> None:
+        for job in self._graph_jobs.values():
+            job.close()
         self.catalog.close()
 
     def __enter__(self) -> Library:

@@ -102,6 +102,18 @@ def nearest_in_blocks(
             yield [(int(ids[j]), float(scores[r, j])) for j in order]
 
 
+def nearest_in_batches(
+    matrix: np.ndarray, k: int,
+    neighbours_batch: Callable[[np.ndarray, int], list[list[tuple[int, float]]]],
+    rows: int = 4096,
+) -> Iterator[list[tuple[int, float]]]:
+    """The k nearest (id, cosine) of every row, in row order, from an index that
+    answers many queries at once (the graph tier: time grows about as n log n,
+    where all-pairs grows as n squared)."""
+    for start in range(0, len(matrix), rows):
+        yield from neighbours_batch(matrix[start : start + rows], k)
+
+
 def find_groups(
     ids: np.ndarray,
     matrix: np.ndarray,
@@ -110,11 +122,13 @@ def find_groups(
     quality: Callable[[int], tuple],
     rules: Rules = Rules(),
     k: int = 10,
+    neighbours_batch: Callable[[np.ndarray, int], list[list[tuple[int, float]]]] | None = None,
 ) -> list[DuplicateGroup]:
     """Every group of near-duplicates in a library, largest first.
 
-    `neighbours(vector, k)` answers (id, cosine) pairs; None means exact
-    neighbours from `matrix` itself, a block of photos at a time.
+    `neighbours(vector, k)` answers (id, cosine) pairs; `neighbours_batch(rows, k)`
+    the same for many rows at once (the graph tier, for large libraries); with
+    neither, exact neighbours from `matrix` itself, a block of photos at a time.
     """
     parent = {int(i): int(i) for i in ids}
 
@@ -125,10 +139,12 @@ def find_groups(
         return x
 
     weakest: dict[int, float] = {}
-    near = (
-        nearest_in_blocks(ids, matrix, k) if neighbours is None
-        else (neighbours(vec, k) for vec in matrix)
-    )
+    if neighbours_batch is not None:
+        near: Iterator[list[tuple[int, float]]] = nearest_in_batches(matrix, k, neighbours_batch)
+    elif neighbours is not None:
+        near = (neighbours(vec, k) for vec in matrix)
+    else:
+        near = nearest_in_blocks(ids, matrix, k)
     for pid, found in zip(ids, near, strict=True):
         pid = int(pid)
         for other, cos in found:
