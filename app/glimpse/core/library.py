@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -128,7 +129,11 @@ class Library:
         self._index_keys: dict[str, int] = {}
         # Above graph_threshold vectors an index gets a graph tier, built on a
         # thread while exact search answers (core/storage/graph_job.py).
-        self.graph_threshold = GRAPH_THRESHOLD
+        # Off unless asked for (GLIMPSE_VECTOR_TIER=auto): at the measured parameters
+        # the graph passed its recall check at 100k but not at 300k, where the build
+        # costs minutes of both cores only to be refused (README "A million photos").
+        self.graph_threshold = (GRAPH_THRESHOLD if settings.text("vector_tier") == "auto"
+                                else sys.maxsize)
         self._graph_jobs: dict[str, GraphJob] = {}
         self._model_keys: dict[str, int] = {}
         self._model_dims: dict[str, int] = {}

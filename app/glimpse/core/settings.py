@@ -73,6 +73,9 @@ SETTINGS: tuple[Setting, ...] = (
             help="where exported ONNX towers are kept; default: the user's cache folder"),
     Setting("vips", bool, True, "GLIMPSE_VIPS",
             help="decode PNG and WebP at reduced size through libvips when it is installed"),
+    Setting("vector_tier", str, "exact", "GLIMPSE_VECTOR_TIER", choices=("exact", "auto"),
+            help="exact: every search scans all vectors; auto: above 200,000 an HNSW graph "
+                 "built in the background answers when it passes its recall check"),
     Setting("lock_wait_s", float, 10.0, "GLIMPSE_LOCK_WAIT_S",
             help="how long a write job waits for another one on the same library"),
     Setting("no_service", bool, False, "GLIMPSE_NO_SERVICE",

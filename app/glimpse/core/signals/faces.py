@@ -112,7 +112,7 @@ class FaceEngine:
 
     def __init__(self, max_side: int | None = None, upsample: int = UPSAMPLE,
                  detector: str = DEFAULT_DETECTOR, min_face: int = MIN_FACE_PX,
-                 min_prob: float = MIN_PROB) -> None:
+                 min_prob: float = MIN_PROB, align: str | None = None) -> None:
         if detector not in DETECTORS:
             raise GlimpseError(f"Unknown face detector {detector!r}: one of {', '.join(DETECTORS)}")
         self.detector = detector
@@ -120,6 +120,9 @@ class FaceEngine:
         self.upsample = upsample
         self.min_face = min_face
         self.min_prob = min_prob
+        # How the descriptor's face chip is aligned: "box" (dlib's 5-point model
+        # run inside the detector's box) or "landmarks" (MTCNN's own five points).
+        self.align = align or "box"
         self._models: tuple[Any, Any, Any] | None = None
         self._mtcnn: Any = None
         self._lock = threading.Lock()
@@ -154,7 +157,8 @@ class FaceEngine:
             rects, scores, _ = hog.run(pixels, self.upsample, MIN_SCORE)
             return [(r.left(), r.top(), r.right(), r.bottom(), float(s))
                     for r, s in zip(rects, scores, strict=True)]
-        boxes, _ = self._mtcnn.detect(image)
+        boxes, points = self._mtcnn.detect(image)
+        self._points = points
         return [(int(round(b[0])), int(round(b[1])), int(round(b[2])), int(round(b[3])),
                  float(b[4])) for b in boxes]
 
@@ -168,7 +172,10 @@ class FaceEngine:
         with self._lock:
             hog, landmarks, descriptor = self._load()
             found = self._boxes(hog, pixels, image)
-            shapes = [landmarks(pixels, dlib.rectangle(b[0], b[1], b[2], b[3])) for b in found]
+            if self.detector == "mtcnn" and self.align == "landmarks":
+                shapes = [_dlib_points(b, p) for b, p in zip(found, self._points, strict=True)]
+            else:
+                shapes = [landmarks(pixels, dlib.rectangle(b[0], b[1], b[2], b[3])) for b in found]
             vectors = [np.asarray(descriptor.compute_face_descriptor(pixels, s), dtype=np.float32)
                        for s in shapes]
         faces = []
@@ -184,6 +191,21 @@ class FaceEngine:
                 int(size), sharp, score, quality(size, sharp, score, self.detector), vector,
             ))
         return faces
+
+
+def _dlib_points(box: tuple, points: np.ndarray) -> Any:  # noqa: ANN401
+    """dlib's five points (each eye's outer and inner corner, the base of the nose)
+    made from MTCNN's (eye centres, nose tip, mouth corners)."""
+    import dlib
+
+    left, right, nose = (np.asarray(points[i], np.float64) for i in range(3))
+    if left[0] > right[0]:
+        left, right = right, left
+    d = right - left
+    down = np.array([-d[1], d[0]])  # the eye line turned a quarter: towards the mouth
+    parts = [right + 0.2 * d, right - 0.2 * d, left - 0.2 * d, left + 0.2 * d, nose + 0.1 * down]
+    rect = dlib.rectangle(box[0], box[1], box[2], box[3])
+    return dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in parts])
 
 
 def spread(times: Sequence[float], n: int = MAX_VIDEO_FRAMES) -> list[float]:
