@@ -292,6 +292,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, help="keep the detections here and reuse them")
     ap.add_argument("--sweep", action="store_true", help="grouping under other thresholds")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS))
+    ap.add_argument("--align", choices=("box", "landmarks"), default=None,
+                    help="how the descriptor's chip is aligned (default: the engine's)")
     ap.add_argument("--max-side", type=int, default=0, help="detector input's longest side "
                     "(0 = the detector's default)")
     ap.add_argument("--min-prob", type=float, default=MIN_PROB, help="MTCNN's last threshold")
@@ -309,6 +311,7 @@ def main() -> int:
     caps = load_captions()
     names = sorted(caps)[: args.limit or None]
     engine = FaceEngine(args.max_side or None, detector=args.detector, min_prob=args.min_prob,
+                        align=args.align,
                         min_face=args.min_face)
     result: dict = {"detector": {"name": args.detector, "max_side": engine.max_side,
                                  "min_prob": args.min_prob, "min_face": args.min_face}}

@@ -410,3 +410,24 @@ def test_mtcnn_finds_eileen_where_she_is_and_nothing_in_a_blank_picture() -> Non
     assert left_eye[0] < nose[0] < right_eye[0] and left_eye[1] < nose[1]
     blank = Image.new("RGB", (400, 300), (128, 128, 128))
     assert len(detector.detect(blank)[0]) == 0
+
+
+def test_chips_aligned_from_mtcnn_landmarks_match_dlibs_own_points() -> None:
+    """The five points made from MTCNN's (eye centres, nose tip) land where dlib's
+    5-point model puts its own (eye corners, base of the nose), in its order."""
+    import dlib
+
+    from glimpse.core.media import imaging
+    from glimpse.core.signals.faces import FaceEngine, _dlib_points
+
+    engine = FaceEngine(align="landmarks")
+    image = imaging.fit_within(Image.open(ASSETS / "astronaut.jpg"), engine.max_side).convert("RGB")
+    pixels = np.ascontiguousarray(np.asarray(image))
+    _, predictor, _ = engine._load()
+    (box,) = engine._boxes(None, pixels, image)
+    theirs = predictor(pixels, dlib.rectangle(*box[:4]))
+    ours = _dlib_points(box, engine._points[0])
+    eyes = np.linalg.norm(engine._points[0][1] - engine._points[0][0])
+    for i in range(5):
+        gap = np.hypot(theirs.part(i).x - ours.part(i).x, theirs.part(i).y - ours.part(i).y)
+        assert gap < 0.15 * eyes, (i, gap, eyes)
