@@ -271,3 +271,27 @@ def test_text_of_an_offline_folder_is_not_found(text_library, tmp_path: Path) ->
     (tmp_path / "unplugged").rename(shots)
     text_library.index()
     assert text_library.search('"wifi password"')
+
+
+def _ruler() -> Image.Image:
+    """Tick marks: the text detector alone calls them text; nothing there reads."""
+    img = Image.new("RGB", (640, 200), "white")
+    draw = ImageDraw.Draw(img)
+    for x in range(10, 630, 8):
+        draw.line((x, 80, x, 80 + (20 if x % 40 == 10 else 10)), fill="black", width=2)
+    return img
+
+
+def test_the_skip_check_reads_the_detectors_boxes_before_full_ocr(
+    tmp_path: Path, engine: OcrEngine
+) -> None:
+    """Boxes the detector finds in a texture are read first: nothing legible, so no
+    full OCR (the photo is recorded as read, with no text). And the check leaves
+    the engine as it was: real text right after it is read in full."""
+    ruler = _ruler()
+    assert engine.has_text(ruler)  # the detector alone would send it to full OCR
+    assert not engine.legible(ruler)
+    result = engine.text_of(ruler)
+    assert result.skipped and result.text == ""
+    text = engine.text_of(Image.open(render_text(tmp_path / "t.png", ["Platform 9 Departure"])))
+    assert not text.skipped and "Platform" in text.text and "Departure" in text.text
