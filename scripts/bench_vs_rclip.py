@@ -290,7 +290,7 @@ def main() -> int:
     if g_default is not None:
         print(f"  index, defaults  {fmt(g_default)}  -> {n_photos / g_default.wall:.2f} photos/s "
               "(every signal on); per stage:")
-        for line in g_default.out.splitlines():
+        for line in g_default.stdout.splitlines():
             if "photos/s" in line or line.startswith(("Encoded", "Read", "Looked", "Found")):
                 print(f"      {line}")
     print(f"  no-op re-index   {fmt(g_noop)}")  # type: ignore[arg-type]
