@@ -424,10 +424,10 @@ def test_chips_aligned_from_mtcnn_landmarks_match_dlibs_own_points() -> None:
     image = imaging.fit_within(Image.open(ASSETS / "astronaut.jpg"), engine.max_side).convert("RGB")
     pixels = np.ascontiguousarray(np.asarray(image))
     _, predictor, _ = engine._load()
-    (box,) = engine._boxes(None, pixels, image)
+    (box,), points = engine._boxes(None, pixels, image)
     theirs = predictor(pixels, dlib.rectangle(*box[:4]))
-    ours = _dlib_points(box, engine._points[0])
-    eyes = np.linalg.norm(engine._points[0][1] - engine._points[0][0])
+    ours = _dlib_points(box, points[0])
+    eyes = np.linalg.norm(points[0][1] - points[0][0])
     for i in range(5):
         gap = np.hypot(theirs.part(i).x - ours.part(i).x, theirs.part(i).y - ours.part(i).y)
         assert gap < 0.15 * eyes, (i, gap, eyes)

@@ -84,14 +84,14 @@ def check_catalog(
         if progress is not None:
             elapsed = max(time.monotonic() - start, 1e-9)
             progress(Progress(PHASE, done, steps, done / elapsed, None, what))
-        return cancel is not None and cancel.checkpoint()
+        report.cancelled = cancel is not None and cancel.checkpoint()
+        return report.cancelled
 
     def finish() -> CheckReport:
         report.seconds = time.monotonic() - start
         return report
 
     if step("the catalog file"):
-        report.cancelled = True
         return finish()
     damage = catalog.integrity_problems()
     if damage:
@@ -102,7 +102,6 @@ def check_catalog(
         return finish()
 
     if step("rows whose photo is gone"):
-        report.cancelled = True
         return finish()
     for where, n in catalog.orphans(repair).items():
         report.findings.append(Finding(
@@ -110,7 +109,6 @@ def check_catalog(
             + ("; removed." if repair else "."), n, repaired=repair))
 
     if step("stored vectors"):
-        report.cancelled = True
         return finish()
     for mid, _dim, _n in catalog.known_models():
         known = catalog.known_model(mid)
@@ -133,7 +131,6 @@ def check_catalog(
             waiting, needs_index=True, note=True))
 
     if step("fingerprints"):
-        report.cancelled = True
         return finish()
     unkeyed = catalog.ok_without_fingerprint(repair)
     if unkeyed:
@@ -143,7 +140,6 @@ def check_catalog(
             unkeyed, repaired=repair, needs_index=repair))
 
     if step("word tables"):
-        report.cancelled = True
         return finish()
     for stage in stages:
         if stage.words is None:
@@ -166,7 +162,6 @@ def check_catalog(
                 f"The word index of {stage.noun} could not be checked or is damaged ({broken}).", 1))
 
     if step("signal passes"):
-        report.cancelled = True
         return finish()
     declared = {s.name for s in stages}
     for name, n in catalog.pass_names().items():

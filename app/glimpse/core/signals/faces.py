@@ -158,16 +158,18 @@ class FaceEngine:
                 self._mtcnn = MTCNN(self.min_face, Thresholds(onet=self.min_prob))
         return self._models
 
-    def _boxes(self, hog: Any, pixels: np.ndarray, image: Image.Image) -> list[tuple]:
-        """(left, top, right, bottom, score) in pixels of `image`."""
+    def _boxes(
+        self, hog: Any, pixels: np.ndarray, image: Image.Image
+    ) -> tuple[list[tuple], np.ndarray | None]:
+        """(left, top, right, bottom, score) in pixels of `image`, and MTCNN's five
+        landmarks of each (None from HOG)."""
         if self.detector == "hog":
             rects, scores, _ = hog.run(pixels, self.upsample, MIN_SCORE)
             return [(r.left(), r.top(), r.right(), r.bottom(), float(s))
-                    for r, s in zip(rects, scores, strict=True)]
+                    for r, s in zip(rects, scores, strict=True)], None
         boxes, points = self._mtcnn.detect(image)
-        self._points = points
         return [(int(round(b[0])), int(round(b[1])), int(round(b[2])), int(round(b[3])),
-                 float(b[4])) for b in boxes]
+                 float(b[4])) for b in boxes], points
 
     def faces_in(self, image: Image.Image) -> list[Face]:
         import dlib
@@ -178,9 +180,9 @@ class FaceEngine:
         height, width = pixels.shape[:2]
         with self._lock:
             hog, landmarks, descriptor = self._load()
-            found = self._boxes(hog, pixels, image)
-            if self.detector == "mtcnn" and self.align == "landmarks":
-                shapes = [_dlib_points(b, p) for b, p in zip(found, self._points, strict=True)]
+            found, points = self._boxes(hog, pixels, image)
+            if points is not None and self.align == "landmarks":
+                shapes = [_dlib_points(b, p) for b, p in zip(found, points, strict=True)]
             else:
                 shapes = [landmarks(pixels, dlib.rectangle(b[0], b[1], b[2], b[3])) for b in found]
             vectors = [np.asarray(descriptor.compute_face_descriptor(pixels, s), dtype=np.float32)

@@ -82,12 +82,18 @@ class OcrEngine:
                     self._full = engine
             return self._probe if probe else self._full
 
-    def has_text(self, image: Image.Image) -> bool:
-        """The detector alone at low resolution: any text box at all?"""
+    def _text_boxes(self, image: Image.Image) -> tuple[Image.Image, list, list[float]]:
+        """The detector alone at low resolution: (the image it saw, its boxes, their scores)."""
         small = imaging.fit_within(image, self.probe_side)
         out = self._engine(True)(np.asarray(small), use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
-        return boxes is not None and len(boxes) > 0
+        if boxes is None or len(boxes) == 0:
+            return small, [], []
+        return small, list(boxes), list(getattr(out, "scores", None) or [1.0] * len(boxes))
+
+    def has_text(self, image: Image.Image) -> bool:
+        """The detector alone at low resolution: any text box at all?"""
+        return bool(self._text_boxes(image)[1])
 
     def legible(self, image: Image.Image) -> bool:
         """The skip check: the detector at low resolution finds text boxes, then the
@@ -98,12 +104,9 @@ class OcrEngine:
         then finds nothing at 1.3 s a photo (scripts/bench_ocr.py skip)."""
         from rapidocr.utils.process_img import get_rotate_crop_image
 
-        small = imaging.fit_within(image, self.probe_side)
-        out = self._engine(True)(np.asarray(small), use_det=True, use_cls=False, use_rec=False)
-        boxes = getattr(out, "boxes", None)
-        if boxes is None or len(boxes) == 0:
+        small, boxes, scores = self._text_boxes(image)
+        if not boxes:
             return False
-        scores = list(getattr(out, "scores", None) or [1.0] * len(boxes))
         scale = image.width / small.width
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB")))
         reader = self._engine(False)
