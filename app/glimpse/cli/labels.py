@@ -167,6 +167,10 @@ def format_result(result) -> str:  # type: ignore[no-untyped-def]
         out += ["", "min(A,B) = per query the better rank of A and B: the ceiling of combining them."]
     if result.timings_s:
         out += ["", "Time (s): " + ", ".join(f"{k} {v:g}" for k, v in result.timings_s.items())]
+    if result.cutoffs:
+        out += ["", "Relevance cut-off, saved for search (results under it are weaker matches):"]
+        out += [f"  {m}: score >= {c:.3f} keeps 95% of the sought photos ranked in the top 20"
+                for m, c in result.cutoffs.items()]
     if result.fusion:
         out.append("")
         out.append("Rank fusion (RRF, k=60); 'beats' = higher MRR than the better single model:")

@@ -87,7 +87,13 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
         return
     if not hits:
         print("No matching photos.")
+    strong = sum(not h.get("weak") for h in hits)
+    if hits and not strong:
+        print("No close matches; the nearest ones:")
     for rank, h in enumerate(hits, 1):
+        if strong and rank == strong + 1:
+            weaker = len(hits) - strong
+            print(f"--- {weaker} weaker match{'es' if weaker > 1 else ''} (under this model's relevance cut-off) ---")
         date = f"  {h['taken_at'][:10]}" if h.get("taken_at") else ""
         at = (f"  at {_clock(h['t_seconds'])}"
               if h.get("kind") == "video" and h.get("t_seconds") is not None else "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -31,7 +32,7 @@ from glimpse.core.indexing.pipeline import IndexReport
 from glimpse.core.indexing.scan import ScanReport, scan_folder, sync_catalog
 from glimpse.core.jobs import CancelToken, ProgressCallback
 from glimpse.core.media import imaging, video
-from glimpse.core.search import duplicates, feedback
+from glimpse.core.search import duplicates, feedback, relevance
 from glimpse.core.search import ranking as search
 from glimpse.core.search.ranking import Filters, QueryTerm, SearchHit
 from glimpse.core.signals import people, places
@@ -135,6 +136,7 @@ class Library:
         self.graph_threshold = (GRAPH_THRESHOLD if settings.text("vector_tier") == "auto"
                                 else sys.maxsize)
         self._graph_jobs: dict[str, GraphJob] = {}
+        self._spreads: dict[str, relevance.Spread] = {}  # per model: for weaker matches
         self._model_keys: dict[str, int] = {}
         self._model_dims: dict[str, int] = {}
         self._load_lock = threading.RLock()
@@ -596,10 +598,71 @@ class Library:
             return hits
 
         if plan.words is None:
-            return fusion.sort_hits(by_meaning(k), sort)
-        meaning = by_meaning(max(k, 50))
-        found = self._word_hits(plan.words, max(k, 50), filters, spec, vector)
-        return fusion.sort_hits(fusion.fuse(meaning, found, k), sort)
+            hits = by_meaning(k)
+        else:
+            meaning = by_meaning(max(k, 50))
+            found = self._word_hits(plan.words, max(k, 50), filters, spec, vector)
+            hits = fusion.fuse(meaning, found, k)
+        if not any(t.image for t in plan.meaning):  # the cut-off is calibrated on typed queries
+            hits = self.mark_weaker(vector, hits, named, spec)
+        return fusion.sort_hits(hits, sort)
+
+    def relevance_cutoff(self, spec: ModelSpec | None = None) -> relevance.Cutoff | None:
+        """Under what a result is a weaker match (core/search/relevance.py): a z from the
+        setting, else the model's cosine calibrated by `glimpse eval` in this library,
+        else the default z; None for random weights, whose scores mean nothing."""
+        spec = spec or self.spec
+        if spec.is_random:
+            return None
+        chosen = settings.value("relevance_cutoff")
+        if chosen is not None:
+            return relevance.Cutoff(relevance.Z, float(chosen))  # type: ignore[arg-type]
+        calibrated = (self.settings.get("relevance_cutoffs") or {}).get(spec.model_id)
+        if calibrated is not None:
+            return relevance.Cutoff(relevance.COSINE, float(calibrated))
+        return relevance.Cutoff(relevance.Z, relevance.DEFAULT_Z)
+
+    def save_relevance_cutoff(self, spec: ModelSpec, cosine: float) -> None:
+        """Remember a model's cut-off (a cosine), calibrated on a label set by `glimpse eval`."""
+        cutoffs = dict(self.settings.get("relevance_cutoffs") or {})
+        cutoffs[spec.model_id] = cosine
+        self.save_settings(relevance_cutoffs=cutoffs)
+
+    def spread(self, spec: ModelSpec | None = None) -> relevance.Spread | None:
+        """The mean and covariance of the library's vectors for a model (a sample of
+        them), measured again once the library's size changed by a tenth."""
+        spec = spec or self.spec
+        index = self.index_for(spec)
+        count = len(index)
+        known = self._spreads.get(spec.model_id)
+        if known is not None and not known.stale(count):
+            return known
+        if count < 2:
+            return None
+        labels = np.array(sorted(index.ids), dtype=np.int64)
+        vectors = index.vectors_of(labels[relevance.sample_rows(len(labels))])
+        if len(vectors) < 2:
+            return None
+        spread = relevance.Spread.of(vectors, count=count)
+        self._spreads[spec.model_id] = spread
+        return spread
+
+    def mark_weaker(
+        self, vector: np.ndarray, hits: list[SearchHit], named_places: Sequence[str] = (),
+        spec: ModelSpec | None = None,
+    ) -> list[SearchHit]:
+        """Hits under the model's relevance cut-off marked weak; a hit found by its
+        words or taken in a place the query names has other evidence and never is."""
+        cutoff = self.relevance_cutoff(spec)
+        if cutoff is None or cutoff.value == -math.inf or not hits:
+            return hits
+        spread = self.spread(spec) if cutoff.kind == relevance.Z else None
+        in_place: set[int] = set()
+        for name in named_places:
+            in_place |= self.catalog.photo_ids_matching(place_key=places.place_key(name))
+        flags = relevance.weak_flags(cutoff, vector, np.array([h.score for h in hits]), spread)
+        return [replace(h, weak=True) if weak and not h.text_match and h.photo_id not in in_place
+                else h for h, weak in zip(hits, flags.tolist(), strict=True)]
 
     def plan_filters(self, plan: planner.QueryPlan) -> Filters:
         """The plan's filters with the people it names turned into their photos

@@ -76,6 +76,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("vector_tier", str, "exact", "GLIMPSE_VECTOR_TIER", choices=("exact", "auto"),
             help="exact: every search scans all vectors; auto: above 200,000 an HNSW graph "
                  "built in the background answers when it passes its recall check"),
+    Setting("relevance_cutoff", float, None, "GLIMPSE_RELEVANCE_CUTOFF",
+            help="a z: results whose score stands fewer standard deviations above the "
+                 "library's typical photo are weaker matches; default: the model's cosine "
+                 "cut-off calibrated by `glimpse eval`, else z 1.86; -inf folds nothing"),
     Setting("lock_wait_s", float, 10.0, "GLIMPSE_LOCK_WAIT_S",
             help="how long a write job waits for another one on the same library"),
     Setting("no_service", bool, False, "GLIMPSE_NO_SERVICE",

@@ -36,6 +36,7 @@ import numpy as np
 from glimpse.core.encoding.encoder import ModelSpec
 from glimpse.core.errors import GlimpseError, LabelSetError
 from glimpse.core.jobs import CancelToken, Progress
+from glimpse.core.search import relevance
 from glimpse.core.storage.files import write_text_atomically
 from glimpse.evaluation import metrics, plots
 from glimpse.evaluation.breakdowns import (
@@ -154,6 +155,7 @@ class EvalResult:
     noise_drops: list[dict[str, Any]] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
     examples: dict[tuple[str, str], list[QueryExample]] = field(default_factory=dict)
+    cutoffs: dict[str, float] = field(default_factory=dict)  # model -> relevance cut-off (a cosine)
 
     def skip_counts(self) -> dict[tuple[str, str], int]:
         """(label type, reason) -> how many queries were skipped for it."""
@@ -269,6 +271,9 @@ def run_evaluation(
                 t_queries, t_rank = t_queries + t1 - t0, t_rank + time.perf_counter() - t1
                 top[(row, lt)] = metrics.top_rows(vecs, galleries[name], EXAMPLE_TOP)
 
+    cutoffs = _calibrate_cutoffs(library, specs, names, first, queries, query_vecs, galleries,
+                                 targets, results)
+
     fusion: list[FusionVerdict] = []
     if fuse and n >= 2:
         for ma, mb in combinations(names, 2):
@@ -294,6 +299,11 @@ def run_evaluation(
         "scan_and_encode_photos_s": round(t_encode, 3),
         "encode_queries_s": round(t_queries, 3),
         "rank_queries_s": round(t_rank, 3),
+    }
+    metadata["relevance_cutoffs"] = {
+        "means": f"per model, the cosine (core/search/relevance.py) keeping {relevance.KEEP:.0%} of the "
+                 f"sought photos ranked in the top {relevance.FIRST_SCREEN}; saved for search",
+        "models": cutoffs,
     }
     if templates is not None:
         metadata["templates"] = {"templates": list(templates), "ensemble": ensemble}
@@ -327,7 +337,33 @@ def run_evaluation(
         noise_drops=drops,
         timings_s=metadata["timings"],
         examples=_examples(library, ids, queries, targets, results, top),
+        cutoffs=cutoffs,
     )
+
+
+def _calibrate_cutoffs(
+    library: Library, specs: Sequence[ModelSpec], names: Sequence[str], first: dict[str, str],
+    queries: dict[str, list[Any]], query_vecs: dict[tuple[str, str], np.ndarray],
+    galleries: dict[str, np.ndarray], targets: dict[str, np.ndarray],
+    results: dict[tuple[str, str], np.ndarray],
+) -> dict[str, float]:
+    """Each model's relevance cut-off from this set's queries (every label type, the
+    model's first wording), remembered by the library for its searches; a model with
+    random weights, or too few sought photos on the first screen, gets none."""
+    cutoffs: dict[str, float] = {}
+    for spec, name in zip(specs, names, strict=True):
+        row = first[name]
+        kinds = [lt for lt in queries if lt in LABEL_TYPES and (row, lt) in query_vecs]
+        if spec.is_random or not kinds:
+            continue
+        cut = relevance.calibrate(
+            np.concatenate([query_vecs[(row, lt)] for lt in kinds]), galleries[name],
+            np.concatenate([targets[lt] for lt in kinds]),
+            np.concatenate([results[(row, lt)] for lt in kinds]))
+        if cut is not None:
+            cutoffs[name] = cut
+            library.save_relevance_cutoff(spec, cut)
+    return cutoffs
 
 
 def _examples(

@@ -39,6 +39,7 @@ from glimpse.core.jobs import CancelToken, Progress
 from glimpse.core.library import Library
 from glimpse.core.search.planner import QueryPlan
 from glimpse.core.search.ranking import Filters, SearchHit
+from glimpse.core.search.region import Region
 from glimpse.core.storage.catalog import FolderRow
 from glimpse.ui.workers import ProgressFn, Worker, WorkerPool
 
@@ -536,6 +537,13 @@ class LibraryController(QObject):
     ) -> int:
         return self._search("image", image, label, filters, k)
 
+    def search_region(
+        self, image: int | str | Path, region: Region, label: str, filters: Filters | None = None,
+        k: int = 60,
+    ) -> int:
+        """Photos like a part of a photo (a rectangle dragged on the preview)."""
+        return self._search("region", (image, region), label, filters, k)
+
     def search_pasted(self, image: QImage, filters: Filters | None = None, k: int = 60) -> int:
         """A pasted picture: saved to a private temp file (off-thread), then searched by."""
         self._seq += 1
@@ -563,6 +571,9 @@ class LibraryController(QObject):
                 if not image.save(str(path), "PNG"):
                     raise GlimpseError("The pasted image could not be read.")
                 hits = lib.similar(path, k=k, filters=filters, collapse=collapse)
+            elif kind == "region":
+                image, part = what
+                hits = lib.similar(image, k=k, filters=filters, collapse=collapse, region=part)
             else:
                 hits = lib.similar(what, k=k, filters=filters, collapse=collapse)
             named = list(plan.places) if plan is not None else []

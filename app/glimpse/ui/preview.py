@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QRubberBand,
     QSizePolicy,
     QToolTip,
     QVBoxLayout,
@@ -35,11 +36,13 @@ from PySide6.QtWidgets import (
 )
 
 from glimpse.core.search.ranking import SearchHit
+from glimpse.core.search.region import Region
 from glimpse.core.storage.catalog import SNIPPET_CLOSE, SNIPPET_OPEN
 from glimpse.ui import resources
 from glimpse.ui.thumbnails import ThumbnailCache
 
 PREVIEW_SIZE = 1024
+DRAG_MIN_PX = 8  # a smaller drag is a click (on a face: name it)
 HIGHLIGHT = "background-color: #ffd54f; color: black;"
 
 
@@ -121,6 +124,7 @@ class PreviewPane(QWidget):
     similarRequested = Signal(object)  # SearchHit
     faceClicked = Signal(object)  # PreviewFace: the user wants to name it
     personRequested = Signal(int, str)  # person id, label: "more of this person"
+    regionRequested = Signal(object, object)  # SearchHit, Region: "more like this part"
 
     def __init__(self, thumbnails: ThumbnailCache, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -151,6 +155,13 @@ class PreviewPane(QWidget):
         self.people_label.linkActivated.connect(self._on_person_link)
         self.image.setMouseTracking(True)
         self.image.installEventFilter(self)
+        # Drag a rectangle on the photo: photos like that part (core/search/region.py).
+        self._band = QRubberBand(QRubberBand.Shape.Rectangle, self.image)
+        self._drag_start: QPoint | None = None
+        self.region: Region | None = None  # the part last searched, outlined on the photo
+        self.hint = QLabel("Drag a rectangle on the photo to find photos like that part")
+        self.hint.setObjectName("previewHint")
+        self.hint.setWordWrap(True)
         self.found_text = self._value_label()
         self.found_text.setObjectName("previewText")
         self.found_text.setTextFormat(Qt.TextFormat.RichText)
@@ -179,6 +190,7 @@ class PreviewPane(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.image, 1)
+        layout.addWidget(self.hint)
         layout.addWidget(self.name)
         layout.addLayout(form)
         layout.addLayout(buttons)
@@ -194,7 +206,10 @@ class PreviewPane(QWidget):
         return label
 
     def show_hit(self, hit: SearchHit | None) -> None:
+        if hit is None or self.hit is None or hit.photo_id != self.hit.photo_id:
+            self.region = None
         self.hit = hit
+        self.hint.setVisible(hit is not None and hit.kind != "video")
         for b in (self.open_button, self.reveal_button, self.similar_button):
             b.setEnabled(hit is not None)
         if hit is None:
@@ -279,22 +294,78 @@ class PreviewPane(QWidget):
                 painter.drawRect(rect)
                 self._face_rects.append((rect, face))
             painter.end()
+        if self.region is not None:
+            painter = QPainter(scaled)
+            painter.setPen(QPen(QColor("#2b6cb0"), 2, Qt.PenStyle.DashLine))
+            r = self.region
+            painter.drawRect(QRect(int(r.x * scaled.width()), int(r.y * scaled.height()),
+                                   max(1, int(r.w * scaled.width())), max(1, int(r.h * scaled.height()))))
+            painter.end()
         self.image.setPixmap(scaled)
+
+    def _pixmap_rect(self) -> QRect:
+        """Where the shown picture lies in the image label (it is centred there)."""
+        pixmap = self.image.pixmap()
+        if pixmap is None or pixmap.isNull():
+            return QRect()
+        return QRect(QPoint((self.image.width() - pixmap.width()) // 2,
+                            (self.image.height() - pixmap.height()) // 2), pixmap.size())
+
+    def region_of(self, rect: QRect) -> Region | None:
+        """A rectangle on the image label as fractions of the photo (None: too small)."""
+        shown = self._pixmap_rect()
+        part = rect.normalized() & shown
+        if shown.isEmpty() or part.width() < DRAG_MIN_PX or part.height() < DRAG_MIN_PX:
+            return None
+        w, h = shown.width(), shown.height()
+        return Region((part.x() - shown.x()) / w, (part.y() - shown.y()) / h,
+                      part.width() / w, part.height() / h)
+
+    def _drag(self, event: QMouseEvent) -> bool:
+        """Press, move, release on the photo: a rubber band, then "more like this part".
+        True when the event was the drag's."""
+        pos = event.position().toPoint()
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            can = self.hit is not None and self.hit.kind != "video"
+            self._drag_start = pos if can and self._pixmap_rect().contains(pos) else None
+            return False
+        if self._drag_start is None:
+            return False
+        if kind == QEvent.Type.MouseMove:
+            if (pos - self._drag_start).manhattanLength() < DRAG_MIN_PX and not self._band.isVisible():
+                return False
+            self._band.setGeometry(QRect(self._drag_start, pos).normalized() & self._pixmap_rect())
+            self._band.show()
+            return True
+        if kind == QEvent.Type.MouseButtonRelease:
+            self._drag_start = None
+            if not self._band.isVisible():
+                return False  # a click
+            self._band.hide()
+            part = self.region_of(self._band.geometry())
+            if part is not None and self.hit is not None:
+                self.region = part
+                self._fit()
+                self.regionRequested.emit(self.hit, part)
+            return True
+        return False
 
     def face_at(self, pos: QPoint) -> PreviewFace | None:
         """The face under a point of the image label (the pixmap is centred in it)."""
-        pixmap = self.image.pixmap()
-        if pixmap is None or pixmap.isNull():
+        shown = self._pixmap_rect()
+        if shown.isEmpty():
             return None
-        offset = QPoint((self.image.width() - pixmap.width()) // 2,
-                        (self.image.height() - pixmap.height()) // 2)
+        offset = shown.topLeft()
         for rect, face in self._face_rects:
             if rect.contains(pos - offset):
                 return face
         return None
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        """Hover over a face: its name; click it: name it."""
+        """Hover over a face: its name; click it: name it; drag: search a part."""
+        if obj is self.image and isinstance(event, QMouseEvent) and self._drag(event):
+            return True
         if obj is self.image and self.faces and isinstance(event, QMouseEvent):
             face = self.face_at(event.position().toPoint())
             if event.type() == QEvent.Type.MouseMove:

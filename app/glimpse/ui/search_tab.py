@@ -48,6 +48,7 @@ from glimpse.core.media import imaging
 from glimpse.core.search import planner
 from glimpse.core.search.planner import QueryPlan
 from glimpse.core.search.ranking import Filters, SearchHit, parse_date
+from glimpse.core.search.region import Region
 from glimpse.core.signals import people, places
 from glimpse.ui import people_view as people_ui
 from glimpse.ui import preferences as prefs
@@ -272,9 +273,24 @@ class SearchTab(QWidget):
         self._chips_layout = QHBoxLayout(self.chips)
         self._chips_layout.setContentsMargins(0, 0, 0, 0)
         self.chips.hide()
+        # Results under the model's relevance cut-off (core/search/relevance.py),
+        # folded under this button: "8 weaker matches".
+        self.weaker_button = QPushButton()
+        self.weaker_button.setObjectName("weakerToggle")
+        self.weaker_button.setCheckable(True)
+        self.weaker_button.setFlat(True)
+        self.weaker_button.setShortcut(QKeySequence("Ctrl+Shift+W"))
+        self.weaker_button.setToolTip(
+            "Results that stand only a little above this library's typical photo for the "
+            "query (Ctrl+Shift+W shows or hides them)")
+        self.weaker_button.toggled.connect(self._show_weaker)
+        self.weaker_button.hide()
+        self._strong_hits: list[SearchHit] = []
+        self._weak_hits: list[SearchHit] = []
         header_row = QHBoxLayout()
         header_row.addWidget(self.results_header, 1)
         header_row.addWidget(self.chips)
+        header_row.addWidget(self.weaker_button)
         rl.addLayout(header_row)
         # Relevance feedback marks, and a way back from a near-duplicate group.
         self.refine = RefineBar(self)
@@ -328,6 +344,7 @@ class SearchTab(QWidget):
         self.preview.openRequested.connect(lambda _path: self._open_hit(self.preview.hit))
         self.preview.revealRequested.connect(preview_mod.show_in_folder)
         self.preview.similarRequested.connect(self.more_like)
+        self.preview.regionRequested.connect(self.more_like_region)
         self.preview.personRequested.connect(self._more_of_person)
         self.preview.faceClicked.connect(self._name_face)
 
@@ -458,6 +475,11 @@ class SearchTab(QWidget):
             self.date_chip.hide()
             self.person_chip.hide()
             self.controller.search_pasted(value, filters, k)  # type: ignore[arg-type]
+        elif kind == "region":
+            self.date_chip.hide()
+            self.person_chip.hide()
+            photo, part = value  # type: ignore[misc]
+            self.controller.search_region(photo, part, label, filters, k)
         else:
             self.date_chip.hide()
             self.person_chip.hide()
@@ -536,6 +558,11 @@ class SearchTab(QWidget):
         self._query = ("image", hit.photo_id, f"photos like {os.path.basename(hit.path)}")
         self._run_query()
 
+    def more_like_region(self, hit: SearchHit, part: Region) -> None:
+        """A rectangle dragged on the preview: photos like that part of the photo."""
+        self._query = ("region", (hit.photo_id, part), f"photos like a part of {os.path.basename(hit.path)}")
+        self._run_query()
+
     def more_like_selected(self) -> None:
         hit = self.selected_hit()
         if hit is not None:
@@ -568,7 +595,7 @@ class SearchTab(QWidget):
         if self.search.text():
             self.search.clear()
         self.thumbnails.forget_pending()
-        self.results_model.set_hits([])
+        self._set_results([])
         self.preview.show_hit(None)
         self.update_center()
         if not keep_focus:
@@ -578,17 +605,39 @@ class SearchTab(QWidget):
         if self._query is None:
             return
         self.thumbnails.forget_pending()
-        self.results_model.set_hits(outcome.hits)
+        self._set_results(outcome.hits)
         self._show_plan_chips(outcome.plan)
         applied = outcome.plan.filters.place if outcome.plan is not None else None
         self._show_place_chips([n for n in outcome.places if n != applied])  # applied: filtered already
-        n = len(outcome.hits)
-        label = "No photos match" if n == 0 else f"{n:,} photos"
+        n = len(self._strong_hits)
+        if not outcome.hits:
+            label = "No photos match"
+        elif n == 0:
+            label = "No close matches; the nearest photos"
+        else:
+            label = f"{n:,} photos"
         self._set_header(f"{label} for {outcome.label} · {outcome.seconds:.2f} s")
         self.preview.show_hit(None)
         self.stack.setCurrentIndex(1)
         self.grid.scrollToTop()
         self.resultsShown.emit(outcome)
+
+    def _set_results(self, hits: list[SearchHit]) -> None:
+        """Show a search's results with its weaker matches folded (shown when nothing
+        else came back: the nearest photos are better than an empty page)."""
+        self._strong_hits = [h for h in hits if not h.weak]
+        self._weak_hits = [h for h in hits if h.weak]
+        self.weaker_button.blockSignals(True)
+        self.weaker_button.setChecked(not self._strong_hits)
+        self.weaker_button.blockSignals(False)
+        self.weaker_button.setVisible(bool(self._weak_hits and self._strong_hits))
+        self._show_weaker(self.weaker_button.isChecked())
+
+    def _show_weaker(self, shown: bool) -> None:
+        n = len(self._weak_hits)
+        matches = "weaker match" if n == 1 else "weaker matches"
+        self.weaker_button.setText(f"Hide {n:,} {matches}" if shown else f"+ {n:,} {matches}")
+        self.results_model.set_hits(self._strong_hits + (self._weak_hits if shown else []))
 
     def _on_search_failed(self, seq: int, message: str) -> None:
         self.results_header.setText(message)
@@ -836,6 +885,7 @@ class SearchTab(QWidget):
         group = [replace(hit, duplicates=()), *hit.duplicates]
         label = f"{len(group)} near-duplicates of {os.path.basename(hit.path)}"
         self._query = ("group", group, label)
+        self.weaker_button.hide()
         self.results_model.set_hits(group)
         self._set_header(f"{label} · Backspace goes back to the results")
         self.grid.setCurrentIndex(self.results_model.index(0))

@@ -57,11 +57,18 @@ def fuse(
 
 def sort_hits(hits: list[SearchHit], order: str) -> list[SearchHit]:
     """Best match keeps the ranking; newest/oldest reorder the good matches (the top k)
-    by capture date, photos with no date last."""
-    if order == "best":
-        return list(hits)
+    by capture date, photos with no date last. Weaker matches (search/relevance.py)
+    come after the others in every order, each part sorted alone."""
     if order not in SORTS:
         raise ValueError(f"unknown sort order {order!r}; use one of {', '.join(SORTS)}")
+    strong = [h for h in hits if not h.weak]
+    weak = [h for h in hits if h.weak]
+    return _sorted(strong, order) + _sorted(weak, order)
+
+
+def _sorted(hits: list[SearchHit], order: str) -> list[SearchHit]:
+    if order == "best":
+        return list(hits)
     dated = [h for h in hits if h.taken_at]
     undated = [h for h in hits if not h.taken_at]
     dated.sort(key=lambda h: h.taken_at or "", reverse=order == "newest")

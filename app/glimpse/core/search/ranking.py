@@ -69,6 +69,7 @@ class SearchHit:
     text_match: bool = False  # found by its words: text in it, its own words (search/fusion.py)
     snippet: str | None = None  # those words around the matches (catalog.SNIPPET_OPEN/CLOSE)
     word_source: str | None = None  # where they were found: "text in the photo", ...
+    weak: bool = False  # under the model's relevance cut-off: a weaker match (search/relevance.py)
 
 
 def parse_query(text: str) -> list[QueryTerm]:
