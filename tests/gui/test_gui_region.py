@@ -17,16 +17,21 @@ def _mouse(widget, kind: QEvent.Type, pos: QPoint, buttons: Qt.MouseButton) -> N
     QApplication.sendEvent(widget, event)
 
 
-def test_dragging_a_rectangle_on_the_preview_finds_photos_like_that_part(qtbot, make_window, photo_dir) -> None:  # type: ignore[no-untyped-def]
+def _previewing(qtbot, make_window, photo_dir, row: int):  # type: ignore[no-untyped-def]
+    """A window showing the `row`-th result of a search in its preview."""
     window = make_window()
     index_folder(qtbot, window, photo_dir)
     tab = window.search_tab
     with qtbot.waitSignal(window.resultsShown, timeout=10_000):
         qtbot.keyClicks(tab.search, "snow")
-    tab.grid.setCurrentIndex(tab.results_model.index(2))
+    tab.grid.setCurrentIndex(tab.results_model.index(row))
+    qtbot.waitUntil(lambda: not tab.preview._pixmap_rect().isEmpty(), timeout=10_000)
+    return window, tab, tab.preview
+
+
+def test_dragging_a_rectangle_on_the_preview_finds_photos_like_that_part(qtbot, make_window, photo_dir) -> None:  # type: ignore[no-untyped-def]
+    window, tab, pane = _previewing(qtbot, make_window, photo_dir, 2)
     chosen = tab.selected_hit()
-    pane = tab.preview
-    qtbot.waitUntil(lambda: not pane._pixmap_rect().isEmpty(), timeout=10_000)
     assert pane.hint.isVisible()
     shown = pane._pixmap_rect()
     start = shown.topLeft() + QPoint(shown.width() // 2, 0)  # the top-right quarter
@@ -52,14 +57,7 @@ def test_dragging_a_rectangle_on_the_preview_finds_photos_like_that_part(qtbot, 
 
 
 def test_a_small_drag_is_a_click_and_searches_nothing(qtbot, make_window, photo_dir) -> None:  # type: ignore[no-untyped-def]
-    window = make_window()
-    index_folder(qtbot, window, photo_dir)
-    tab = window.search_tab
-    with qtbot.waitSignal(window.resultsShown, timeout=10_000):
-        qtbot.keyClicks(tab.search, "snow")
-    tab.grid.setCurrentIndex(tab.results_model.index(0))
-    pane = tab.preview
-    qtbot.waitUntil(lambda: not pane._pixmap_rect().isEmpty(), timeout=10_000)
+    _, _, pane = _previewing(qtbot, make_window, photo_dir, 0)
     asked = []
     pane.regionRequested.connect(lambda hit, part: asked.append(part))
     centre = pane._pixmap_rect().center()
