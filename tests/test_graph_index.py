@@ -245,6 +245,7 @@ def test_library_builds_the_graph_in_the_background_and_reuses_its_file(tmp_path
         assert index.search(queries[0], 3)  # answered meanwhile (exact until attached)
         assert job.wait(120) and job.error is None
         assert (job.source, index.tier) == ("built", "graph")
+        assert job.describe() == "Fast search index in use"
         assert job.progress is not None and job.progress.done == job.progress.total == len(ids)
         assert job.path.is_file()
         truth = exact_search(vectors, np.array(sorted(index.ids)), queries[0], 10)
@@ -296,3 +297,19 @@ def test_duplicates_from_the_graph_match_all_pairs(tmp_path: Path) -> None:
                                    neighbours_batch=index.neighbours_batch)
     assert len(exact) >= 200  # every planted pair is found
     assert [g.photo_ids for g in graph] == [g.photo_ids for g in exact]
+
+
+def test_a_graph_job_says_where_it_stands(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from glimpse.core.storage.graph_job import GraphJob
+
+    job = GraphJob(VectorIndex(DIM), tmp_path / "g.hnsw", "m")  # not started
+    assert job.describe() == "Searches are exact"
+    monkeypatch.setattr(GraphJob, "running", property(lambda self: True))
+    assert job.describe().startswith("Fast search index: preparing")
+    job.progress = Progress("graph", 40, 100, 10.0, 6.0)
+    assert job.describe() == "Fast search index: building 40% (searches are exact meanwhile)"
+    monkeypatch.setattr(GraphJob, "running", property(lambda self: False))
+    job.recall = 0.878
+    assert "found 87.8% of the exact results" in job.describe()
+    job.error = "MemoryError: "
+    assert job.describe() == "Searches are exact: the fast search index could not be built"

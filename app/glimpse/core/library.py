@@ -144,7 +144,7 @@ class Library:
         # during a model switch) must not wait for each other.
         self._index_lock = threading.RLock()
         # Each signal's models (OCR, faces), loaded once and shared by every run.
-        self.engines = Engines()
+        self.engines = Engines(self.device)
         for signal in signal_stages():  # each signal's own tables, brought up to date
             if signal.migrations:
                 self.catalog.migrate_part(signal.name, signal.migrations)

@@ -49,6 +49,7 @@ FOLDER_REFRESH_S = 1.0
 
 # Model states shown to the user.
 OPENING, LOADING, READY, ERROR = "opening", "loading", "ready", "error"
+GRAPH_POLL_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class LibraryController(QObject):
     checkFinished = Signal(object)  # CheckReport
     checkFailed = Signal(str)
     message = Signal(str)  # transient news for the status bar
+    graphStatus = Signal(str)  # where the vector index's graph tier stands ("" when none)
     downloadProgress = Signal(object)  # DownloadProgress of the model's weights; None when over
     moveSuggested = Signal(str, str)  # offline folder, the new folder holding its photos
     _watchedChange = Signal()  # from the watcher thread, hops to the GUI thread
@@ -128,6 +130,12 @@ class LibraryController(QObject):
         self._offline_timer.setInterval(OFFLINE_RECHECK_MS)
         self._offline_timer.timeout.connect(self.check_offline_folders)
         self._service: Any = None  # the local search API (core.service), while a library is open
+        # A big library's graph tier builds on a thread of its own (core/storage/graph_job.py):
+        # its progress is looked at once a second.
+        self._graph_timer = QTimer(self)
+        self._graph_timer.setInterval(GRAPH_POLL_MS)
+        self._graph_timer.timeout.connect(self.poll_graph)
+        self._graph_text = ""
         self._closing = False
         self._tmp = Path(tempfile.mkdtemp(prefix="glimpse-gui-"))
         self._watchedChange.connect(self.request_index)
@@ -214,7 +222,18 @@ class LibraryController(QObject):
 
     def _set_state(self, state: str, message: str) -> None:
         self.state, self.state_message = state, message
+        if state == READY and not self._graph_timer.isActive():
+            self._graph_timer.start()
         self.stateChanged.emit(state, message)
+
+    def poll_graph(self) -> None:
+        """Say where the graph tier stands when that changes (a dict look-up: cheap)."""
+        lib = self.library
+        job = lib.graph_job() if lib is not None and self.state == READY else None
+        text = job.describe() if job is not None else ""
+        if text != self._graph_text:
+            self._graph_text = text
+            self.graphStatus.emit(text)
 
     @property
     def model_name(self) -> str:
@@ -631,6 +650,7 @@ class LibraryController(QObject):
         self._closing = True
         self._rerun = False
         self._offline_timer.stop()
+        self._graph_timer.stop()
         if self._index_worker is not None:
             self._index_worker.cancel()
         if self._watcher is not None:

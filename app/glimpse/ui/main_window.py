@@ -181,6 +181,10 @@ class MainWindow(QMainWindow):
         self.random_label = QLabel("⚠ Random model weights: results are meaningless (testing only)")
         self.random_label.setObjectName("randomWarning")
         self.random_label.hide()
+        # The graph tier of a big library (GLIMPSE_VECTOR_TIER=auto) building in the background.
+        self.graph_label = QLabel()
+        self.graph_label.setObjectName("graphLabel")
+        self.graph_label.hide()
         self.progress_label = QLabel()
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(180)
@@ -202,7 +206,8 @@ class MainWindow(QMainWindow):
         # Permanent widgets: transient messages ("Indexed 12 new photos") hide
         # a status bar's normal widgets, and the model state and the random-
         # weights warning must stay in view.
-        for w in (self.random_label, self.model_label, self.progress_label, self.progress_bar,
+        for w in (self.random_label, self.model_label, self.graph_label, self.progress_label,
+                  self.progress_bar,
                   self.pause_button, self.cancel_button, self.errors_button):
             bar.addPermanentWidget(w)
         self._show_progress(False)
@@ -221,6 +226,15 @@ class MainWindow(QMainWindow):
         c.checkFinished.connect(self._on_check_finished)
         c.checkFailed.connect(lambda text: self._show_check_result(False, text))
         c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.graphStatus.connect(self._on_graph_status)
+
+    def _on_graph_status(self, text: str) -> None:
+        """A build in progress stays in view; how it ended is news for a while."""
+        building = text.startswith("Fast search index: ")
+        self.graph_label.setText(text if building else "")
+        self.graph_label.setVisible(building)
+        if text and not building:
+            self.statusBar().showMessage(text, 10000)
 
     def _restore(self) -> None:
         geometry = self.prefs.get(prefs.GEOMETRY)

@@ -85,9 +85,21 @@ class Engines:
     """Models a signal loads once per library (an OCR engine, a face detector),
     shared by every run of its pass: loading them costs seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str | None = None) -> None:
+        self.device = device  # the library's device setting: auto, cpu, cuda, gpu, mps
+        self._providers: tuple[str, ...] | None = None
         self._made: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """ONNX Runtime's providers for these models (core/encoding/providers.py);
+        asked on first use, so opening a library imports no onnxruntime."""
+        if self._providers is None:
+            from glimpse.core.encoding.providers import onnx_providers
+
+            self._providers = onnx_providers(self.device)
+        return self._providers
 
     def get(self, name: str, make: Callable[[], Any]) -> Any:  # noqa: ANN401
         with self._lock:

@@ -55,6 +55,23 @@ class GraphJob:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def describe(self) -> str:
+        """Where the graph tier stands, in a sentence for a status bar."""
+        if self.running:
+            p = self.progress
+            if p is None or not p.total:
+                return "Fast search index: preparing (searches are exact meanwhile)"
+            return (f"Fast search index: building {100 * p.done // p.total}% "
+                    "(searches are exact meanwhile)")
+        if self.error is not None:
+            return "Searches are exact: the fast search index could not be built"
+        if self.index.graph is not None:
+            return "Fast search index in use"
+        if self.recall is not None:
+            return (f"Searches are exact: the fast search index found {self.recall:.1%} of "
+                    "the exact results in its check")
+        return "Searches are exact"
+
     def _report(self, progress: Progress) -> None:
         self.progress = progress
 
