@@ -15,6 +15,11 @@
         the same for the key word with one letter wrong (a letter changed,
         dropped, added or two swapped, in turn), for key words of 5+ letters
         (shorter ones are not forgiven: core/signals/typos.py).
+    python scripts/bench_ocr.py passes [--photos DIR] [--threads N]
+        The text and face passes together (one decode, the next photo decoded
+        ahead), as `glimpse index` runs them, over photos already encoded with
+        the tiny random CLIP model: photos/s and CPU seconds. --threads: the OCR
+        models' ONNX Runtime threads (default: text.ocr_threads()).
 
 Run under `flock /tmp/glimpse-cpu.lock` on shared machines.
 """
@@ -337,6 +342,29 @@ def cmd_rendered(args: argparse.Namespace) -> None:
           f"{np.mean([it['found_words'] / len(it['words']) for it in rotated]):.1%}")
 
 
+def cmd_passes(args: argparse.Namespace) -> None:
+    import shutil
+
+    from glimpse.core.library import Library
+
+    folder = Path(args.photos) if args.photos else sample_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = Library(Path(tmp) / "lib", model="GlimpseTiny:random")
+        lib.add_folder(folder)
+        lib.index(only={"scan", "encode"})
+        if args.threads:
+            lib.engines.get("ocr", lambda: OcrEngine(threads=args.threads))
+        t, cpu = time.perf_counter(), time.process_time()
+        report = lib.index(only={"ocr", "faces"}).passes["ocr"]
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+        n = report.done + report.failed
+        with_text = sum(1 for r in lib.indexed_photos() if lib.photo_text(r.id))
+        lib.close()
+        shutil.rmtree(Path(tmp) / "lib", ignore_errors=True)
+    print(f"text + faces: {n} photos in {wall:.1f} s = {n / wall:.2f} photos/s, "
+          f"{cpu:.1f} CPU s; {with_text} with text")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -350,6 +378,10 @@ def main() -> None:
     p.add_argument("--n", type=int, default=320)
     p.add_argument("--out", default="/tmp/ocr-rendered.json")
     p.set_defaults(func=cmd_rendered)
+    p = sub.add_parser("passes")
+    p.add_argument("--photos")
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=cmd_passes)
     args = ap.parse_args()
     args.func(args)
 

@@ -295,3 +295,18 @@ def test_the_skip_check_reads_the_detectors_boxes_before_full_ocr(
     assert result.skipped and result.text == ""
     text = engine.text_of(Image.open(render_text(tmp_path / "t.png", ["Platform 9 Departure"])))
     assert not text.skipped and "Platform" in text.text and "Departure" in text.text
+
+
+def test_the_models_leave_a_core_to_the_decode_ahead(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """ONNX Runtime gets every core but one (at least one): the passes decode the
+    next photo on the other meanwhile."""
+    from glimpse.core.signals import text
+
+    for cores, threads in ((1, 1), (2, 1), (8, 7), (None, 1)):
+        monkeypatch.setattr(text.os, "cpu_count", lambda c=cores: c)
+        assert text.ocr_threads() == threads
+    monkeypatch.setattr(text.os, "cpu_count", lambda: 2)
+    engine = OcrEngine()
+    assert not engine.has_text(Image.new("RGB", (64, 64), "white"))
+    det = engine._engine(True).text_det.session.session
+    assert det.get_session_options().intra_op_num_threads == 1
