@@ -48,10 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "app"))
 from glimpse.core.media import imaging  # noqa: E402
 from glimpse.core.signals import people
 from glimpse.core.signals.faces import (  # noqa: E402
+    ALIGNMENTS,
     DEFAULT_DETECTOR,
     DETECTORS,
     MIN_FACE_PX,
     MIN_PROB,
+    SMALL_PHOTO_SIDE,
     FaceEngine,
 )
 from glimpse.core.signals.people import Face  # noqa: E402
@@ -292,12 +294,15 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, help="keep the detections here and reuse them")
     ap.add_argument("--sweep", action="store_true", help="grouping under other thresholds")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR, choices=sorted(DETECTORS))
-    ap.add_argument("--align", choices=("box", "landmarks"), default=None,
+    ap.add_argument("--align", choices=ALIGNMENTS, default=None,
                     help="how the descriptor's chip is aligned (default: the engine's)")
     ap.add_argument("--max-side", type=int, default=0, help="detector input's longest side "
                     "(0 = the detector's default)")
     ap.add_argument("--min-prob", type=float, default=MIN_PROB, help="MTCNN's last threshold")
     ap.add_argument("--min-face", type=int, default=MIN_FACE_PX, help="MTCNN's smallest face, px")
+    ap.add_argument("--small-side", type=int, default=SMALL_PHOTO_SIDE,
+                    help="photos smaller than the detector's size are searched as if upscaled "
+                         "to this long side (0 = not)")
     ap.add_argument("--speed", type=Path, help="also time faces_in on the photos of this folder "
                     "(the sample photos), decoded once beforehand as the index runner does")
     ap.add_argument("--speed-only", action="store_true", help="only the --speed measurement")
@@ -311,10 +316,10 @@ def main() -> int:
     caps = load_captions()
     names = sorted(caps)[: args.limit or None]
     engine = FaceEngine(args.max_side or None, detector=args.detector, min_prob=args.min_prob,
-                        align=args.align,
-                        min_face=args.min_face)
+                        align=args.align, min_face=args.min_face, small_side=args.small_side)
     result: dict = {"detector": {"name": args.detector, "max_side": engine.max_side,
-                                 "min_prob": args.min_prob, "min_face": args.min_face}}
+                                 "min_prob": args.min_prob, "min_face": args.min_face,
+                                 "align": engine.align, "small_side": args.small_side}}
     if args.speed:
         result["speed"] = speed(engine, args.speed)
         if args.speed_against:

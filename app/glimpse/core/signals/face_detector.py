@@ -196,7 +196,7 @@ def refine(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
     return out
 
 
-def pyramid(height: int, width: int, min_face: int, factor: float = 0.709) -> list[float]:
+def pyramid(height: int, width: int, min_face: float, factor: float = 0.709) -> list[float]:
     """Scales at which a min_face-pixel face fills P-Net's 12 px window, down to the
     scale where the shorter side is 12 px."""
     scales = []
@@ -250,16 +250,18 @@ class MTCNN:
                 self._sessions = (made[0], made[1], made[2])
         return self._sessions
 
-    def detect(self, image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    def detect(self, image: Image.Image,
+               min_face: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Faces in an RGB image: boxes (n, 5: x1, y1, x2, y2, probability) and
-        landmarks (n, 5, 2: eyes, nose, mouth corners), in the image's pixels."""
+        landmarks (n, 5, 2: eyes, nose, mouth corners), in the image's pixels.
+        min_face (px) overrides the detector's smallest face for this image."""
         pnet, rnet, onet = self._load()
         image = image.convert("RGB")
         width, height = image.size
         t = self.thresholds
         proposals = []
         level = image
-        for scale in pyramid(height, width, self.min_face):
+        for scale in pyramid(height, width, min_face or self.min_face):
             w, h = int(np.ceil(width * scale)), int(np.ceil(height * scale))
             # each level from the one before: a resize costs its source's pixels
             level = level.resize((w, h), Image.Resampling.BILINEAR) if scale < 1 else image.resize((w, h))

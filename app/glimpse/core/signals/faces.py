@@ -41,7 +41,10 @@ from glimpse.core.signals.people import Face
 from glimpse.core.storage.catalog import Catalog, PhotoRow
 
 FACE_PASS = "faces"
-FACE_VERSION = 2  # 2: MTCNN instead of HOG. Bump when models or rules change: every photo is read again
+# 2: MTCNN instead of HOG. 3: dlib's aligner starts from the MTCNN box made HOG-shaped,
+# its points steadied (new embeddings). Bump when models or rules change: every photo is
+# read again, names carried over (people.replace_faces).
+FACE_VERSION = 3
 
 # Longest side the photo is scaled to, per detector. HOG is upsampled once at 800
 # px: faces from about 40 px (1/20 of the long side). MTCNN looks for faces from
@@ -49,8 +52,19 @@ FACE_VERSION = 2  # 2: MTCNN instead of HOG. Bump when models or rules change: e
 # (scripts/bench_faces.py --detector --max-side --speed measures both).
 DETECTORS = {"mtcnn": 512, "hog": 800}
 DEFAULT_DETECTOR = "mtcnn"
+ALIGNMENTS = ("hog-box", "box", "landmarks")
+DEFAULT_ALIGN = "hog-box"
 UPSAMPLE = 1
 MIN_FACE_PX = 20
+# Off (0) by default: measured on flickr8k-1k at 720 with MIN_PROB 0.85 it found a face in
+# 61.6% of person photos but false alarms in 5.1% of the others (README). When set, a
+# photo smaller than the detector's size (a 500-px Flickr photo, a thumbnail) is
+# searched as if upscaled to this long side: faces from MIN_FACE_PX * side / SMALL_PHOTO_SIDE
+# px (14 px in a 500-px photo), never under P-Net's 12 px window (no photo is upscaled
+# further). It costs such a photo what a 720-px one would; photos at or above the
+# detector's size (scaled down to it) are not affected.
+SMALL_PHOTO_SIDE = 0
+SMALLEST_FACE_PX = 12
 # HOG decision values below this are mostly false alarms (trees, patterns).
 MIN_SCORE = 0.0
 # MTCNN's last stage: a face below this probability is dropped.
@@ -61,6 +75,22 @@ MIN_PROB = 0.9
 GOOD_SIZE_PX = 80
 GOOD_SHARPNESS = 50.0
 SURE_PROB = 0.99
+# dlib's 5-point aligner was trained on HOG boxes; MTCNN's reach higher up the forehead
+# and are narrower. Before the aligner, an MTCNN box is made HOG-shaped: its centre moved
+# by (dx, dy) of its width and height, its sides scaled by (sw, sh). The medians over the
+# 246 faces both detectors find in flickr8k-1k (IoU >= 0.3): the mapped box overlaps
+# the HOG box by IoU 0.75 (median; 0.70 unmapped), and faces re-found in edited copies
+# join their original's person more often (scripts/bench_faces.py --align, README).
+HOG_SHAPE = (-0.013, 0.042, 1.112, 0.864)
+# The MTCNN box wavers from one copy of a photo to the next (brighter, re-saved, cropped),
+# and dlib's points follow it. They are steadied: averaged over the HOG-shaped box and
+# ten boxes round it (moved by ALIGN_SHIFT of its size along x and y, grown and shrunk
+# by it), then, ALIGN_REFINE times, found again from the box those points give
+# (POINTS_TO_BOX: the points' centre moved by (dx, dy) times their spread, a side of
+# c times it; the medians of dlib's points in the HOG boxes of the same 246 faces).
+ALIGN_SHIFT = 0.05
+ALIGN_REFINE = 1
+POINTS_TO_BOX = (-0.033, 0.497, 4.51)
 # Keyframes of one video looked at, spread over the clip: a two-hour film costs
 # at most this many detector runs (about 8 photos' worth), whatever its length.
 MAX_VIDEO_FRAMES = 8
@@ -112,7 +142,8 @@ class FaceEngine:
 
     def __init__(self, max_side: int | None = None, upsample: int = UPSAMPLE,
                  detector: str = DEFAULT_DETECTOR, min_face: int = MIN_FACE_PX,
-                 min_prob: float = MIN_PROB, align: str | None = None) -> None:
+                 min_prob: float = MIN_PROB, align: str | None = None,
+                 small_side: int = SMALL_PHOTO_SIDE) -> None:
         if detector not in DETECTORS:
             raise GlimpseError(f"Unknown face detector {detector!r}: one of {', '.join(DETECTORS)}")
         self.detector = detector
@@ -120,16 +151,14 @@ class FaceEngine:
         self.upsample = upsample
         self.min_face = min_face
         self.min_prob = min_prob
-        # How the descriptor's face chip is aligned: "box" (dlib's 5-point model run
-        # inside the detector's box, as for HOG; the default) or "landmarks" (MTCNN's
-        # own five points made into dlib's). On flickr8k-1k (scripts/bench_faces.py
-        # --align) landmarks joined more re-found faces to their person (90.8% vs
-        # 89.0%) and put fewer strangers' faces within 0.45 (19% vs 29%), but lost
-        # the mirrored cameraman of tests/test_faces.py, a face half behind a camera
-        # where MTCNN's points stray: not the default until measured further.
-        if align not in (None, "box", "landmarks"):
-            raise GlimpseError(f"Unknown face alignment {align!r}: box or landmarks")
-        self.align = align or "box"
+        self.small_side = small_side  # 0: small photos searched from min_face like others
+        # How the descriptor's face chip is aligned: "hog-box" (dlib's 5-point model run
+        # inside the MTCNN box made HOG-shaped, hog_shaped(); the default), "box" (inside
+        # the detector's own box: face pass version 2) or "landmarks" (MTCNN's own five
+        # points made into dlib's). Measured by scripts/bench_faces.py --align (README).
+        if align not in (None, *ALIGNMENTS):
+            raise GlimpseError(f"Unknown face alignment {align!r}: one of {', '.join(ALIGNMENTS)}")
+        self.align = align or DEFAULT_ALIGN
         self._models: tuple[Any, Any, Any] | None = None
         self._mtcnn: Any = None
         self._lock = threading.Lock()
@@ -167,9 +196,18 @@ class FaceEngine:
             rects, scores, _ = hog.run(pixels, self.upsample, MIN_SCORE)
             return [(r.left(), r.top(), r.right(), r.bottom(), float(s))
                     for r, s in zip(rects, scores, strict=True)], None
-        boxes, points = self._mtcnn.detect(image)
+        long_side = max(image.size)
+        small = self.small_side and long_side < min(self.max_side, self.small_side)
+        boxes, points = self._mtcnn.detect(image, max(
+            SMALLEST_FACE_PX, self.min_face * long_side / self.small_side) if small else None)
         return [(int(round(b[0])), int(round(b[1])), int(round(b[2])), int(round(b[3])),
                  float(b[4])) for b in boxes], points
+
+    def aligner_box(self, box: Sequence[float]) -> tuple[int, int, int, int]:
+        """The rectangle dlib's 5-point model starts from, for a detector's box."""
+        if self.detector == "mtcnn" and self.align == "hog-box":
+            return hog_shaped(box)
+        return int(box[0]), int(box[1]), int(box[2]), int(box[3])
 
     def faces_in(self, image: Image.Image) -> list[Face]:
         import dlib
@@ -183,8 +221,10 @@ class FaceEngine:
             found, points = self._boxes(hog, pixels, image)
             if points is not None and self.align == "landmarks":
                 shapes = [_dlib_points(b, p) for b, p in zip(found, points, strict=True)]
+            elif self.detector == "mtcnn" and self.align == "hog-box":
+                shapes = [_steady_points(landmarks, pixels, hog_shaped(b)) for b in found]
             else:
-                shapes = [landmarks(pixels, dlib.rectangle(b[0], b[1], b[2], b[3])) for b in found]
+                shapes = [landmarks(pixels, dlib.rectangle(*self.aligner_box(b))) for b in found]
             vectors = [np.asarray(descriptor.compute_face_descriptor(pixels, s), dtype=np.float32)
                        for s in shapes]
         faces = []
@@ -200,6 +240,50 @@ class FaceEngine:
                 int(size), sharp, score, quality(size, sharp, score, self.detector), vector,
             ))
         return faces
+
+
+def hog_shaped(box: Sequence[float], shape: Sequence[float] = HOG_SHAPE) -> tuple[int, int, int, int]:
+    """An MTCNN box (left, top, right, bottom) as the HOG detector would draw it."""
+    dx, dy, sw, sh = shape
+    w, h = box[2] - box[0], box[3] - box[1]
+    cx, cy = (box[0] + box[2]) / 2 + dx * w, (box[1] + box[3]) / 2 + dy * h
+    half_w, half_h = sw * w / 2, sh * h / 2
+    return (int(round(cx - half_w)), int(round(cy - half_h)),
+            int(round(cx + half_w)), int(round(cy + half_h)))
+
+
+def _around(box: Sequence[int], shift: float) -> list[tuple[int, int, int, int]]:
+    """The box, the eight boxes moved by shift of its size, and it grown and shrunk by shift."""
+    left, top, right, bottom = box
+    w, h = right - left, bottom - top
+    moved = [(left + dx * w, top + dy * h, right + dx * w, bottom + dy * h)
+             for dx in (-shift, 0.0, shift) for dy in (-shift, 0.0, shift)]
+    scaled = [(left - k * w, top - k * h, right + k * w, bottom + k * h) for k in (-shift, shift)]
+    return [(int(round(a)), int(round(b)), int(round(c)), int(round(d))) for a, b, c, d in moved + scaled]
+
+
+def points_box(points: np.ndarray, shape: Sequence[float] = POINTS_TO_BOX) -> tuple[int, int, int, int]:
+    """The HOG-shaped box round dlib's five points (5 x 2, in pixels)."""
+    centre = points.mean(0)
+    spread = float(np.sqrt(((points - centre) ** 2).sum(1).mean()))
+    cx, cy, half = centre[0] + shape[0] * spread, centre[1] + shape[1] * spread, shape[2] * spread / 2
+    return (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
+
+
+def _steady_points(predictor: Any, pixels: np.ndarray, box: Sequence[int],  # noqa: ANN401
+                   shift: float = ALIGN_SHIFT, refine: int = ALIGN_REFINE) -> Any:  # noqa: ANN401
+    """dlib's five points for the face in box, steadied (see ALIGN_SHIFT)."""
+    import dlib
+
+    def parts(shape: Any) -> np.ndarray:  # noqa: ANN401
+        return np.array([(shape.part(i).x, shape.part(i).y) for i in range(5)], np.float64)
+
+    rects = [dlib.rectangle(*b) for b in (_around(box, shift) if shift else [tuple(box)])]
+    points = np.mean([parts(predictor(pixels, r)) for r in rects], axis=0)
+    for _ in range(refine):
+        points = parts(predictor(pixels, dlib.rectangle(*points_box(points))))
+    return dlib.full_object_detection(dlib.rectangle(*box),
+                                      [dlib.point(int(round(x)), int(round(y))) for x, y in points])
 
 
 def _dlib_points(box: tuple, points: np.ndarray) -> Any:  # noqa: ANN401
