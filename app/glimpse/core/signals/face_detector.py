@@ -226,9 +226,12 @@ def _crops(image: Image.Image, boxes: np.ndarray, size: int) -> np.ndarray:
 class MTCNN:
     """The three networks, built on first use; detect() is serialised by the caller."""
 
-    def __init__(self, min_face: int = 20, thresholds: Thresholds = Thresholds()) -> None:
+    def __init__(self, min_face: int = 20, thresholds: Thresholds = Thresholds(),
+                 providers: Sequence[str] = ()) -> None:
         self.min_face = min_face
         self.thresholds = thresholds
+        # CUDA first where ONNX Runtime has it (core/encoding/providers.py); the CPU by default.
+        self.providers = list(providers) or ["CPUExecutionProvider"]
         self._sessions: tuple[Any, Any, Any] | None = None
         self._lock = threading.Lock()
 
@@ -245,8 +248,7 @@ class MTCNN:
                                                   ("rnet", _RNET, _RNET_HEADS, False),
                                                   ("onet", _ONET, _ONET_HEADS, False)):
                     graph = build_graph(name, layers, heads, load_weights(name), conv)
-                    made.append(ort.InferenceSession(graph, options,
-                                                     providers=["CPUExecutionProvider"]))
+                    made.append(ort.InferenceSession(graph, options, providers=self.providers))
                 self._sessions = (made[0], made[1], made[2])
         return self._sessions
 

@@ -143,7 +143,7 @@ class FaceEngine:
     def __init__(self, max_side: int | None = None, upsample: int = UPSAMPLE,
                  detector: str = DEFAULT_DETECTOR, min_face: int = MIN_FACE_PX,
                  min_prob: float = MIN_PROB, align: str | None = None,
-                 small_side: int = SMALL_PHOTO_SIDE) -> None:
+                 small_side: int = SMALL_PHOTO_SIDE, providers: Sequence[str] = ()) -> None:
         if detector not in DETECTORS:
             raise GlimpseError(f"Unknown face detector {detector!r}: one of {', '.join(DETECTORS)}")
         self.detector = detector
@@ -161,6 +161,7 @@ class FaceEngine:
         self.align = align or DEFAULT_ALIGN
         self._models: tuple[Any, Any, Any] | None = None
         self._mtcnn: Any = None
+        self.providers = tuple(providers)  # ONNX Runtime's, for MTCNN (core/encoding/providers.py)
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any, Any]:
@@ -184,7 +185,7 @@ class FaceEngine:
             if self.detector == "mtcnn":
                 from glimpse.core.signals.face_detector import MTCNN, Thresholds
 
-                self._mtcnn = MTCNN(self.min_face, Thresholds(onet=self.min_prob))
+                self._mtcnn = MTCNN(self.min_face, Thresholds(onet=self.min_prob), self.providers)
         return self._models
 
     def _boxes(
@@ -366,7 +367,8 @@ STAGE = SignalStage(
     noun="faces",
     reads="pixels",
     version=FACE_VERSION,
-    make_pass=lambda catalog, engines: FacePass(engines.get("faces", FaceEngine),
+    make_pass=lambda catalog, engines: FacePass(engines.get(
+        "faces", lambda: FaceEngine(providers=engines.providers)),
                                                 catalog.keyframe_times()),
     after=people.group_faces,  # new faces join people (or start them) once all are read
     summary=lambda catalog: people.found_line(catalog),

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +62,21 @@ class OcrText:
 class OcrEngine:
     """One detector/recogniser pair, loaded on first use; calls are serialised."""
 
-    def __init__(self, threads: int | None = None, probe_side: int = PROBE_MAX_SIDE) -> None:
+    def __init__(self, threads: int | None = None, probe_side: int = PROBE_MAX_SIDE,
+                 providers: Sequence[str] = ()) -> None:
         self._threads = threads
+        # CUDA where ONNX Runtime has it and the device allows (core/encoding/providers.py).
+        self.providers = tuple(providers)
         self.probe_side = probe_side
         self._full: Any = None  # rapidocr.RapidOCR, imported on first use
         self._probe: Any = None
         self._lock = threading.Lock()
+
+    def provider_params(self) -> dict[str, object]:
+        """rapidocr's switch for ONNX Runtime's CUDA provider (it keeps the CPU behind it)."""
+        from glimpse.core.encoding.providers import uses_cuda
+
+        return {"EngineConfig.onnxruntime.use_cuda": True} if uses_cuda(self.providers) else {}
 
     def _engine(self, probe: bool):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -82,6 +92,7 @@ class OcrEngine:
                     "Global.log_level": "error",
                     "EngineConfig.onnxruntime.intra_op_num_threads": self._threads or ocr_threads(),
                 }
+                params.update(self.provider_params())
                 if probe:
                     params.update({"Det.limit_side_len": self.probe_side, "Det.limit_type": "max"})
                 else:
@@ -206,6 +217,7 @@ STAGE = SignalStage(
     noun="text in photos",
     reads="pixels",
     version=OCR_VERSION,
-    make_pass=lambda catalog, engines: OcrPass(engines.get("ocr", OcrEngine)),
+    make_pass=lambda catalog, engines: OcrPass(engines.get(
+        "ocr", lambda: OcrEngine(providers=engines.providers))),
     words=WordSource("photo_text", "text in the photo"),
 )
