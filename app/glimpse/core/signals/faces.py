@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,10 +140,16 @@ class FaceEngine:
     frontal HOG detector, the pass before version 2; kept for comparison in
     scripts/bench_faces.py --detector hog)."""
 
+    @property
+    def providers(self) -> tuple[str, ...]:
+        given = self._providers
+        return tuple(given() if callable(given) else given)
+
     def __init__(self, max_side: int | None = None, upsample: int = UPSAMPLE,
                  detector: str = DEFAULT_DETECTOR, min_face: int = MIN_FACE_PX,
                  min_prob: float = MIN_PROB, align: str | None = None,
-                 small_side: int = SMALL_PHOTO_SIDE, providers: Sequence[str] = ()) -> None:
+                 small_side: int = SMALL_PHOTO_SIDE,
+                 providers: Sequence[str] | Callable[[], Sequence[str]] = ()) -> None:
         if detector not in DETECTORS:
             raise GlimpseError(f"Unknown face detector {detector!r}: one of {', '.join(DETECTORS)}")
         self.detector = detector
@@ -161,7 +167,9 @@ class FaceEngine:
         self.align = align or DEFAULT_ALIGN
         self._models: tuple[Any, Any, Any] | None = None
         self._mtcnn: Any = None
-        self.providers = tuple(providers)  # ONNX Runtime's, for MTCNN (core/encoding/providers.py)
+        # ONNX Runtime's, for MTCNN (core/encoding/providers.py); a callable is asked when
+        # MTCNN loads, so making the pass (a no-op re-index) imports no onnxruntime.
+        self._providers = providers
         self._lock = threading.Lock()
 
     def _load(self) -> tuple[Any, Any, Any]:
@@ -368,7 +376,7 @@ STAGE = SignalStage(
     reads="pixels",
     version=FACE_VERSION,
     make_pass=lambda catalog, engines: FacePass(engines.get(
-        "faces", lambda: FaceEngine(providers=engines.providers)),
+        "faces", lambda: FaceEngine(providers=lambda: engines.providers)),
                                                 catalog.keyframe_times()),
     after=people.group_faces,  # new faces join people (or start them) once all are read
     summary=lambda catalog: people.found_line(catalog),

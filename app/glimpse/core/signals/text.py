@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,14 +63,20 @@ class OcrEngine:
     """One detector/recogniser pair, loaded on first use; calls are serialised."""
 
     def __init__(self, threads: int | None = None, probe_side: int = PROBE_MAX_SIDE,
-                 providers: Sequence[str] = ()) -> None:
+                 providers: Sequence[str] | Callable[[], Sequence[str]] = ()) -> None:
         self._threads = threads
-        # CUDA where ONNX Runtime has it and the device allows (core/encoding/providers.py).
-        self.providers = tuple(providers)
+        # CUDA where ONNX Runtime has it and the device allows (core/encoding/providers.py);
+        # a callable is asked when the models load, so making the pass imports nothing.
+        self._providers = providers
         self.probe_side = probe_side
         self._full: Any = None  # rapidocr.RapidOCR, imported on first use
         self._probe: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        given = self._providers
+        return tuple(given() if callable(given) else given)
 
     def provider_params(self) -> dict[str, object]:
         """rapidocr's switch for ONNX Runtime's CUDA provider (it keeps the CPU behind it)."""
@@ -218,6 +224,6 @@ STAGE = SignalStage(
     reads="pixels",
     version=OCR_VERSION,
     make_pass=lambda catalog, engines: OcrPass(engines.get(
-        "ocr", lambda: OcrEngine(providers=engines.providers))),
+        "ocr", lambda: OcrEngine(providers=lambda: engines.providers))),
     words=WordSource("photo_text", "text in the photo"),
 )
