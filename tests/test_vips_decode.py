@@ -226,3 +226,23 @@ def test_vips_is_thread_safe_under_the_decode_pool(tmp_path: Path) -> None:
     for a, b in zip(serial, threaded, strict=True):
         assert np.array_equal(a, b)
 
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_thumbnails_of_png_and_webp_come_from_vips_like_pillows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """The signal passes' decode (make_thumbnail at 1600 px and the like) shrinks
+    PNG and WebP in libvips too: the same upright picture, no Pillow decode."""
+    path = write_photo(tmp_path / f"photo.{fmt.lower()}", fmt, False)
+    decodes = count_pillow_decodes(monkeypatch)
+    fast = imaging.make_thumbnail(path, max_side=320)
+    assert decodes == []
+    with monkeypatch.context() as m:
+        pillow_only(m)
+        ref = imaging.make_thumbnail(path, max_side=320)
+    assert fmt in decodes
+    assert fast.size == ref.size == (240, 320)  # upright portrait (orientation 6)
+    top = np.asarray(fast)[10]
+    assert top[:, 0].mean() > 150 > top[:, 2].mean()  # red on top, as Pillow has it
+    assert mean_abs_diff(fast, ref) < 2.0
