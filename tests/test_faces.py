@@ -220,16 +220,23 @@ def test_spread_caps_the_keyframes_and_keeps_both_ends() -> None:
     assert faces_mod.spread([]) == []
 
 
+
+def eileen_photos(root: Path) -> Image.Image:
+    """Three photos of Eileen Collins as an archive holds them (as taken, mirrored,
+    brighter and re-saved at quality 70) in `root`; her picture, for more."""
+    root.mkdir(parents=True, exist_ok=True)
+    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
+    eileen.save(root / "eileen.jpg", quality=95)
+    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
+    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    return eileen
+
 @pytest.fixture
 def video_library(library, tmp_path: Path, engine: FaceEngine):  # type: ignore[no-untyped-def]
     """Three edited photos of Eileen Collins, one of the cameraman, and a 6 s clip
     whose middle 2 seconds show her (keyframes at 0, 2 and 4 s)."""
     root = tmp_path / "photos"
-    root.mkdir()
-    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
-    eileen.save(root / "eileen.jpg", quality=95)
-    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
-    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    eileen = eileen_photos(root)
     Image.open(ASSETS / "camera.jpg").crop((100, 40, 340, 280)).save(root / "cameraman.jpg")
     frames = [on_background(Image.new("RGB", (8, 8), "grey"), 1, tmp_path),
               on_background(eileen, 2, tmp_path),
@@ -299,11 +306,7 @@ def test_a_library_made_by_the_hog_pass_keeps_its_names_under_the_cnn_detector(
     from glimpse.core.library import Library
 
     root = tmp_path / "photos"
-    root.mkdir()
-    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
-    eileen.save(root / "eileen.jpg", quality=95)
-    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
-    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    eileen = eileen_photos(root)
     eileen.resize((384, 384)).save(root / "eileen_small.jpg", quality=90)
     with monkeypatch.context() as old_pass:
         old_pass.setattr(FacePass, "version", 1)
@@ -340,11 +343,7 @@ def test_every_face_is_nameable_from_the_cli_and_later_photos_join_it(tmp_path: 
     from test_cli import run_cli
 
     root = tmp_path / "photos"
-    root.mkdir()
-    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
-    eileen.save(root / "eileen.jpg", quality=95)
-    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
-    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    eileen_photos(root)
     camera = Image.open(ASSETS / "camera.jpg").convert("RGB")
     camera.save(root / "cameraman.jpg", quality=95)
     lib = tmp_path / "lib"
@@ -492,11 +491,7 @@ def test_a_library_made_by_face_pass_version_2_is_read_again_and_keeps_its_names
 
     assert faces_mod.FACE_VERSION == 3
     root = tmp_path / "photos"
-    root.mkdir()
-    eileen = Image.open(ASSETS / "astronaut.jpg").convert("RGB")
-    eileen.save(root / "eileen.jpg", quality=95)
-    ImageOps.mirror(eileen).save(root / "eileen_mirror.jpg", quality=95)
-    ImageEnhance.Brightness(eileen).enhance(1.3).save(root / "eileen_bright.jpg", quality=70)
+    eileen_photos(root)
     with monkeypatch.context() as old_pass:
         old_pass.setattr(FacePass, "version", 2)
         lib = Library(tmp_path / "lib", model=TINY_MODEL)
