@@ -8,10 +8,14 @@ the tested default, lists CPUExecutionProvider alone, so nothing changes there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+
+# What a model's engine is given: the providers, or a function asked when the model
+# loads (so that making a pass, as a no-op re-index does, imports no onnxruntime).
+ProviderChoice = Sequence[str] | Callable[[], Sequence[str]]
 
 
 def available() -> list[str]:
@@ -35,3 +39,7 @@ def onnx_providers(device: str | None, present: Sequence[str] | None = None) -> 
 
 def uses_cuda(providers: Sequence[str]) -> bool:
     return CUDA in providers
+
+
+def resolved(choice: ProviderChoice) -> tuple[str, ...]:
+    return tuple(choice() if callable(choice) else choice)

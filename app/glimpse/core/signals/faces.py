@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from glimpse.core.encoding.providers import ProviderChoice, resolved
 from glimpse.core.errors import EngineUnavailable, GlimpseError, ImageDecodeError
 from glimpse.core.media import imaging, video
 from glimpse.core.signals import people
@@ -140,16 +141,11 @@ class FaceEngine:
     frontal HOG detector, the pass before version 2; kept for comparison in
     scripts/bench_faces.py --detector hog)."""
 
-    @property
-    def providers(self) -> tuple[str, ...]:
-        given = self._providers
-        return tuple(given() if callable(given) else given)
-
     def __init__(self, max_side: int | None = None, upsample: int = UPSAMPLE,
                  detector: str = DEFAULT_DETECTOR, min_face: int = MIN_FACE_PX,
                  min_prob: float = MIN_PROB, align: str | None = None,
                  small_side: int = SMALL_PHOTO_SIDE,
-                 providers: Sequence[str] | Callable[[], Sequence[str]] = ()) -> None:
+                 providers: ProviderChoice = ()) -> None:
         if detector not in DETECTORS:
             raise GlimpseError(f"Unknown face detector {detector!r}: one of {', '.join(DETECTORS)}")
         self.detector = detector
@@ -171,6 +167,10 @@ class FaceEngine:
         # MTCNN loads, so making the pass (a no-op re-index) imports no onnxruntime.
         self._providers = providers
         self._lock = threading.Lock()
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return resolved(self._providers)
 
     def _load(self) -> tuple[Any, Any, Any]:
         if self._models is None:
@@ -231,7 +231,7 @@ class FaceEngine:
             if points is not None and self.align == "landmarks":
                 shapes = [_dlib_points(b, p) for b, p in zip(found, points, strict=True)]
             elif self.detector == "mtcnn" and self.align == "hog-box":
-                shapes = [_steady_points(landmarks, pixels, hog_shaped(b)) for b in found]
+                shapes = [_steady_points(landmarks, pixels, self.aligner_box(b)) for b in found]
             else:
                 shapes = [landmarks(pixels, dlib.rectangle(*self.aligner_box(b))) for b in found]
             vectors = [np.asarray(descriptor.compute_face_descriptor(pixels, s), dtype=np.float32)

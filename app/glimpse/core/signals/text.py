@@ -14,13 +14,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from glimpse.core.encoding.providers import ProviderChoice, resolved, uses_cuda
 from glimpse.core.errors import EngineUnavailable, GlimpseError, ImageDecodeError
 from glimpse.core.media import imaging
 from glimpse.core.signals.base import CatalogPass, SignalStage, WordSource
@@ -63,7 +63,7 @@ class OcrEngine:
     """One detector/recogniser pair, loaded on first use; calls are serialised."""
 
     def __init__(self, threads: int | None = None, probe_side: int = PROBE_MAX_SIDE,
-                 providers: Sequence[str] | Callable[[], Sequence[str]] = ()) -> None:
+                 providers: ProviderChoice = ()) -> None:
         self._threads = threads
         # CUDA where ONNX Runtime has it and the device allows (core/encoding/providers.py);
         # a callable is asked when the models load, so making the pass imports nothing.
@@ -75,13 +75,10 @@ class OcrEngine:
 
     @property
     def providers(self) -> tuple[str, ...]:
-        given = self._providers
-        return tuple(given() if callable(given) else given)
+        return resolved(self._providers)
 
     def provider_params(self) -> dict[str, object]:
         """rapidocr's switch for ONNX Runtime's CUDA provider (it keeps the CPU behind it)."""
-        from glimpse.core.encoding.providers import uses_cuda
-
         return {"EngineConfig.onnxruntime.use_cuda": True} if uses_cuda(self.providers) else {}
 
     def _engine(self, probe: bool):  # type: ignore[no-untyped-def]
