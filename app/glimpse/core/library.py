@@ -657,10 +657,12 @@ class Library:
         if cutoff is None or cutoff.value == -math.inf or not hits:
             return hits
         spread = self.spread(spec) if cutoff.kind == relevance.Z else None
+        flags = relevance.weak_flags(cutoff, vector, np.array([h.score for h in hits]), spread)
+        if not flags.any():
+            return hits  # nothing under the cut: no place's photos to look up
         in_place: set[int] = set()
         for name in named_places:
             in_place |= self.catalog.photo_ids_matching(place_key=places.place_key(name))
-        flags = relevance.weak_flags(cutoff, vector, np.array([h.score for h in hits]), spread)
         return [replace(h, weak=True) if weak and not h.text_match and h.photo_id not in in_place
                 else h for h, weak in zip(hits, flags.tolist(), strict=True)]
 
